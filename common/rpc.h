@@ -1,0 +1,169 @@
+// Request/reply over the Transport.
+//
+// RpcServer: one ROUTER and one loop thread. Every received message is decoded
+// and validated (ValidateHeader) before the handler sees it; an invalid one is
+// counted, logged once per peer with the reason, and dropped. The handler runs
+// on the loop thread and may reply at once or keep the PeerAddress and reply
+// later from the loop thread (barriers do this).
+//
+// RpcClient: one DEALER per peer, all owned by one I/O thread. Call() is
+// thread-safe and returns a future that resolves with the reply, the reply's
+// error status, DeadlineExceeded, or Unavailable once the client is closed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/transport.h"
+#include "common/wire.h"
+
+namespace metaps {
+
+// Where a request came from, enough to reply to it.
+struct PeerAddress {
+  std::string routing_id;
+  int rank = -1;  // the header's sender (validated against authentication)
+  int fd = -1;    // the TCP connection's descriptor, -1 on inproc
+};
+
+// Counters of messages dropped by validation, by reason.
+struct DropStats {
+  uint64_t total = 0;
+  std::map<std::string, uint64_t> by_reason;
+};
+
+class RpcServer {
+ public:
+  using RequestHandler = std::function<void(const PeerAddress& from, Message request)>;
+  using TickHandler = std::function<void()>;
+  // A TCP connection from a client closed (the client's fd as seen here).
+  using DisconnectHandler = std::function<void(int fd)>;
+
+  struct Options {
+    std::string name;                   // used for inproc endpoints and logs
+    int world_size = 0;                 // senders must be ranks below this
+    std::chrono::milliseconds tick{0};  // 0: no tick handler calls
+    bool watch_connections = false;     // call the DisconnectHandler
+  };
+
+  static StatusOr<std::unique_ptr<RpcServer>> Create(Transport* transport, const CurveKeyPair& keys,
+                                                     const Options& options);
+  ~RpcServer();
+
+  const std::string& endpoint() const { return endpoint_; }
+  // Starts the loop thread. Handlers run on it and must not throw.
+  void Start(RequestHandler on_request, TickHandler on_tick = {},
+             DisconnectHandler on_disconnect = {});
+  // Stops and joins the loop thread. Idempotent.
+  void Stop();
+
+  // REQUIRES: called on the loop thread (from a handler or a posted task).
+  void Reply(const PeerAddress& to, Message reply);
+  // Runs `task` on the loop thread. Thread-safe.
+  void Post(std::function<void()> task);
+  DropStats drop_stats() const;
+
+ private:
+  RpcServer(Transport* transport, Options options) : transport_(transport), options_(options) {}
+  void Loop();
+  void HandleIncoming();
+  void HandleMonitorEvent();
+  void Drop(const std::string& peer, const std::string& reason);
+
+  Transport* transport_;
+  Options options_;
+  std::string endpoint_;
+  zmq::socket_t router_;
+  zmq::socket_t wake_pull_;
+  zmq::socket_t wake_push_;  // GUARDED_BY(post_mu_)
+  zmq::socket_t monitor_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  RequestHandler on_request_;
+  TickHandler on_tick_;
+  DisconnectHandler on_disconnect_;
+
+  std::mutex post_mu_;
+  std::deque<std::function<void()>> posted_;  // GUARDED_BY(post_mu_)
+
+  mutable std::mutex stats_mu_;
+  DropStats drops_;                     // GUARDED_BY(stats_mu_)
+  std::set<std::string> logged_peers_;  // GUARDED_BY(stats_mu_)
+};
+
+class RpcClient {
+ public:
+  static StatusOr<std::unique_ptr<RpcClient>> Create(Transport* transport, const CurveKeyPair& keys,
+                                                     int my_rank, int world_size,
+                                                     const std::string& name);
+  ~RpcClient();
+
+  // Thread-safe. Connects (lazily, on the I/O thread) to `rank`'s service.
+  void AddPeer(int rank, const std::string& endpoint, const std::string& public_key);
+  // Thread-safe. Fills request id; the reply's own error status becomes the
+  // future's status.
+  std::future<StatusOr<Message>> Call(int rank, Message request, std::chrono::milliseconds timeout);
+  // Fails every pending call with Unavailable and joins the I/O thread.
+  void Close();
+  DropStats drop_stats() const;
+
+ private:
+  struct Command {
+    int rank = -1;
+    std::string endpoint, public_key;  // AddPeer
+    bool is_call = false;
+    Message request;
+    std::chrono::steady_clock::time_point deadline;
+    std::promise<StatusOr<Message>> promise;
+  };
+  struct Pending {
+    int rank;
+    std::chrono::steady_clock::time_point deadline;
+    std::promise<StatusOr<Message>> promise;
+  };
+
+  RpcClient(Transport* transport, const CurveKeyPair& keys, int my_rank, int world_size)
+      : transport_(transport), keys_(keys), my_rank_(my_rank), world_size_(world_size) {}
+  void Loop();
+  void RunCommand(Command& command);
+  void HandleReply(int rank, zmq::socket_t& socket);
+  void ExpireDeadlines();
+  void Drop(int rank, const std::string& reason);
+
+  Transport* transport_;
+  CurveKeyPair keys_;
+  int my_rank_;
+  int world_size_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  zmq::socket_t wake_pull_;
+
+  std::mutex mu_;
+  zmq::socket_t wake_push_;       // GUARDED_BY(mu_)
+  std::deque<Command> commands_;  // GUARDED_BY(mu_)
+  bool closed_ = false;           // GUARDED_BY(mu_)
+
+  // I/O thread only.
+  std::map<int, zmq::socket_t> peers_;
+  std::map<uint64_t, Pending> pending_;
+  uint64_t next_request_id_ = 1;
+
+  mutable std::mutex stats_mu_;
+  DropStats drops_;  // GUARDED_BY(stats_mu_)
+};
+
+// Waits for `future` and returns its result.
+inline StatusOr<Message> Await(std::future<StatusOr<Message>> future) { return future.get(); }
+
+}  // namespace metaps

@@ -1,0 +1,234 @@
+#include <zmq_addon.hpp>
+
+#include "common/logging.h"
+#include "common/rpc.h"
+
+namespace metaps {
+
+std::string UniqueInprocName(const char* what, const void* owner);  // rpc_server.cc
+
+StatusOr<std::unique_ptr<RpcClient>> RpcClient::Create(Transport* transport,
+                                                       const CurveKeyPair& keys, int my_rank,
+                                                       int world_size, const std::string& name) {
+  std::unique_ptr<RpcClient> c(new RpcClient(transport, keys, my_rank, world_size));
+  try {
+    const std::string wake = UniqueInprocName(("client-wake-" + name).c_str(), c.get());
+    c->wake_pull_ = zmq::socket_t(transport->context(), zmq::socket_type::pull);
+    c->wake_pull_.set(zmq::sockopt::linger, 0);
+    c->wake_pull_.bind(wake);
+    c->wake_push_ = zmq::socket_t(transport->context(), zmq::socket_type::push);
+    c->wake_push_.set(zmq::sockopt::linger, 0);
+    c->wake_push_.connect(wake);
+  } catch (const zmq::error_t& e) {
+    return Internal(std::string("RpcClient internal sockets: ") + e.what());
+  }
+  c->thread_ = std::thread([c = c.get(), prefix = CurrentLogPrefix()] {
+    ScopedLogPrefix scoped(prefix);
+    c->Loop();
+  });
+  return c;
+}
+
+RpcClient::~RpcClient() { Close(); }
+
+void RpcClient::AddPeer(int rank, const std::string& endpoint, const std::string& public_key) {
+  Command command;
+  command.rank = rank;
+  command.endpoint = endpoint;
+  command.public_key = public_key;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  const bool was_empty = commands_.empty();
+  commands_.push_back(std::move(command));
+  if (was_empty) wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
+}
+
+std::future<StatusOr<Message>> RpcClient::Call(int rank, Message request,
+                                               std::chrono::milliseconds timeout) {
+  Command command;
+  command.rank = rank;
+  command.is_call = true;
+  command.request = std::move(request);
+  command.deadline = std::chrono::steady_clock::now() + timeout;
+  std::future<StatusOr<Message>> future = command.promise.get_future();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) {
+    command.promise.set_value(Unavailable("RPC client is closed"));
+    return future;
+  }
+  const bool was_empty = commands_.empty();
+  commands_.push_back(std::move(command));
+  if (was_empty) wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
+  return future;
+}
+
+void RpcClient::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    stop_ = true;
+    wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
+  }
+  thread_.join();
+  for (auto& [id, pending] : pending_) {
+    pending.promise.set_value(
+        Unavailable("RPC client closed before rank " + std::to_string(pending.rank) + " replied"));
+  }
+  pending_.clear();
+  for (auto& command : commands_) {
+    if (command.is_call) command.promise.set_value(Unavailable("RPC client is closed"));
+  }
+  commands_.clear();
+  peers_.clear();
+  wake_pull_.close();
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_push_.close();
+}
+
+DropStats RpcClient::drop_stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return drops_;
+}
+
+void RpcClient::Drop(int rank, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  drops_.total++;
+  drops_.by_reason[reason.substr(0, reason.find(':'))]++;
+  if (drops_.total == 1) {
+    METAPS_LOG(WARNING) << "dropped a reply from rank " << rank << ": " << reason;
+  }
+}
+
+void RpcClient::RunCommand(Command& command) {
+  if (!command.is_call) {
+    auto socket = transport_->ConnectPeer(command.endpoint, command.public_key, keys_,
+                                          "r" + std::to_string(my_rank_));
+    if (!socket.ok()) {
+      METAPS_LOG(ERROR) << "connect to rank " << command.rank << ": " << socket.status();
+      return;
+    }
+    peers_[command.rank] = std::move(socket).value();
+    return;
+  }
+  auto it = peers_.find(command.rank);
+  if (it == peers_.end()) {
+    command.promise.set_value(Unavailable("no connection to rank " + std::to_string(command.rank)));
+    return;
+  }
+  const uint64_t id = next_request_id_++;
+  command.request.header.set_request_id(id);
+  command.request.header.set_sender(my_rank_);
+  std::vector<zmq::message_t> parts = EncodeMessage(std::move(command.request));
+  try {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      it->second.send(parts[i],
+                      i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  } catch (const zmq::error_t& e) {
+    command.promise.set_value(
+        Unavailable("send to rank " + std::to_string(command.rank) + ": " + e.what()));
+    return;
+  }
+  pending_.emplace(id, Pending{command.rank, command.deadline, std::move(command.promise)});
+}
+
+void RpcClient::HandleReply(int rank, zmq::socket_t& socket) {
+  for (int budget = 256; budget > 0; --budget) {
+    std::vector<zmq::message_t> parts;
+    try {
+      if (!zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        return;
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EAGAIN) METAPS_LOG(ERROR) << "recv from rank " << rank << ": " << e.what();
+      return;
+    }
+    auto decoded = DecodeMessage(std::move(parts));
+    if (!decoded.ok()) {
+      Drop(rank, decoded.status().message());
+      continue;
+    }
+    Status valid = ValidateHeader(decoded->header, world_size_, rank, true);
+    if (!valid.ok()) {
+      Drop(rank, valid.message());
+      continue;
+    }
+    auto it = pending_.find(decoded->header.request_id());
+    if (it == pending_.end() || it->second.rank != rank) {
+      // A reply after its deadline, or to a request never made.
+      Drop(rank,
+           "protocol: reply to unknown request " + std::to_string(decoded->header.request_id()));
+      continue;
+    }
+    Status status = ReplyStatus(decoded->header);
+    if (status.ok()) {
+      it->second.promise.set_value(std::move(decoded).value());
+    } else {
+      it->second.promise.set_value(status.Annotate("rank " + std::to_string(rank)));
+    }
+    pending_.erase(it);
+  }
+}
+
+void RpcClient::ExpireDeadlines() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline <= now) {
+      it->second.promise.set_value(DeadlineExceeded("rank " + std::to_string(it->second.rank) +
+                                                    " did not reply to request " +
+                                                    std::to_string(it->first) + " in time"));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void RpcClient::Loop() {
+  std::vector<zmq::pollitem_t> items;
+  std::vector<int> item_ranks;
+  while (!stop_) {
+    items.clear();
+    item_ranks.clear();
+    items.push_back({wake_pull_.handle(), 0, ZMQ_POLLIN, 0});
+    item_ranks.push_back(-1);
+    for (auto& [rank, socket] : peers_) {
+      items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+      item_ranks.push_back(rank);
+    }
+    long timeout_ms = -1;
+    if (!pending_.empty()) {
+      auto earliest = pending_.begin()->second.deadline;
+      for (auto& [id, p] : pending_) earliest = std::min(earliest, p.deadline);
+      timeout_ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         earliest - std::chrono::steady_clock::now())
+                                             .count() +
+                                         1);
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      if (e.num() != EINTR) METAPS_LOG(ERROR) << "client poll: " << e.what();
+      continue;
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t ignored;
+      while (wake_pull_.recv(ignored, zmq::recv_flags::dontwait)) {
+      }
+      std::deque<Command> commands;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        commands.swap(commands_);
+      }
+      for (auto& command : commands) RunCommand(command);
+    }
+    for (size_t i = 1; i < items.size(); ++i) {
+      if (items[i].revents & ZMQ_POLLIN) HandleReply(item_ranks[i], peers_[item_ranks[i]]);
+    }
+    ExpireDeadlines();
+  }
+}
+
+}  // namespace metaps

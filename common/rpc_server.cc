@@ -1,0 +1,214 @@
+#include <cstring>
+#include <sstream>
+#include <zmq_addon.hpp>
+
+#include "common/logging.h"
+#include "common/rpc.h"
+
+namespace metaps {
+
+// An inproc name no other socket of this context uses.
+std::string UniqueInprocName(const char* what, const void* owner) {
+  std::ostringstream os;
+  os << "inproc://metaps-" << what << "-" << owner;
+  return os.str();
+}
+
+StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(Transport* transport,
+                                                       const CurveKeyPair& keys,
+                                                       const Options& options) {
+  std::unique_ptr<RpcServer> s(new RpcServer(transport, options));
+  ASSIGN_OR_RETURN(s->router_, transport->BindService(options.name, keys, &s->endpoint_));
+  try {
+    const std::string wake = UniqueInprocName("server-wake", s.get());
+    s->wake_pull_ = zmq::socket_t(transport->context(), zmq::socket_type::pull);
+    s->wake_pull_.set(zmq::sockopt::linger, 0);
+    s->wake_pull_.bind(wake);
+    s->wake_push_ = zmq::socket_t(transport->context(), zmq::socket_type::push);
+    s->wake_push_.set(zmq::sockopt::linger, 0);
+    s->wake_push_.connect(wake);
+    if (options.watch_connections && transport->options().scheme == "tcp") {
+      const std::string mon = UniqueInprocName("server-monitor", s.get());
+      if (zmq_socket_monitor(s->router_.handle(), mon.c_str(),
+                             ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+        return Internal(std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
+      }
+      s->monitor_ = zmq::socket_t(transport->context(), zmq::socket_type::pair);
+      s->monitor_.set(zmq::sockopt::linger, 0);
+      s->monitor_.connect(mon);
+    }
+  } catch (const zmq::error_t& e) {
+    return Internal(std::string("RpcServer internal sockets: ") + e.what());
+  }
+  return s;
+}
+
+RpcServer::~RpcServer() { Stop(); }
+
+void RpcServer::Start(RequestHandler on_request, TickHandler on_tick,
+                      DisconnectHandler on_disconnect) {
+  on_request_ = std::move(on_request);
+  on_tick_ = std::move(on_tick);
+  on_disconnect_ = std::move(on_disconnect);
+  thread_ = std::thread([this, prefix = CurrentLogPrefix()] {
+    ScopedLogPrefix scoped(prefix);
+    Loop();
+  });
+}
+
+void RpcServer::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
+  }
+  thread_.join();
+  // Sockets are closed here, after the loop, by the thread that joined it.
+  if (monitor_) {
+    zmq_socket_monitor(router_.handle(), nullptr, 0);
+    monitor_.close();
+  }
+  router_.close();
+  wake_pull_.close();
+  std::lock_guard<std::mutex> lock(post_mu_);
+  wake_push_.close();
+}
+
+void RpcServer::Post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(post_mu_);
+  if (!wake_push_) return;  // stopped
+  const bool was_empty = posted_.empty();
+  posted_.push_back(std::move(task));
+  if (was_empty) wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
+}
+
+void RpcServer::Reply(const PeerAddress& to, Message reply) {
+  std::vector<zmq::message_t> parts = EncodeMessage(std::move(reply));
+  try {
+    router_.send(zmq::message_t(to.routing_id.data(), to.routing_id.size()),
+                 zmq::send_flags::sndmore);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      router_.send(parts[i],
+                   i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  } catch (const zmq::error_t& e) {
+    // The peer left; nothing to do but note it.
+    METAPS_LOG(WARNING) << options_.name << ": reply to rank " << to.rank
+                        << " failed: " << e.what();
+  }
+}
+
+DropStats RpcServer::drop_stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return drops_;
+}
+
+void RpcServer::Drop(const std::string& peer, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  drops_.total++;
+  drops_.by_reason[reason.substr(0, reason.find(':'))]++;
+  if (logged_peers_.insert(peer).second) {
+    METAPS_LOG(WARNING) << options_.name << ": dropped a message from " << peer << ": " << reason
+                        << " (further drops from this peer are only counted)";
+  }
+}
+
+void RpcServer::Loop() {
+  std::vector<zmq::pollitem_t> items = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                                        {wake_pull_.handle(), 0, ZMQ_POLLIN, 0}};
+  if (monitor_) items.push_back({monitor_.handle(), 0, ZMQ_POLLIN, 0});
+  const auto tick = options_.tick;
+  auto next_tick = std::chrono::steady_clock::now() + tick;
+  while (!stop_) {
+    long timeout_ms = -1;
+    if (tick.count() > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          next_tick - std::chrono::steady_clock::now());
+      timeout_ms = std::max<long>(0, left.count());
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      if (e.num() == EINTR) continue;
+      METAPS_LOG(ERROR) << options_.name << ": poll: " << e.what();
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t ignored;
+      while (wake_pull_.recv(ignored, zmq::recv_flags::dontwait)) {
+      }
+      std::deque<std::function<void()>> tasks;
+      {
+        std::lock_guard<std::mutex> lock(post_mu_);
+        tasks.swap(posted_);
+      }
+      for (auto& task : tasks) task();
+    }
+    if (items[0].revents & ZMQ_POLLIN) HandleIncoming();
+    if (items.size() > 2 && (items[2].revents & ZMQ_POLLIN)) HandleMonitorEvent();
+    if (tick.count() > 0 && std::chrono::steady_clock::now() >= next_tick) {
+      next_tick = std::chrono::steady_clock::now() + tick;
+      if (on_tick_) on_tick_();
+    }
+  }
+}
+
+void RpcServer::HandleIncoming() {
+  // Drain what is queued, a bounded number at a time so ticks still run.
+  for (int budget = 256; budget > 0 && !stop_; --budget) {
+    std::vector<zmq::message_t> parts;
+    try {
+      auto n = zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
+      if (!n) return;
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EAGAIN) METAPS_LOG(ERROR) << options_.name << ": recv: " << e.what();
+      return;
+    }
+    PeerAddress from;
+    from.routing_id = parts[0].to_string();
+    if (parts.size() < 2) {
+      Drop("routing id '" + from.routing_id + "'", "protocol: no header frame");
+      continue;
+    }
+    const int auth_rank = AuthenticatedRank(parts[1]);
+    from.fd = zmq_msg_get(parts[1].handle(), ZMQ_SRCFD);
+    std::vector<zmq::message_t> body(std::make_move_iterator(parts.begin() + 1),
+                                     std::make_move_iterator(parts.end()));
+    auto decoded = DecodeMessage(std::move(body));
+    const std::string peer =
+        auth_rank >= 0 ? "rank " + std::to_string(auth_rank) : "peer '" + from.routing_id + "'";
+    if (!decoded.ok()) {
+      Drop(peer, decoded.status().message());
+      continue;
+    }
+    Status valid = ValidateHeader(decoded->header, options_.world_size, auth_rank, false);
+    if (!valid.ok()) {
+      Drop(peer, valid.message());
+      continue;
+    }
+    from.rank = decoded->header.sender();
+    on_request_(from, std::move(decoded).value());
+  }
+}
+
+void RpcServer::HandleMonitorEvent() {
+  std::vector<zmq::message_t> parts;
+  try {
+    if (!zmq::recv_multipart(monitor_, std::back_inserter(parts), zmq::recv_flags::dontwait))
+      return;
+  } catch (const zmq::error_t&) {
+    return;
+  }
+  if (parts.size() < 2 || parts[0].size() < 6) return;
+  uint16_t event;
+  uint32_t value;
+  std::memcpy(&event, parts[0].data(), 2);
+  std::memcpy(&value, static_cast<const char*>(parts[0].data()) + 2, 4);
+  if (event == ZMQ_EVENT_DISCONNECTED && on_disconnect_) {
+    on_disconnect_(static_cast<int>(value));
+  }
+}
+
+}  // namespace metaps

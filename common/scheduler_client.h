@@ -1,0 +1,66 @@
+// The member side of the scheduler protocol, used by servers and workers:
+// registration, gathers (a barrier that can carry a payload and returns the
+// scheduler's decision), and heartbeats.
+//
+// A background thread sends HEARTBEAT every interval. If the scheduler reports
+// that the job was aborted, or stops answering for longer than the timeout,
+// the first such error is recorded and every blocking call returns it, so a
+// member never hangs on a dead job. The thread never throws.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/cluster.h"
+#include "common/rpc.h"
+
+namespace metaps {
+
+struct HeartbeatOptions {
+  std::chrono::milliseconds interval{200};
+  std::chrono::milliseconds timeout{2000};  // declare the scheduler lost after this
+};
+
+// Job states carried in HEARTBEAT replies (Control.value).
+constexpr int64_t kJobRunning = 0;
+constexpr int64_t kJobAborted = 1;
+
+class SchedulerClient {
+ public:
+  // `client` must already have rank 0 as a peer; borrowed for our lifetime.
+  SchedulerClient(RpcClient* client, const ClusterView& view, HeartbeatOptions options);
+  ~SchedulerClient();
+
+  // Announces this rank; returns once every member has registered.
+  Status Register();
+  // Waits until every rank of `group` has called Gather(name); returns the
+  // scheduler's reply (Control.value / text set by the job). `frames` travel
+  // as raw frames of the request.
+  StatusOr<Message> Gather(const std::string& name, uint32_t group, const std::string& text = "",
+                           std::vector<zmq::message_t> frames = {});
+  Status Barrier(const std::string& name, uint32_t group) { return Gather(name, group).status(); }
+
+  void StartHeartbeats();
+  void StopHeartbeats();
+  // OK while the job is healthy; otherwise why it is not.
+  Status job_status() const;
+
+ private:
+  StatusOr<Message> CallAndWait(Message request);
+  void HeartbeatLoop();
+  void Fail(const Status& status);
+
+  RpcClient* client_;
+  const ClusterView& view_;
+  HeartbeatOptions options_;
+  std::thread heartbeat_thread_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Status job_status_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace metaps

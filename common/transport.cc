@@ -1,0 +1,177 @@
+#include "common/transport.h"
+
+#include <cstdlib>
+#include <zmq_addon.hpp>
+
+#include "common/logging.h"
+
+namespace metaps {
+namespace {
+
+constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
+constexpr char kZapDomain[] = "metaps";
+
+std::string ZmqError(const std::string& call, const zmq::error_t& e) {
+  return call + ": " + e.what();
+}
+
+}  // namespace
+
+Transport::Transport(const TransportOptions& options)
+    : options_(options), context_(options.io_threads) {}
+
+StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& options) {
+  if (options.scheme != "tcp" && options.scheme != "inproc") {
+    return InvalidArgument("transport scheme must be tcp or inproc, got '" + options.scheme + "'");
+  }
+  std::unique_ptr<Transport> t(new Transport(options));
+  if (t->curve()) {
+    if (!CurveAvailable()) {
+      return Internal("CURVE requested but libzmq has no CURVE support; use --insecure");
+    }
+    RETURN_IF_ERROR(t->StartAuthenticator());
+  }
+  return t;
+}
+
+Transport::~Transport() {
+  // Unblocks the ZAP thread (its recv returns ETERM); sockets owned elsewhere
+  // must already be closed, or context close would wait for them.
+  context_.shutdown();
+  if (zap_thread_.joinable()) zap_thread_.join();
+  context_.close();
+}
+
+Status Transport::StartAuthenticator() {
+  zmq::socket_t socket(context_, zmq::socket_type::rep);
+  socket.set(zmq::sockopt::linger, 0);
+  try {
+    socket.bind(kZapEndpoint);
+  } catch (const zmq::error_t& e) {
+    return Internal(ZmqError("bind ZAP handler", e));
+  }
+  // Bound before any service socket exists, so no handshake can skip it.
+  zap_thread_ = std::thread(&Transport::ZapLoop, this, std::move(socket));
+  return Status::Ok();
+}
+
+void Transport::ZapLoop(zmq::socket_t socket) {
+  // ZAP/1.0 (RFC 27): version, request id, domain, address, identity,
+  // mechanism, credentials... -> version, request id, status, text, user id, metadata.
+  while (true) {
+    std::vector<zmq::message_t> request;
+    try {
+      if (!zmq::recv_multipart(socket, std::back_inserter(request))) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      METAPS_LOG(ERROR) << "ZAP handler recv: " << e.what();
+      continue;
+    }
+    std::string status = "400", text = "refused", user_id;
+    if (request.size() >= 7 && request[5].to_string() == "CURVE" && request[6].size() == 32) {
+      const std::string key = request[6].to_string();
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = authorized_.find(key);
+      if (it != authorized_.end()) {
+        status = "200";
+        text = "OK";
+        // Members are tagged with their rank; extra authorized keys with nothing.
+        if (it->second >= 0) user_id = std::to_string(it->second);
+        accepted_++;
+      } else {
+        refused_++;
+        if (refused_logged_.insert(key).second) {
+          METAPS_LOG(WARNING) << "refused a CURVE client from " << request[3].to_string()
+                              << ": public key " << Z85Encode(key)
+                              << " is not a member of this job";
+        }
+      }
+    } else {
+      refused_++;
+      METAPS_LOG(WARNING) << "refused a connection without CURVE credentials";
+    }
+    std::vector<zmq::message_t> reply;
+    reply.emplace_back(std::string("1.0"));
+    reply.emplace_back(request.size() > 1 ? request[1].to_string() : std::string());
+    reply.emplace_back(status);
+    reply.emplace_back(text);
+    reply.emplace_back(user_id);
+    reply.emplace_back();
+    try {
+      zmq::send_multipart(socket, reply);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == ETERM) return;
+      METAPS_LOG(ERROR) << "ZAP handler send: " << e.what();
+    }
+  }
+}
+
+void Transport::Authorize(const std::string& public_key, int rank) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = authorized_.emplace(public_key, rank);
+  // One key shared by several ranks (--keys) cannot tell them apart: no tag.
+  if (!inserted && it->second != rank) it->second = -1;
+}
+
+ZapStats Transport::zap_stats() const { return {accepted_.load(), refused_.load()}; }
+
+StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const CurveKeyPair& keys,
+                                               std::string* endpoint) {
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::router);
+    // Replies queued at close (the last shutdown release) still go out.
+    socket.set(zmq::sockopt::linger, 1000);
+    socket.set(zmq::sockopt::sndhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, 0);
+    // A peer that went away must not block replies to the others.
+    socket.set(zmq::sockopt::router_mandatory, false);
+    if (curve()) {
+      socket.set(zmq::sockopt::curve_server, true);
+      socket.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret_key.data(), 32));
+      socket.set(zmq::sockopt::zap_domain, kZapDomain);
+    }
+    if (options_.scheme == "inproc") {
+      socket.bind("inproc://metaps-" + name);
+    } else {
+      socket.bind("tcp://" + options_.host + ":*");
+    }
+    *endpoint = socket.get(zmq::sockopt::last_endpoint);
+    return socket;
+  } catch (const zmq::error_t& e) {
+    return Internal(
+        ZmqError("bind service socket on " + options_.scheme + "://" + options_.host, e));
+  }
+}
+
+StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
+                                               const std::string& server_public_key,
+                                               const CurveKeyPair& keys,
+                                               const std::string& routing_id) {
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::sndhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, 0);
+    socket.set(zmq::sockopt::routing_id, routing_id);
+    if (curve()) {
+      if (server_public_key.size() != 32) {
+        return InvalidArgument("peer " + endpoint + " published no CURVE public key");
+      }
+      socket.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server_public_key.data(), 32));
+      socket.set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys.public_key.data(), 32));
+      socket.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret_key.data(), 32));
+    }
+    socket.connect(endpoint);
+    return socket;
+  } catch (const zmq::error_t& e) {
+    return Internal(ZmqError("connect to " + endpoint, e));
+  }
+}
+
+int AuthenticatedRank(const zmq::message_t& frame) {
+  const char* user = zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), "User-Id");
+  if (user == nullptr || *user == '\0') return -1;
+  return std::atoi(user);
+}
+
+}  // namespace metaps

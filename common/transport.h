@@ -1,0 +1,90 @@
+// Transport: the ZeroMQ context of a process, its CURVE authenticator, and the
+// factory for the two kinds of sockets metaps uses:
+//   - a service socket (ROUTER) each rank binds and serves requests on;
+//   - peer sockets (DEALER), one per peer a rank sends requests to.
+//
+// Security: with CURVE on, every service socket is a CURVE server and every
+// peer socket a CURVE client. A ZAP handler thread accepts a client only when
+// its public key is in the authorized list (the job's members, published
+// during bootstrap) and tags the connection with the member's rank, so a
+// receiver can check that a message's `sender` field is the authenticated rank.
+//
+// Thread safety: the Transport is shared by all sockets of a process (or of a
+// single-process cluster); Authorize and stats are thread-safe. Sockets it
+// returns belong to the caller's thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <zmq.hpp>
+
+#include "common/curve_keys.h"
+#include "common/status.h"
+
+namespace metaps {
+
+struct TransportOptions {
+  bool curve = true;
+  // "tcp" across processes; "inproc" for a single-process cluster (no
+  // handshake happens on inproc, so CURVE does not apply there).
+  std::string scheme = "tcp";
+  std::string host = "127.0.0.1";  // interface to bind service sockets on
+  int io_threads = 1;
+};
+
+struct ZapStats {
+  uint64_t accepted = 0;
+  uint64_t refused = 0;
+};
+
+class Transport {
+ public:
+  static StatusOr<std::unique_ptr<Transport>> Create(const TransportOptions& options);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  const TransportOptions& options() const { return options_; }
+  bool curve() const { return options_.curve && options_.scheme != "inproc"; }
+  zmq::context_t& context() { return context_; }
+
+  // Allows clients presenting `public_key` (32 raw bytes); they are tagged
+  // `rank`, or not tagged when rank < 0 (an operator's extra authorized key).
+  void Authorize(const std::string& public_key, int rank);
+  ZapStats zap_stats() const;
+
+  // Binds a ROUTER on an ephemeral port (tcp) or inproc://metaps-<name>, and
+  // returns it with the endpoint peers should connect to.
+  StatusOr<zmq::socket_t> BindService(const std::string& name, const CurveKeyPair& keys,
+                                      std::string* endpoint);
+  // A DEALER connected to `endpoint`. With CURVE, `server_public_key` must be
+  // the service's key, and `keys` are this rank's own pair.
+  StatusOr<zmq::socket_t> ConnectPeer(const std::string& endpoint,
+                                      const std::string& server_public_key,
+                                      const CurveKeyPair& keys, const std::string& routing_id);
+
+ private:
+  explicit Transport(const TransportOptions& options);
+  Status StartAuthenticator();
+  void ZapLoop(zmq::socket_t socket);
+
+  TransportOptions options_;
+  zmq::context_t context_;
+  std::thread zap_thread_;
+  mutable std::mutex mu_;
+  std::map<std::string, int> authorized_;  // raw public key -> rank   GUARDED_BY(mu_)
+  std::set<std::string> refused_logged_;   // keys whose refusal was logged  GUARDED_BY(mu_)
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> refused_{0};
+};
+
+// The rank the authenticator attached to a received frame's connection, or -1
+// when none (insecure or inproc).
+int AuthenticatedRank(const zmq::message_t& frame);
+
+}  // namespace metaps

@@ -1,0 +1,63 @@
+// Starts a job's ranks: one per process under mpirun, or all of them as
+// threads of this process when started without mpirun. Either way each rank
+// goes through the same steps: key pair, service socket, bootstrap exchange,
+// authorization of the members' keys, then its role's main function.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/cluster.h"
+#include "common/flags.h"
+#include "common/rpc.h"
+#include "common/scheduler_client.h"
+
+namespace metaps {
+
+struct ClusterOptions {
+  int64_t servers = 1;
+  int64_t workers = 1;  // single-process mode only; mpirun's -np decides otherwise
+  bool insecure = false;
+  std::string keys_dir;            // --keys: use this key pair instead of fresh ones
+  std::string authorized_keys;     // --authorized-keys: extra client keys to accept
+  std::string transport = "auto";  // tcp | inproc | auto (tcp under mpirun, inproc otherwise)
+  std::string host = "auto";       // interface to bind service sockets on
+  int64_t heartbeat_ms = 200;
+  int64_t heartbeat_timeout_ms = 2000;
+  std::string cluster_file;  // scheduler writes ranks, pids, endpoints, keys here
+  std::string log_level = "info";
+
+  void Register(FlagSet* flags);
+};
+
+// What one rank has to work with. Borrowed pointers live for the rank's run.
+struct RankContext {
+  ClusterView view;
+  const ClusterOptions* options = nullptr;
+  Transport* transport = nullptr;
+  RpcServer* rpc_server = nullptr;  // bound, not started
+  RpcClient* rpc_client = nullptr;  // connected to the scheduler (members) and servers (workers)
+  bool curve = false;
+  HeartbeatOptions heartbeat() const;
+};
+
+using RoleMain = std::function<Status(RankContext&)>;
+struct JobRoles {
+  RoleMain scheduler, server, worker;
+};
+
+// Runs the job; returns the process exit code. Under mpirun a failing rank
+// calls MPI_Abort so that no rank is left waiting.
+int RunJob(const ClusterOptions& options, const JobRoles& roles);
+
+// For members: starts heartbeats, registers, runs `body`, then joins the
+// shutdown gather so the job ends in order. Returns the first error.
+Status RunMember(RankContext& ctx, const std::function<Status(SchedulerClient&)>& body);
+
+// Set by SIGINT/SIGTERM on the scheduler's process.
+bool StopRequested();
+
+}  // namespace metaps

@@ -1,0 +1,41 @@
+// metaps: one binary for every role. `mpirun -np N metaps <subcommand>` runs a
+// cluster (rank 0 scheduler, 1..S servers, the rest workers); without mpirun
+// the same subcommand runs every role as a thread of this process.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "launch/subcommands.h"
+#include "metaps/build_config.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: metaps <subcommand> [flags]   (metaps <subcommand> --help for its flags)\n"
+    "\n"
+    "  ping      start the cluster, check every worker-server pair, print latency and\n"
+    "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
+    "  keygen    write a CURVE key pair for a persistent cluster (--out DIR)\n"
+    "  version   print the version and build options\n"
+    "\n"
+    "Under mpirun: mpirun -np N metaps ping --servers S  (N-1-S workers)\n"
+    "Without:      metaps ping --servers S --workers W    (all roles as threads)\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  if (command == "ping") return metaps::PingCommand(argc, argv);
+  if (command == "keygen") return metaps::KeygenCommand(argc, argv);
+  if (command == "version" || command == "--version") {
+    std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
+    return 0;
+  }
+  std::fprintf(stderr, "metaps: unknown subcommand '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
+}

@@ -1,0 +1,131 @@
+#include "launch/subcommands.h"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "common/curve_keys.h"
+#include "common/logging.h"
+#include "launch/cluster_runner.h"
+#include "ps/server.h"
+#include "scheduler/ping_job.h"
+#include "scheduler/scheduler.h"
+#include "worker/ping_task.h"
+
+namespace metaps {
+namespace {
+
+// Parses flags; returns -1 to go on, or the exit code to return now.
+int ParseFlags(FlagSet& flags, int argc, char** argv) {
+  Status s = flags.Parse(argc, argv, 2);
+  if (s.ok()) return -1;
+  if (s.code() == StatusCode::kNotFound) {
+    std::cout << flags.Usage();
+    return 0;
+  }
+  std::cerr << s.message() << "\n";
+  return 2;
+}
+
+// Role mains shared by every job: a server that serves until shutdown.
+Status ServeUntilShutdown(RankContext& ctx) {
+  ParameterServer server(ctx.rpc_server, ctx.view);
+  server.Start();
+  return RunMember(ctx, [](SchedulerClient&) { return Status::Ok(); });
+}
+
+Status SchedulerMain(RankContext& ctx, JobDriver* driver) {
+  SchedulerOptions options;
+  options.heartbeat_timeout = std::chrono::milliseconds(ctx.options->heartbeat_timeout_ms);
+  options.cluster_file = ctx.options->cluster_file;
+  options.stop_requested = StopRequested;
+  Scheduler scheduler(ctx.rpc_server, ctx.view, driver, options);
+  return scheduler.Run();
+}
+
+}  // namespace
+
+int PingCommand(int argc, char** argv) {
+  ClusterOptions cluster;
+  int64_t rtt_samples = 100, bytes = 4 << 20, messages = 16, repeat = 1, interval_ms = 0;
+  FlagSet flags("ping");
+  cluster.Register(&flags);
+  flags.Int("samples", &rtt_samples, "64-byte round trips per worker-server pair");
+  flags.Int("bytes", &bytes, "payload of one bandwidth message");
+  flags.Int("messages", &messages, "bandwidth messages per pair");
+  flags.Int("repeat", &repeat, "rounds to run; 0 = until SIGINT/SIGTERM to the scheduler");
+  flags.Int("interval-ms", &interval_ms, "pause between rounds");
+  if (int code = ParseFlags(flags, argc, argv); code >= 0) return code;
+  if (rtt_samples < 1 || bytes < 1 || messages < 1 || repeat < 0 || interval_ms < 0) {
+    std::cerr << "metaps ping: --samples, --bytes and --messages must be positive, --repeat "
+                 "and --interval-ms not negative\n";
+    return 2;
+  }
+
+  bool scheduler_here = false, all_answered = false;
+  JobRoles roles;
+  roles.scheduler = [&](RankContext& ctx) -> Status {
+    PingJobOptions options;
+    options.repeat = static_cast<int>(repeat);
+    options.curve = ctx.curve;
+    PingJob job(ctx.view, options);
+    scheduler_here = true;
+    RETURN_IF_ERROR(SchedulerMain(ctx, &job));
+    all_answered = job.all_answered();
+    return Status::Ok();
+  };
+  roles.server = ServeUntilShutdown;
+  roles.worker = [&](RankContext& ctx) -> Status {
+    ctx.rpc_server->Start([&ctx](const PeerAddress& from, Message m) {
+      ctx.rpc_server->Reply(from, MakeReply(m.header, ctx.view.my_rank,
+                                            InvalidArgument("a ping worker serves nothing")));
+    });
+    PingOptions options;
+    options.rtt_samples = static_cast<int>(rtt_samples);
+    options.bandwidth_bytes = static_cast<size_t>(bytes);
+    options.bandwidth_messages = static_cast<int>(messages);
+    auto payload = std::make_shared<const std::vector<char>>(options.bandwidth_bytes, 'm');
+    return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
+      for (int round = 1;; ++round) {
+        PingRound result = PingServers(ctx.rpc_client, ctx.view, options, payload);
+        std::vector<zmq::message_t> frames;
+        frames.emplace_back(result.rtt_us.data(), result.rtt_us.size() * sizeof(double));
+        frames.emplace_back(result.report.data(), result.report.size() * sizeof(double));
+        ASSIGN_OR_RETURN(Message decision, scheduler.Gather("ping/" + std::to_string(round),
+                                                            kGroupWorkers, "", std::move(frames)));
+        if (decision.header.control().value() == 0) return Status::Ok();
+        if (interval_ms > 0) {
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(interval_ms));  // pacing, by request
+        }
+      }
+    });
+  };
+  const int code = RunJob(cluster, roles);
+  if (code != 0) return code;
+  // Only the scheduler's process knows the verdict; members exit 0.
+  return scheduler_here && !all_answered ? 1 : 0;
+}
+
+int KeygenCommand(int argc, char** argv) {
+  std::string out;
+  FlagSet flags("keygen");
+  flags.String("out", &out, "directory to write metaps.pub and metaps.key into");
+  if (int code = ParseFlags(flags, argc, argv); code >= 0) return code;
+  if (out.empty()) {
+    std::cerr << "metaps keygen: --out DIR is required\n";
+    return 2;
+  }
+  auto keys = GenerateCurveKeyPair();
+  Status s = keys.ok() ? WriteKeyPair(out, *keys) : keys.status();
+  if (!s.ok()) {
+    std::cerr << "metaps keygen: " << s.message() << "\n";
+    return 1;
+  }
+  std::cout << "{\"event\":\"keygen\",\"public_key\":\"" << Z85Encode(keys->public_key)
+            << "\",\"dir\":\"" << out << "\"}" << std::endl;
+  return 0;
+}
+
+}  // namespace metaps

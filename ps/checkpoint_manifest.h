@@ -1,0 +1,67 @@
+// The manifest of one checkpoint: which tables and which shard files (with size
+// and CRC32C) make up step N. It is written after every shard file is durable,
+// and the LATEST pointer after it, so a reader never sees a half-written
+// checkpoint:
+//   <root>/step-<N>/shard-<i>-of-<S>.bin   written by server i (SaveShard)
+//   <root>/step-<N>/MANIFEST               written last by the coordinator
+//   <root>/LATEST                          "step-<N>", replaced atomically
+//
+// MANIFEST format, one record per line, space-separated, no quoting:
+//   metaps-checkpoint 1
+//   job <name>
+//   step <N>
+//   num_servers <S>
+//   table <id> <name> <dim> <row_floats> <sgd|adagrad|adam|ftrl>     (per table)
+//   file <server_index> <name> <size> <crc32c as 8 hex digits>       (per server)
+//   end <crc32c of every preceding byte, 8 hex digits>
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "kernels/optimizer_rules.h"
+
+namespace metaps {
+
+struct ShardFileInfo {
+  int server_index = 0;
+  std::string name;  // relative to the step directory
+  uint64_t size = 0;
+  uint32_t crc32c = 0;
+};
+
+struct ManifestTable {
+  uint32_t id = 0;
+  std::string name;
+  int dim = 0;
+  int row_floats = 0;
+  OptimizerKind optimizer = OptimizerKind::kSgd;
+};
+
+struct Manifest {
+  std::string job_name;  // no whitespace
+  int64_t step = 0;
+  int num_servers = 0;
+  std::vector<ManifestTable> tables;
+  std::vector<ShardFileInfo> files;  // one per server
+};
+
+// "<root>/step-<step>".
+std::string CheckpointStepDir(const std::string& root, int64_t step);
+
+std::string SerializeManifest(const Manifest& manifest);
+// `source` names the file in error messages.
+StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& source);
+
+// Writes <root>/step-<N>/MANIFEST, then points <root>/LATEST at step N, each by
+// temp file, fsync and rename. REQUIRES: every shard file was saved.
+Status WriteManifest(Env* env, const std::string& root, const Manifest& manifest);
+
+// The manifest LATEST points at; NotFound when there is no checkpoint yet.
+StatusOr<Manifest> ReadManifest(Env* env, const std::string& root);
+StatusOr<Manifest> ReadManifestAtStep(Env* env, const std::string& root, int64_t step);
+
+}  // namespace metaps

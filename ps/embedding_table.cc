@@ -1,0 +1,303 @@
+#include "ps/embedding_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "common/hash.h"
+#include "common/logging.h"
+
+namespace metaps {
+
+struct alignas(64) EmbeddingTable::Stripe {
+  explicit Stripe(int row_floats) : slab(row_floats) {}
+
+  mutable std::mutex mu;
+  KeyIndex index;      // key -> slot in slab; REQUIRES mu
+  KeyIndex sightings;  // key -> times seen, for keys not yet admitted; REQUIRES mu
+  RowSlab slab;        // REQUIRES mu
+  uint64_t admitted = 0;
+  uint64_t evicted = 0;
+};
+
+namespace {
+
+constexpr size_t kMaxRequestKeys = UINT32_MAX;
+// Pipeline distance: the index entry of key i+D is prefetched while key i is
+// resolved and its row prefetched, and the row of key i-D is consumed.
+constexpr size_t kAhead = 16;
+
+// Per-thread buffers reused by every request, so that a warm request allocates
+// nothing. Positions are indexes into the request's key array.
+struct RequestScratch {
+  std::vector<uint64_t> hashes;        // by request position
+  std::vector<uint32_t> order;         // positions grouped by stripe, stable
+  std::vector<uint32_t> slots;         // by order index
+  std::vector<uint32_t> stripe_begin;  // num_stripes + 1 offsets into order
+  std::vector<float> row;              // one scratch row
+};
+thread_local RequestScratch tls_scratch;
+
+}  // namespace
+
+StatusOr<std::unique_ptr<EmbeddingTable>> EmbeddingTable::Create(
+    const TableSpec& spec, uint64_t job_seed, const EmbeddingTableOptions& options) {
+  RETURN_IF_ERROR(ValidateTableSpec(spec));
+  const int n = options.num_stripes;
+  if (n < 1 || n > 1024 || (n & (n - 1)) != 0) {
+    return InvalidArgument("table '" + spec.name + "': num_stripes must be a power of two in " +
+                           "[1, 1024], got " + std::to_string(n));
+  }
+  return std::unique_ptr<EmbeddingTable>(new EmbeddingTable(spec, job_seed, n));
+}
+
+EmbeddingTable::EmbeddingTable(const TableSpec& spec, uint64_t job_seed, int num_stripes)
+    : spec_(spec), job_seed_(job_seed), row_floats_(RowFloats(spec)) {
+  stripes_.reserve(num_stripes);
+  for (int i = 0; i < num_stripes; ++i) stripes_.push_back(std::make_unique<Stripe>(row_floats_));
+}
+
+EmbeddingTable::~EmbeddingTable() = default;
+
+void EmbeddingTable::InitRow(uint64_t key, float* row) const {
+  const InitializerSpec& init = spec_.init;
+  const int dim = spec_.dim;
+  const uint64_t stream = RowStreamSeed(job_seed_, spec_.id, key);
+  switch (init.kind) {
+    case InitializerSpec::Kind::kZeros:
+      std::memset(row, 0, sizeof(float) * dim);
+      break;
+    case InitializerSpec::Kind::kUniform:
+      for (int i = 0; i < dim; ++i) {
+        row[i] = (2.0f * BitsToUniform(StreamBits(stream, i)) - 1.0f) * init.uniform_limit;
+      }
+      break;
+    case InitializerSpec::Kind::kNormal:
+      for (int i = 0; i < dim; ++i)
+        row[i] = init.normal_stddev * BitsToNormal(StreamBits(stream, i));
+      break;
+  }
+  InitOptimizerState(spec_.optimizer, row, dim);
+}
+
+void EmbeddingTable::InitialValue(uint64_t key, float* out) const {
+  std::vector<float>& row = tls_scratch.row;
+  row.resize(row_floats_);
+  InitRow(key, row.data());
+  std::memcpy(out, row.data(), sizeof(float) * spec_.dim);
+}
+
+void EmbeddingTable::AdvanceStep(int64_t step) {
+  int64_t seen = current_step_.load(std::memory_order_relaxed);
+  while (step > seen && !current_step_.compare_exchange_weak(seen, step)) {
+  }
+}
+
+StatusOr<uint32_t> EmbeddingTable::CreateRow(Stripe& stripe, uint64_t key, uint64_t hash) {
+  ASSIGN_OR_RETURN(const uint32_t slot, stripe.slab.Allocate());
+  auto inserted = stripe.index.FindOrInsert(key, hash, slot);
+  if (!inserted.ok()) {
+    stripe.slab.Free(slot);
+    return inserted.status();
+  }
+  InitRow(key, stripe.slab.Row(slot));
+  stripe.slab.Meta(slot) = {key, current_step_.load(std::memory_order_relaxed)};
+  ++stripe.admitted;
+  return slot;
+}
+
+StatusOr<uint32_t> EmbeddingTable::ResolveMissing(Stripe& stripe, uint64_t key, uint64_t hash) {
+  if (spec_.admit_after > 1) {
+    ASSIGN_OR_RETURN(uint32_t * count, stripe.sightings.FindOrInsert(key, hash, 0));
+    if (++*count < static_cast<uint32_t>(spec_.admit_after)) return KeyIndex::kAbsent;
+    stripe.sightings.Erase(key, hash);
+  }
+  return CreateRow(stripe, key, hash);
+}
+
+namespace {
+
+// Groups the request's positions by stripe (a stable counting sort), so that each
+// stripe is locked once and each key's operations keep their request order.
+template <typename StripeOfFn>
+void PlanRequest(const uint64_t* keys, size_t n, size_t num_stripes, StripeOfFn stripe_of,
+                 RequestScratch* s) {
+  s->hashes.resize(n);
+  s->order.resize(n);
+  s->slots.resize(n);
+  s->stripe_begin.assign(num_stripes + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t h = KeyIndex::Hash(keys[i]);
+    s->hashes[i] = h;
+    ++s->stripe_begin[stripe_of(h) + 1];
+  }
+  for (size_t st = 0; st < num_stripes; ++st) s->stripe_begin[st + 1] += s->stripe_begin[st];
+  // stripe_begin[st] now is the next free index of stripe st; restored below.
+  for (size_t i = 0; i < n; ++i) s->order[s->stripe_begin[stripe_of(s->hashes[i])]++] = i;
+  for (size_t st = num_stripes; st > 0; --st) s->stripe_begin[st] = s->stripe_begin[st - 1];
+  s->stripe_begin[0] = 0;
+}
+
+}  // namespace
+
+Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
+  if (n == 0) return Status::Ok();
+  if (n > kMaxRequestKeys) return InvalidArgument("Pull of " + std::to_string(n) + " keys");
+  RequestScratch& s = tls_scratch;
+  PlanRequest(
+      keys, n, stripes_.size(), [this](uint64_t h) { return StripeOf(h); }, &s);
+  const size_t dim = spec_.dim;
+  const size_t value_bytes = dim * sizeof(float);
+  for (size_t st = 0; st < stripes_.size(); ++st) {
+    const size_t begin = s.stripe_begin[st];
+    const size_t m = s.stripe_begin[st + 1] - begin;
+    if (m == 0) continue;
+    Stripe& stripe = *stripes_[st];
+    const uint32_t* pos = s.order.data() + begin;
+    uint32_t* slots = s.slots.data() + begin;
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    for (size_t j = 0; j < m + kAhead; ++j) {
+      if (j + kAhead < m) stripe.index.Prefetch(s.hashes[pos[j + kAhead]]);
+      if (j < m) {
+        const uint64_t key = keys[pos[j]];
+        const uint64_t hash = s.hashes[pos[j]];
+        slots[j] = stripe.index.Find(key, hash);
+        if (slots[j] == KeyIndex::kAbsent) {
+          ASSIGN_OR_RETURN(slots[j], ResolveMissing(stripe, key, hash));
+        }
+        if (slots[j] != KeyIndex::kAbsent) {
+          stripe.slab.PrefetchRow(slots[j], value_bytes);
+        }
+      }
+      if (j >= kAhead) {
+        const size_t k = j - kAhead;
+        float* dst = out + pos[k] * dim;
+        if (slots[k] == KeyIndex::kAbsent) {
+          InitialValue(keys[pos[k]], dst);
+        } else {
+          std::memcpy(dst, stripe.slab.Row(slots[k]), value_bytes);
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, int64_t step) {
+  if (n == 0) return Status::Ok();
+  if (n > kMaxRequestKeys) return InvalidArgument("Push of " + std::to_string(n) + " keys");
+  AdvanceStep(step);
+  RequestScratch& s = tls_scratch;
+  PlanRequest(
+      keys, n, stripes_.size(), [this](uint64_t h) { return StripeOf(h); }, &s);
+  const int dim = spec_.dim;
+  const size_t row_bytes = static_cast<size_t>(row_floats_) * sizeof(float);
+  const OptimizerParams params = spec_.optimizer;
+  for (size_t st = 0; st < stripes_.size(); ++st) {
+    const size_t begin = s.stripe_begin[st];
+    const size_t m = s.stripe_begin[st + 1] - begin;
+    if (m == 0) continue;
+    Stripe& stripe = *stripes_[st];
+    const uint32_t* pos = s.order.data() + begin;
+    uint32_t* slots = s.slots.data() + begin;
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    for (size_t j = 0; j < m + kAhead; ++j) {
+      if (j + kAhead < m) stripe.index.Prefetch(s.hashes[pos[j + kAhead]]);
+      if (j < m) {
+        const uint64_t key = keys[pos[j]];
+        const uint64_t hash = s.hashes[pos[j]];
+        slots[j] = stripe.index.Find(key, hash);
+        if (slots[j] == KeyIndex::kAbsent) {
+          ASSIGN_OR_RETURN(slots[j], ResolveMissing(stripe, key, hash));
+        }
+        if (slots[j] != KeyIndex::kAbsent) {
+          stripe.slab.PrefetchRow(slots[j], row_bytes);
+          __builtin_prefetch(&stripe.slab.Meta(slots[j]), 1);
+        }
+      }
+      if (j >= kAhead) {
+        const size_t k = j - kAhead;
+        if (slots[k] == KeyIndex::kAbsent) continue;  // not admitted: dropped
+        ApplyOptimizer(params, stripe.slab.Row(slots[k]), grads + size_t{pos[k]} * dim, dim);
+        RowSlab::SlotMeta& meta = stripe.slab.Meta(slots[k]);
+        meta.last_step = std::max(meta.last_step, step);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+size_t EmbeddingTable::EvictStale(int64_t current_step) {
+  AdvanceStep(current_step);
+  if (spec_.evict_after_steps <= 0) return 0;
+  size_t removed = 0;
+  for (auto& stripe_ptr : stripes_) {
+    Stripe& stripe = *stripe_ptr;
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    for (uint32_t slot = 0; slot < stripe.slab.high_water(); ++slot) {
+      const RowSlab::SlotMeta meta = stripe.slab.Meta(slot);
+      if (meta.last_step == RowSlab::kFreeSlot) continue;
+      if (current_step - meta.last_step < spec_.evict_after_steps) continue;
+      stripe.index.Erase(meta.key, KeyIndex::Hash(meta.key));
+      stripe.slab.Free(slot);
+      ++stripe.evicted;
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+TableStats EmbeddingTable::stats() const {
+  TableStats t;
+  for (const auto& stripe_ptr : stripes_) {
+    const Stripe& stripe = *stripe_ptr;
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    t.rows += stripe.index.size();
+    t.admitted += stripe.admitted;
+    t.pending_admission += stripe.sightings.size();
+    t.evicted += stripe.evicted;
+    t.bytes += stripe.slab.bytes() + stripe.index.bytes() + stripe.sightings.bytes() +
+               stripe.slab.free_list_bytes();
+  }
+  return t;
+}
+
+void EmbeddingTable::ForEachRow(
+    const std::function<void(uint64_t key, const float* row)>& fn) const {
+  for (const auto& stripe_ptr : stripes_) {
+    const Stripe& stripe = *stripe_ptr;
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    for (uint32_t slot = 0; slot < stripe.slab.high_water(); ++slot) {
+      const RowSlab::SlotMeta& meta = stripe.slab.Meta(slot);
+      if (meta.last_step != RowSlab::kFreeSlot) fn(meta.key, stripe.slab.Row(slot));
+    }
+  }
+}
+
+Status EmbeddingTable::InsertRow(uint64_t key, const float* row_with_state) {
+  const uint64_t hash = KeyIndex::Hash(key);
+  Stripe& stripe = *stripes_[StripeOf(hash)];
+  std::lock_guard<std::mutex> lock(stripe.mu);
+  uint32_t slot = stripe.index.Find(key, hash);
+  if (slot == KeyIndex::kAbsent) {
+    stripe.sightings.Erase(key, hash);
+    ASSIGN_OR_RETURN(slot, CreateRow(stripe, key, hash));
+  }
+  std::memcpy(stripe.slab.Row(slot), row_with_state, sizeof(float) * row_floats_);
+  return Status::Ok();
+}
+
+Status EmbeddingTable::Reserve(size_t rows) {
+  const double per = static_cast<double>(rows) / stripes_.size();
+  const size_t per_stripe = static_cast<size_t>(per + 4.0 * std::sqrt(per) + 16.0);
+  for (auto& stripe_ptr : stripes_) {
+    Stripe& stripe = *stripe_ptr;
+    std::lock_guard<std::mutex> lock(stripe.mu);
+    RETURN_IF_ERROR(stripe.index.Reserve(per_stripe));
+    RETURN_IF_ERROR(stripe.slab.Reserve(per_stripe));
+  }
+  return Status::Ok();
+}
+
+}  // namespace metaps

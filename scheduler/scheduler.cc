@@ -1,0 +1,286 @@
+#include "scheduler/scheduler.h"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "common/logging.h"
+#include "common/scheduler_client.h"
+
+namespace metaps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long long Millis(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+constexpr char kRegisterGather[] = "register";
+constexpr char kShutdownGather[] = "shutdown";
+
+}  // namespace
+
+Scheduler::Scheduler(RpcServer* server, const ClusterView& view, JobDriver* driver,
+                     SchedulerOptions options)
+    : server_(server),
+      view_(view),
+      driver_(driver),
+      options_(std::move(options)),
+      my_host_(HostName()),
+      members_(static_cast<size_t>(view.layout.world_size())) {}
+
+Status Scheduler::Run() {
+  started_ = Clock::now();
+  for (auto& m : members_) m.last_seen = started_;
+  server_->Start([this](const PeerAddress& from, Message m) { OnRequest(from, std::move(m)); },
+                 [this] { OnTick(); }, [this](int fd) { OnDisconnect(fd); });
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return finished_; });
+  }
+  // The handlers point at this object: no callback may outlive Run().
+  server_->Stop();
+  return outcome_;
+}
+
+void Scheduler::Finish(const Status& outcome) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
+  finished_ = true;
+  outcome_ = outcome;
+  cv_.notify_all();
+}
+
+void Scheduler::Abort(const Status& why) {
+  if (!abort_status_.ok()) return;
+  abort_status_ = why;
+  METAPS_LOG(ERROR) << "aborting the job: " << why.message();
+  // Release everyone blocked in a gather; heartbeats carry the abort too.
+  for (auto& [name, gather] : gathers_) {
+    for (auto& [rank, entry] : gather.entries) {
+      server_->Reply(entry.from, MakeReply(entry.request.header, 0, Aborted(why.message())));
+    }
+  }
+  gathers_.clear();
+  Finish(why);
+}
+
+int Scheduler::ExpectedCount(uint32_t group) const {
+  int n = 0;
+  if (group & kGroupServers) n += view_.layout.num_servers();
+  if (group & kGroupWorkers) n += view_.layout.num_workers();
+  return n;
+}
+
+void Scheduler::OnRequest(const PeerAddress& from, Message request) {
+  const int rank = from.rank;
+  Member& member = members_[static_cast<size_t>(rank)];
+  member.last_seen = Clock::now();
+  if (from.fd >= 0) member.fd = from.fd;
+  member.disconnected_at.reset();
+  const wire::Header& h = request.header;
+  switch (h.type()) {
+    case wire::REGISTER:
+      if (h.control().role() != view_.layout.RoleOf(rank)) {
+        server_->Reply(from, MakeReply(h, 0,
+                                       InvalidArgument("rank " + std::to_string(rank) +
+                                                       " registered with the wrong role")));
+        return;
+      }
+      member.registered = true;
+      OnGatherRequest(from, std::move(request), kRegisterGather, kGroupMembers);
+      return;
+    case wire::BARRIER:
+      OnGatherRequest(from, std::move(request), h.control().name(), h.control().group());
+      return;
+    case wire::HEARTBEAT: {
+      Message reply = MakeReply(h, 0);
+      if (!abort_status_.ok()) {
+        reply.header.mutable_control()->set_value(kJobAborted);
+        reply.header.mutable_control()->set_text(abort_status_.message());
+      }
+      server_->Reply(from, std::move(reply));
+      return;
+    }
+    default:
+      server_->Reply(from, MakeReply(h, 0,
+                                     InvalidArgument(std::string("the scheduler does not "
+                                                                 "serve ") +
+                                                     MessageTypeName(h.type()))));
+  }
+}
+
+void Scheduler::OnGatherRequest(const PeerAddress& from, Message request, const std::string& name,
+                                uint32_t group) {
+  if (!abort_status_.ok()) {
+    server_->Reply(from, MakeReply(request.header, 0, Aborted(abort_status_.message())));
+    return;
+  }
+  const wire::Role role = view_.layout.RoleOf(from.rank);
+  const uint32_t my_bit = role == wire::SERVER ? kGroupServers : kGroupWorkers;
+  if (group == 0 || (group & ~kGroupMembers) != 0 || !(group & my_bit)) {
+    server_->Reply(
+        from, MakeReply(request.header, 0,
+                        InvalidArgument("gather '" + name + "': group " + std::to_string(group) +
+                                        " does not include the caller's role")));
+    return;
+  }
+  PendingGather& gather = gathers_[name];
+  if (!gather.entries.empty() && gather.group != group) {
+    server_->Reply(
+        from, MakeReply(request.header, 0,
+                        InvalidArgument("gather '" + name + "' joined with two different groups")));
+    return;
+  }
+  gather.group = group;
+  GatherEntry& entry = gather.entries[from.rank];
+  entry.rank = from.rank;
+  entry.from = from;
+  entry.request = std::move(request);
+  if (static_cast<int>(gather.entries.size()) == ExpectedCount(group)) {
+    PendingGather done = std::move(gather);
+    gathers_.erase(name);
+    CompleteGather(name, done);
+  }
+}
+
+void Scheduler::CompleteGather(const std::string& name, PendingGather& gather) {
+  std::vector<GatherEntry> entries;
+  for (auto& [rank, entry] : gather.entries) entries.push_back(std::move(entry));
+  wire::Control reply_control;
+  Status status;
+  if (name == kRegisterGather) {
+    all_registered_ = true;
+    WriteClusterFile();
+    METAPS_LOG(INFO) << "all " << entries.size() << " members registered ("
+                     << view_.layout.num_servers() << " servers, " << view_.layout.num_workers()
+                     << " workers) in " << Millis(Clock::now() - started_) << " ms";
+  } else if (name != kShutdownGather) {
+    status = driver_->OnGather(name, entries, &reply_control);
+  }
+  if (!status.ok()) {
+    status = status.Annotate("gather '" + name + "'");
+    for (auto& entry : entries) {
+      server_->Reply(entry.from, MakeReply(entry.request.header, 0, Aborted(status.message())));
+    }
+    Abort(status);
+    return;
+  }
+  for (auto& entry : entries) {
+    Message reply = MakeReply(entry.request.header, 0);
+    *reply.header.mutable_control() = reply_control;
+    server_->Reply(entry.from, std::move(reply));
+    if (name == kShutdownGather) members_[static_cast<size_t>(entry.rank)].leaving = true;
+  }
+  if (name == kShutdownGather) {
+    METAPS_LOG(INFO) << "all members released; job finished in order";
+    Finish(Status::Ok());
+  }
+}
+
+bool Scheduler::ProcessGone(int rank) const {
+  const wire::PeerInfo& peer = view_.peer(rank);
+  if (peer.host() != my_host_ || peer.pid() <= 0) return false;  // cannot tell from here
+  const pid_t pid = static_cast<pid_t>(peer.pid());
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  // A killed child stays a zombie until its parent reaps it.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+void Scheduler::OnDisconnect(int fd) {
+  for (size_t rank = 1; rank < members_.size(); ++rank) {
+    Member& m = members_[rank];
+    if (m.fd != fd || m.leaving) continue;
+    m.fd = -1;
+    m.disconnected_at = Clock::now();
+    if (ProcessGone(static_cast<int>(rank))) {
+      Abort(Unavailable(view_.Describe(static_cast<int>(rank)) +
+                        " is dead: its connection closed and the process is gone"));
+    } else {
+      METAPS_LOG(WARNING) << view_.Describe(static_cast<int>(rank))
+                          << " closed its connection; waiting up to "
+                          << options_.heartbeat_timeout.count() << " ms for it to come back";
+    }
+    return;
+  }
+}
+
+void Scheduler::OnTick() {
+  if (!abort_status_.ok()) return;
+  const auto now = Clock::now();
+  if (options_.stop_requested && !stop_forwarded_ && options_.stop_requested()) {
+    stop_forwarded_ = true;
+    METAPS_LOG(INFO) << "stop requested; finishing the current step and shutting down";
+    driver_->OnStopRequested();
+  }
+  if (!all_registered_) {
+    if (now - started_ > options_.registration_timeout) {
+      std::string missing;
+      for (size_t r = 1; r < members_.size(); ++r) {
+        if (!members_[r].registered) missing += " " + view_.Describe(static_cast<int>(r));
+      }
+      Abort(Unavailable("members did not register within " +
+                        std::to_string(options_.registration_timeout.count()) + " ms:" + missing));
+    }
+    return;
+  }
+  for (size_t rank = 1; rank < members_.size(); ++rank) {
+    const Member& m = members_[rank];
+    if (m.leaving) continue;
+    const int r = static_cast<int>(rank);
+    if (m.disconnected_at && ProcessGone(r)) {
+      Abort(Unavailable(view_.Describe(r) +
+                        " is dead: its connection closed and the process is gone"));
+      return;
+    }
+    if (m.disconnected_at && now - *m.disconnected_at >= options_.heartbeat_timeout) {
+      Abort(Unavailable(view_.Describe(r) + " is dead: its connection closed " +
+                        std::to_string(Millis(now - *m.disconnected_at)) +
+                        " ms ago and it has not come back"));
+      return;
+    }
+    if (now - m.last_seen >= options_.heartbeat_timeout) {
+      Abort(Unavailable(view_.Describe(r) + " is dead: no heartbeat for " +
+                        std::to_string(Millis(now - m.last_seen)) + " ms (timeout " +
+                        std::to_string(options_.heartbeat_timeout.count()) + " ms)"));
+      return;
+    }
+  }
+}
+
+void Scheduler::WriteClusterFile() const {
+  if (options_.cluster_file.empty()) return;
+  std::ostringstream os;
+  os << "{\"world_size\":" << view_.layout.world_size()
+     << ",\"servers\":" << view_.layout.num_servers()
+     << ",\"workers\":" << view_.layout.num_workers() << ",\"ranks\":[";
+  for (int r = 0; r < view_.layout.world_size(); ++r) {
+    const wire::PeerInfo& p = view_.peer(r);
+    os << (r ? "," : "") << "{\"rank\":" << r << ",\"role\":\"" << RoleName(p.role())
+       << "\",\"host\":\"" << p.host() << "\",\"pid\":" << p.pid() << ",\"endpoint\":\""
+       << p.endpoint() << "\",\"public_key\":\""
+       << (p.public_key().size() == 32 ? Z85Encode(p.public_key()) : "") << "\"}";
+  }
+  os << "]}\n";
+  const std::string tmp = options_.cluster_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << os.str();
+    if (!out) {
+      METAPS_LOG(WARNING) << "cannot write cluster file " << tmp;
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), options_.cluster_file.c_str()) != 0) {
+    METAPS_LOG(WARNING) << "cannot rename " << tmp << " to " << options_.cluster_file;
+  }
+}
+
+}  // namespace metaps

@@ -1,0 +1,219 @@
+// The scheduler protocol on an in-process cluster: every rank is a thread,
+// sockets are ZeroMQ inproc. Registration, gathers, failure detection by
+// heartbeat timeout, abort propagation, scheduler loss, ordered shutdown.
+#include "scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <regex>
+#include <thread>
+
+#include "common/scheduler_client.h"
+
+namespace metaps {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Sums the members' contributions (text = an integer) and replies the sum.
+class SumDriver : public JobDriver {
+ public:
+  Status OnGather(const std::string& name, std::vector<GatherEntry>& entries,
+                  wire::Control* reply) override {
+    if (name == "fail") return InvalidArgument("the job refused this gather");
+    int64_t sum = 0;
+    for (auto& e : entries) sum += std::stoll(e.request.header.control().text());
+    std::lock_guard<std::mutex> lock(mu);
+    gathers.push_back({name, static_cast<int>(entries.size())});
+    reply->set_value(sum);
+    return Status::Ok();
+  }
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> gathers;
+};
+
+using MemberBody = std::function<Status(int rank, SchedulerClient&)>;
+
+struct ClusterResult {
+  Status scheduler;
+  std::vector<Status> members;  // indexed by rank; [0] unused
+};
+
+// Runs 1 scheduler + `servers` + `workers` ranks as threads.
+ClusterResult RunCluster(int servers, int workers, JobDriver* driver, const MemberBody& body,
+                         HeartbeatOptions heartbeat = {milliseconds(50), milliseconds(600)}) {
+  TransportOptions t;
+  t.curve = false;
+  t.scheme = "inproc";
+  auto transport = Transport::Create(t).value();
+  const int world = 1 + servers + workers;
+  auto layout = ClusterLayout::Make(world, servers).value();
+  InProcessRendezvous rendezvous(world);
+  ClusterResult result;
+  result.members.resize(static_cast<size_t>(world));
+  static std::atomic<int> job_counter{0};
+  const int job = job_counter++;
+  std::vector<std::thread> threads;
+  for (int r = 0; r < world; ++r) {
+    threads.emplace_back([&, r] {
+      auto bootstrap = rendezvous.ForRank(r);
+      RpcServer::Options so;
+      so.name = "job" + std::to_string(job) + "-rank" + std::to_string(r);
+      so.world_size = world;
+      if (r == 0) so.tick = milliseconds(20);
+      auto server = RpcServer::Create(transport.get(), {}, so).value();
+      wire::PeerInfo mine;
+      mine.set_rank(r);
+      mine.set_role(layout.RoleOf(r));
+      mine.set_endpoint(server->endpoint());
+      mine.set_host("in-process");
+      auto view = ExchangePeerInfo(bootstrap.get(), layout, mine).value();
+      if (r == 0) {
+        SchedulerOptions options;
+        options.heartbeat_timeout = heartbeat.timeout;
+        options.tick = milliseconds(20);
+        Scheduler scheduler(server.get(), view, driver, options);
+        result.scheduler = scheduler.Run();
+        server->Stop();
+        return;
+      }
+      server->Start([](const PeerAddress&, Message) {});
+      auto client = RpcClient::Create(transport.get(), {}, r, world, "m").value();
+      client->AddPeer(0, view.peer(0).endpoint(), "");
+      SchedulerClient scheduler(client.get(), view, heartbeat);
+      scheduler.StartHeartbeats();
+      Status s = scheduler.Register();
+      if (s.ok()) s = body(r, scheduler);
+      if (s.ok()) s = scheduler.Barrier("shutdown", kGroupMembers);
+      scheduler.StopHeartbeats();
+      client->Close();
+      server->Stop();
+      result.members[static_cast<size_t>(r)] = s;
+    });
+  }
+  for (auto& th : threads) th.join();
+  return result;
+}
+
+TEST(SchedulerTest, RegistrationGathersAndOrderedShutdown) {
+  SumDriver driver;
+  std::atomic<int> replies_ok{0};
+  auto result = RunCluster(2, 3, &driver, [&](int rank, SchedulerClient& s) -> Status {
+    ASSIGN_OR_RETURN(Message all, s.Gather("sum", kGroupMembers, std::to_string(rank)));
+    // Ranks 1..5 sum to 15 for every member.
+    if (all.header.control().value() != 15) return Internal("wrong sum");
+    if (rank >= 3) {  // workers only: ranks 3, 4, 5
+      ASSIGN_OR_RETURN(Message w, s.Gather("workers", kGroupWorkers, std::to_string(rank)));
+      if (w.header.control().value() != 12) return Internal("wrong worker sum");
+    }
+    ++replies_ok;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(result.scheduler.ok()) << result.scheduler;
+  for (int r = 1; r <= 5; ++r) EXPECT_TRUE(result.members[r].ok()) << r << result.members[r];
+  EXPECT_EQ(replies_ok.load(), 5);
+  ASSERT_EQ(driver.gathers.size(), 2u);
+  EXPECT_EQ(driver.gathers[0], std::make_pair(std::string("sum"), 5));
+  EXPECT_EQ(driver.gathers[1], std::make_pair(std::string("workers"), 3));
+}
+
+TEST(SchedulerTest, SilentMemberIsDeclaredDeadWithinTwoTimeouts) {
+  SumDriver driver;
+  const HeartbeatOptions heartbeat{milliseconds(50), milliseconds(600)};
+  auto result = RunCluster(
+      1, 2, &driver,
+      [&](int rank, SchedulerClient& s) -> Status {
+        // Rank 2 goes silent, as a hung or partitioned process would.
+        // Neither gather can complete: everyone waits until the scheduler acts.
+        if (rank == 2) {
+          s.StopHeartbeats();
+          return s.Gather("silent", kGroupMembers, "0").status();
+        }
+        return s.Gather("waiting", kGroupMembers, "0").status();
+      },
+      heartbeat);
+  ASSERT_EQ(result.scheduler.code(), StatusCode::kUnavailable) << result.scheduler;
+  const std::string& why = result.scheduler.message();
+  EXPECT_NE(why.find("worker 0 (rank 2"), std::string::npos) << why;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(why, m, std::regex("no heartbeat for ([0-9]+) ms"))) << why;
+  EXPECT_LT(std::stoi(m[1]), 2 * heartbeat.timeout.count());
+  // The others were released with the reason instead of hanging.
+  for (int r : {1, 3}) {
+    EXPECT_EQ(result.members[r].code(), StatusCode::kAborted) << result.members[r];
+    EXPECT_NE(result.members[r].message().find("rank 2"), std::string::npos);
+  }
+}
+
+TEST(SchedulerTest, JobErrorAbortsEveryMember) {
+  SumDriver driver;
+  auto result = RunCluster(1, 1, &driver, [&](int, SchedulerClient& s) -> Status {
+    return s.Gather("fail", kGroupMembers, "1").status();
+  });
+  EXPECT_EQ(result.scheduler.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(result.scheduler.message().find("the job refused this gather"), std::string::npos);
+  EXPECT_EQ(result.members[1].code(), StatusCode::kAborted);
+  EXPECT_EQ(result.members[2].code(), StatusCode::kAborted);
+}
+
+TEST(SchedulerTest, GatherWithAGroupThatExcludesTheCallerIsRefused) {
+  SumDriver driver;
+  auto result = RunCluster(1, 1, &driver, [&](int rank, SchedulerClient& s) -> Status {
+    if (rank != 1) return Status::Ok();
+    auto r = s.Gather("servers-only-not", kGroupWorkers, "0");  // rank 1 is a server
+    return r.status().code() == StatusCode::kInvalidArgument ? Status::Ok() : Internal("accepted");
+  });
+  EXPECT_TRUE(result.scheduler.ok()) << result.scheduler;
+  EXPECT_TRUE(result.members[1].ok()) << result.members[1];
+}
+
+TEST(SchedulerClientTest, DetectsLostScheduler) {
+  TransportOptions t;
+  t.curve = false;
+  t.scheme = "inproc";
+  auto transport = Transport::Create(t).value();
+  RpcServer::Options so;
+  so.name = "lost-scheduler";
+  so.world_size = 2;
+  auto server = RpcServer::Create(transport.get(), {}, so).value();
+  std::atomic<bool> answering{true};
+  server->Start([&](const PeerAddress& from, Message m) {
+    if (answering && m.header.type() == wire::HEARTBEAT)
+      server->Reply(from, MakeReply(m.header, 0));
+    if (m.header.type() == wire::BARRIER) answering = false;  // dies while members wait
+  });
+  ClusterView view;
+  view.layout = ClusterLayout::Make(3, 1).value();
+  view.my_rank = 1;
+  view.peers.resize(3);
+  view.peers[0].set_host("scheduler-host");
+  auto client = RpcClient::Create(transport.get(), {}, 1, 2, "lost").value();
+  client->AddPeer(0, server->endpoint(), "");
+  SchedulerClient scheduler(client.get(), view, {milliseconds(30), milliseconds(300)});
+  scheduler.StartHeartbeats();
+  auto r = scheduler.Gather("forever", kGroupMembers);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("lost the scheduler (rank 0, host scheduler-host)"),
+            std::string::npos)
+      << r.status();
+  scheduler.StopHeartbeats();
+  client->Close();
+  server->Stop();
+}
+
+TEST(ClusterLayoutTest, RolesAndValidation) {
+  auto layout = ClusterLayout::Make(6, 2).value();
+  EXPECT_EQ(layout.RoleOf(0), wire::SCHEDULER);
+  EXPECT_EQ(layout.RoleOf(2), wire::SERVER);
+  EXPECT_EQ(layout.RoleOf(3), wire::WORKER);
+  EXPECT_EQ(layout.num_workers(), 3);
+  EXPECT_EQ(layout.WorkerRank(0), 3);
+  EXPECT_EQ(layout.Describe(4), "worker 1");
+  EXPECT_NE(ClusterLayout::Make(3, 2).status().message().find("needs at least 4 ranks"),
+            std::string::npos);
+  EXPECT_FALSE(ClusterLayout::Make(5, 0).ok());
+}
+
+}  // namespace
+}  // namespace metaps

@@ -1,0 +1,161 @@
+#include "worker/data/movielens_reader.h"
+
+#include <sys/stat.h>
+
+#include "worker/data/feature_hash.h"
+#include "worker/data/movielens_side.h"
+#include "worker/data/text_fields.h"
+
+namespace metaps {
+namespace {
+
+constexpr uint32_t kUserSlot = 0;
+constexpr uint32_t kItemSlot = 1;
+
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+class MovieLensReader : public LineReader {
+ public:
+  MovieLensReader(const MovieLensFiles& files, const MovieLensOptions& format,
+                  const ReaderOptions& options)
+      : LineReader({files.ratings}, options), flavor_(files.flavor), format_(format) {
+    schema_.slots.push_back({"user"});
+    schema_.slots.push_back({"item"});
+  }
+
+  // Adds the side-file slots and loads them.
+  Status LoadSideFiles(const MovieLensFiles& files) {
+    if (!files.users.empty()) {
+      user_slot_ = static_cast<int>(schema_.slots.size());
+      for (const char* name : {"gender", "age", "occupation", "zip"})
+        schema_.slots.push_back({name});
+      RETURN_IF_ERROR(LoadMovieLensUsers(flavor_, files.users, user_slot_, &side_));
+    }
+    if (!files.items.empty()) {
+      genre_slot_ = static_cast<int>(schema_.slots.size());
+      schema_.slots.push_back({"genres"});
+      RETURN_IF_ERROR(LoadMovieLensItems(flavor_, files.items, genre_slot_, &side_));
+    }
+    return Status::Ok();
+  }
+
+ protected:
+  StatusOr<bool> IsHeader(std::string_view line, const std::string&) override {
+    return flavor_ == MovieLensFlavor::kLatest && line.substr(0, 7) == "userId,";
+  }
+
+  bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
+    switch (flavor_) {
+      case MovieLensFlavor::k100K:
+        SplitFields(line, '\t', &fields_);
+        break;
+      case MovieLensFlavor::k1M:
+        SplitFields(line, "::", &fields_);
+        break;
+      case MovieLensFlavor::kLatest:
+        SplitFields(line, ',', &fields_);
+        break;
+    }
+    if (fields_.size() != 4) {
+      *reason = "expected 4 fields (user, item, rating, timestamp), got " +
+                std::to_string(fields_.size());
+      return false;
+    }
+    uint64_t user, item;
+    double rating;
+    int64_t timestamp;
+    if (!ParseUint64(fields_[0], &user)) return Bad("user id", fields_[0], reason);
+    if (!ParseUint64(fields_[1], &item)) return Bad("item id", fields_[1], reason);
+    if (!ParseDouble(fields_[2], &rating)) return Bad("rating", fields_[2], reason);
+    if (!ParseInt64(fields_[3], &timestamp)) return Bad("timestamp", fields_[3], reason);
+
+    batch->AddKey(kUserSlot, HashId(kUserSlot, user));
+    batch->AddKey(kItemSlot, HashId(kItemSlot, item));
+    if (user_slot_ >= 0) {
+      auto it = side_.user_keys.find(user);
+      if (it != side_.user_keys.end()) {
+        for (int a = 0; a < MovieLensSideData::kUserAttributes; ++a) {
+          batch->AddKey(user_slot_ + a, it->second[a]);
+        }
+      }
+    }
+    if (genre_slot_ >= 0) {
+      auto it = side_.item_genre_keys.find(item);
+      if (it != side_.item_genre_keys.end()) {
+        for (uint64_t key : it->second) batch->AddKey(genre_slot_, key);
+      }
+    }
+    const float label = format_.binary_label ? (rating > format_.rating_threshold ? 1.0f : 0.0f)
+                                             : static_cast<float>(rating);
+    batch->FinishExample(label, /*scenario_id=*/0, user, item, timestamp);
+    return true;
+  }
+
+ private:
+  static bool Bad(const char* what, std::string_view field, std::string* reason) {
+    *reason = std::string(what) + " '" + std::string(field.substr(0, 64)) + "' is not a number";
+    return false;
+  }
+
+  const MovieLensFlavor flavor_;
+  const MovieLensOptions format_;
+  MovieLensSideData side_;
+  int user_slot_ = -1;
+  int genre_slot_ = -1;
+  std::vector<std::string_view> fields_;
+};
+
+}  // namespace
+
+const char* MovieLensFlavorName(MovieLensFlavor flavor) {
+  switch (flavor) {
+    case MovieLensFlavor::k100K:
+      return "ml-100k";
+    case MovieLensFlavor::k1M:
+      return "ml-1m";
+    case MovieLensFlavor::kLatest:
+      return "ml-latest";
+  }
+  return "?";
+}
+
+StatusOr<MovieLensFiles> DetectMovieLens(const std::string& dir) {
+  struct Layout {
+    MovieLensFlavor flavor;
+    const char* ratings;
+    const char* users;
+    const char* items;
+  };
+  static const Layout kLayouts[] = {
+      {MovieLensFlavor::k100K, "u.data", "u.user", "u.item"},
+      {MovieLensFlavor::k1M, "ratings.dat", "users.dat", "movies.dat"},
+      {MovieLensFlavor::kLatest, "ratings.csv", nullptr, "movies.csv"},
+  };
+  const std::string prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
+  for (const Layout& layout : kLayouts) {
+    if (!IsRegularFile(prefix + layout.ratings)) continue;
+    MovieLensFiles files;
+    files.flavor = layout.flavor;
+    files.ratings = prefix + layout.ratings;
+    if (layout.users != nullptr && IsRegularFile(prefix + layout.users)) {
+      files.users = prefix + layout.users;
+    }
+    if (IsRegularFile(prefix + layout.items)) files.items = prefix + layout.items;
+    return files;
+  }
+  return NotFound(dir + ": no MovieLens ratings file (u.data, ratings.dat or ratings.csv)");
+}
+
+StatusOr<std::unique_ptr<Reader>> OpenMovieLensReader(const MovieLensFiles& files,
+                                                      const MovieLensOptions& format,
+                                                      const ReaderOptions& options) {
+  RETURN_IF_ERROR(LineReader::ValidateOptions({files.ratings}, options));
+  auto reader = std::make_unique<MovieLensReader>(files, format, options);
+  if (format.use_side_files) RETURN_IF_ERROR(reader->LoadSideFiles(files));
+  return std::unique_ptr<Reader>(std::move(reader));
+}
+
+}  // namespace metaps
