@@ -3,13 +3,19 @@
 namespace metaps {
 
 void Message::AddShared(std::shared_ptr<const std::vector<char>> buffer) {
+  const size_t size = buffer->size();
+  AddShared(std::move(buffer), 0, size);
+}
+
+void Message::AddShared(std::shared_ptr<const std::vector<char>> buffer, size_t offset,
+                        size_t size) {
   // ZeroMQ calls the free function from its I/O thread once the frame is sent;
   // the heap-held shared_ptr keeps the buffer alive until then.
   auto* owner = new std::shared_ptr<const std::vector<char>>(std::move(buffer));
   auto release = [](void*, void* hint) {
     delete static_cast<std::shared_ptr<const std::vector<char>>*>(hint);
   };
-  frames.emplace_back(const_cast<char*>((*owner)->data()), (*owner)->size(), release, owner);
+  frames.emplace_back(const_cast<char*>((*owner)->data()) + offset, size, release, owner);
 }
 
 Message MakeMessage(wire::MessageType type, int sender) {

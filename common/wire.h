@@ -28,8 +28,10 @@ struct Message {
 
   // Appends a copy of [data, data + bytes).
   void AddCopy(const void* data, size_t bytes) { frames.emplace_back(data, bytes); }
-  // Appends a frame that borrows `buffer` until ZeroMQ has sent it.
+  // Appends a frame that borrows `buffer` (or bytes [offset, offset + size) of
+  // it) until ZeroMQ has sent it.
   void AddShared(std::shared_ptr<const std::vector<char>> buffer);
+  void AddShared(std::shared_ptr<const std::vector<char>> buffer, size_t offset, size_t size);
   void AddFrame(zmq::message_t frame) { frames.push_back(std::move(frame)); }
 
   template <typename T>

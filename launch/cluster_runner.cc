@@ -215,7 +215,7 @@ void ClusterOptions::Register(FlagSet* flags) {
   flags->Int("servers", &servers, "number of parameter servers (ranks 1..S)");
   flags->Int("workers", &workers, "number of workers when started without mpirun");
   flags->Bool("insecure", &insecure, "turn CURVE off (trusted local runs only)");
-  flags->String("keys", &keys_dir, "directory with a key pair from 'metaps keygen'");
+  flags->String("curve-keys", &keys_dir, "directory with a key pair from 'metaps keygen'");
   flags->String("authorized-keys", &authorized_keys,
                 "file of extra client public keys (Z85, one per line) to accept");
   flags->String("transport", &transport, "tcp, inproc, or auto");

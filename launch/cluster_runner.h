@@ -21,7 +21,7 @@ struct ClusterOptions {
   int64_t servers = 1;
   int64_t workers = 1;  // single-process mode only; mpirun's -np decides otherwise
   bool insecure = false;
-  std::string keys_dir;            // --keys: use this key pair instead of fresh ones
+  std::string keys_dir;            // --curve-keys: this key pair instead of fresh ones
   std::string authorized_keys;     // --authorized-keys: extra client keys to accept
   std::string transport = "auto";  // tcp | inproc | auto (tcp under mpirun, inproc otherwise)
   std::string host = "auto";       // interface to bind service sockets on

@@ -15,6 +15,7 @@ constexpr char kUsage[] =
     "\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
+    "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
     "  keygen    write a CURVE key pair for a persistent cluster (--out DIR)\n"
     "  version   print the version and build options\n"
     "\n"
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "ping") return metaps::PingCommand(argc, argv);
   if (command == "keygen") return metaps::KeygenCommand(argc, argv);
+  if (command == "bench-ps") return metaps::BenchPsCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;

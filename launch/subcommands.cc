@@ -14,10 +14,7 @@
 #include "worker/ping_task.h"
 
 namespace metaps {
-namespace {
-
-// Parses flags; returns -1 to go on, or the exit code to return now.
-int ParseFlags(FlagSet& flags, int argc, char** argv) {
+int ParseSubcommandFlags(FlagSet& flags, int argc, char** argv) {
   Status s = flags.Parse(argc, argv, 2);
   if (s.ok()) return -1;
   if (s.code() == StatusCode::kNotFound) {
@@ -28,20 +25,29 @@ int ParseFlags(FlagSet& flags, int argc, char** argv) {
   return 2;
 }
 
-// Role mains shared by every job: a server that serves until shutdown.
-Status ServeUntilShutdown(RankContext& ctx) {
-  ParameterServer server(ctx.rpc_server, ctx.view);
-  server.Start();
-  return RunMember(ctx, [](SchedulerClient&) { return Status::Ok(); });
-}
-
-Status SchedulerMain(RankContext& ctx, JobDriver* driver) {
+Status RunScheduler(RankContext& ctx, JobDriver* driver) {
   SchedulerOptions options;
   options.heartbeat_timeout = std::chrono::milliseconds(ctx.options->heartbeat_timeout_ms);
   options.cluster_file = ctx.options->cluster_file;
   options.stop_requested = StopRequested;
   Scheduler scheduler(ctx.rpc_server, ctx.view, driver, options);
   return scheduler.Run();
+}
+
+void ServeNothing(RankContext& ctx) {
+  ctx.rpc_server->Start([&ctx](const PeerAddress& from, Message m) {
+    ctx.rpc_server->Reply(from, MakeReply(m.header, ctx.view.my_rank,
+                                          InvalidArgument("this worker serves no requests")));
+  });
+}
+
+namespace {
+
+// A server that serves until the job shuts down.
+Status ServeUntilShutdown(RankContext& ctx) {
+  ParameterServer server(ctx.rpc_server, ctx.view);
+  server.Start();
+  return RunMember(ctx, [](SchedulerClient&) { return Status::Ok(); });
 }
 
 }  // namespace
@@ -56,7 +62,7 @@ int PingCommand(int argc, char** argv) {
   flags.Int("messages", &messages, "bandwidth messages per pair");
   flags.Int("repeat", &repeat, "rounds to run; 0 = until SIGINT/SIGTERM to the scheduler");
   flags.Int("interval-ms", &interval_ms, "pause between rounds");
-  if (int code = ParseFlags(flags, argc, argv); code >= 0) return code;
+  if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   if (rtt_samples < 1 || bytes < 1 || messages < 1 || repeat < 0 || interval_ms < 0) {
     std::cerr << "metaps ping: --samples, --bytes and --messages must be positive, --repeat "
                  "and --interval-ms not negative\n";
@@ -71,16 +77,13 @@ int PingCommand(int argc, char** argv) {
     options.curve = ctx.curve;
     PingJob job(ctx.view, options);
     scheduler_here = true;
-    RETURN_IF_ERROR(SchedulerMain(ctx, &job));
+    RETURN_IF_ERROR(RunScheduler(ctx, &job));
     all_answered = job.all_answered();
     return Status::Ok();
   };
   roles.server = ServeUntilShutdown;
   roles.worker = [&](RankContext& ctx) -> Status {
-    ctx.rpc_server->Start([&ctx](const PeerAddress& from, Message m) {
-      ctx.rpc_server->Reply(from, MakeReply(m.header, ctx.view.my_rank,
-                                            InvalidArgument("a ping worker serves nothing")));
-    });
+    ServeNothing(ctx);
     PingOptions options;
     options.rtt_samples = static_cast<int>(rtt_samples);
     options.bandwidth_bytes = static_cast<size_t>(bytes);
@@ -112,7 +115,7 @@ int KeygenCommand(int argc, char** argv) {
   std::string out;
   FlagSet flags("keygen");
   flags.String("out", &out, "directory to write metaps.pub and metaps.key into");
-  if (int code = ParseFlags(flags, argc, argv); code >= 0) return code;
+  if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   if (out.empty()) {
     std::cerr << "metaps keygen: --out DIR is required\n";
     return 2;

@@ -2,9 +2,23 @@
 // the process exit code (0 success, 1 job failure, 2 usage error).
 #pragma once
 
+#include "common/flags.h"
+#include "launch/cluster_runner.h"
+#include "scheduler/scheduler.h"
+
 namespace metaps {
 
 int PingCommand(int argc, char** argv);
 int KeygenCommand(int argc, char** argv);
+int BenchPsCommand(int argc, char** argv);
+
+// Helpers shared by the subcommands.
+// Parses argv[2..]; returns -1 to go on, or the exit code to return now
+// (0 after printing --help, 2 after a usage error).
+int ParseSubcommandFlags(FlagSet& flags, int argc, char** argv);
+// Runs the scheduler role with `driver` until the job ends.
+Status RunScheduler(RankContext& ctx, JobDriver* driver);
+// Starts a worker's service socket answering every request with an error.
+void ServeNothing(RankContext& ctx);
 
 }  // namespace metaps

@@ -1,29 +1,124 @@
 #include "ps/server.h"
 
+#include "common/logging.h"
+#include "common/partition.h"
+#include "common/ps_messages.h"
+
 namespace metaps {
+
+Status ParameterServer::AddTable(const TableSpec& spec, uint64_t job_seed) {
+  if (tables_.count(spec.id)) {
+    return InvalidArgument("table id " + std::to_string(spec.id) + " declared twice");
+  }
+  ASSIGN_OR_RETURN(auto table, EmbeddingTable::Create(spec, job_seed));
+  tables_[spec.id] = std::move(table);
+  return Status::Ok();
+}
 
 void ParameterServer::Start() {
   rpc_->Start([this](const PeerAddress& from, Message m) { Handle(from, std::move(m)); });
 }
 
+std::vector<const EmbeddingTable*> ParameterServer::tables() const {
+  std::vector<const EmbeddingTable*> out;
+  for (const auto& [id, t] : tables_) out.push_back(t.get());
+  return out;
+}
+
+StatusOr<EmbeddingTable*> ParameterServer::Lookup(const wire::Header& h) {
+  auto it = tables_.find(h.table_id());
+  if (it == tables_.end()) {
+    return InvalidArgument(view_.layout.Describe(view_.my_rank) + " has no table id " +
+                           std::to_string(h.table_id()));
+  }
+  return it->second.get();
+}
+
+Status ParameterServer::CheckKeys(const Message& request, const uint64_t** keys, size_t* n) const {
+  if (request.frames.empty() || request.frames[0].size() % sizeof(uint64_t) != 0) {
+    return InvalidArgument("keys frame missing or not a whole number of uint64");
+  }
+  *keys = request.FrameAs<uint64_t>(0);
+  *n = request.FrameCount<uint64_t>(0);
+  const int me = view_.layout.ServerIndex(view_.my_rank);
+  const int servers = view_.layout.num_servers();
+  for (size_t i = 0; i < *n; ++i) {
+    if (KeyToServer((*keys)[i], servers) != me) {
+      return InvalidArgument("key " + std::to_string((*keys)[i]) + " belongs to server " +
+                             std::to_string(KeyToServer((*keys)[i], servers)) + ", not " +
+                             std::to_string(me) + " (does the client use the same --servers?)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParameterServer::HandlePull(const Message& request, Message* reply) {
+  ASSIGN_OR_RETURN(EmbeddingTable * table, Lookup(request.header));
+  const uint64_t* keys;
+  size_t n;
+  RETURN_IF_ERROR(CheckKeys(request, &keys, &n));
+  if (request.frames.size() != 1) return InvalidArgument("PULL carries only a keys frame");
+  const size_t dim = static_cast<size_t>(table->dim());
+  const size_t per_chunk = RowsPerChunk(table->dim());
+  for (size_t first = 0; first < n; first += per_chunk) {
+    const size_t rows = std::min(per_chunk, n - first);
+    zmq::message_t chunk(rows * dim * sizeof(float));
+    RETURN_IF_ERROR(table->Pull(keys + first, rows, static_cast<float*>(chunk.data())));
+    reply->AddFrame(std::move(chunk));
+  }
+  stats_.pulled_rows += n;
+  return Status::Ok();
+}
+
+Status ParameterServer::HandlePush(const Message& request) {
+  ASSIGN_OR_RETURN(EmbeddingTable * table, Lookup(request.header));
+  const uint64_t* keys;
+  size_t n;
+  RETURN_IF_ERROR(CheckKeys(request, &keys, &n));
+  RETURN_IF_ERROR(CheckValueChunks(request, 1, n, table->dim(), "PUSH"));
+  const size_t per_chunk = RowsPerChunk(table->dim());
+  for (size_t c = 0, first = 0; first < n; ++c, first += per_chunk) {
+    const size_t rows = std::min(per_chunk, n - first);
+    RETURN_IF_ERROR(
+        table->Push(keys + first, rows, request.FrameAs<float>(1 + c), request.header.clock()));
+  }
+  stats_.pushed_rows += n;
+  return Status::Ok();
+}
+
 void ParameterServer::Handle(const PeerAddress& from, Message request) {
   const wire::Header& h = request.header;
+  Message reply = MakeReply(h, view_.my_rank);
+  Status status;
   switch (h.type()) {
     case wire::PING: {
-      Message reply = MakeReply(h, view_.my_rank);
       uint64_t bytes = 0;
       for (const auto& f : request.frames) bytes += f.size();
       reply.header.mutable_control()->set_value(static_cast<int64_t>(bytes));
       // Echo moves the received frames back out: no copy.
       if (h.control().echo()) reply.frames = std::move(request.frames);
-      rpc_->Reply(from, std::move(reply));
-      return;
+      break;
     }
+    case wire::PULL:
+      stats_.pull_requests++;
+      status = HandlePull(request, &reply);
+      break;
+    case wire::PUSH:
+      stats_.push_requests++;
+      status = HandlePush(request);
+      break;
     default:
-      rpc_->Reply(from, MakeReply(h, view_.my_rank,
-                                  InvalidArgument(std::string("server does not serve ") +
-                                                  MessageTypeName(h.type()))));
+      status = InvalidArgument(std::string("a server does not serve ") + MessageTypeName(h.type()));
   }
+  if (!status.ok()) {
+    stats_.rejected++;
+    if (stats_.rejected == 1) {
+      METAPS_LOG(WARNING) << "rejected a " << MessageTypeName(h.type()) << " from rank "
+                          << from.rank << ": " << status.message();
+    }
+    reply = MakeReply(h, view_.my_rank, status);
+  }
+  rpc_->Reply(from, std::move(reply));
 }
 
 }  // namespace metaps

@@ -1,15 +1,26 @@
-// The parameter-server role: serves data-plane requests on its RpcServer.
-// Today it answers PING (echo or size-only); tables, PULL and PUSH come with
-// the embedding shard (see ps/embedding_table.h).
+// The parameter-server role: one shard of every table, served on an RpcServer.
 //
-// Every request is answered: an unsupported or malformed one gets an error
-// reply naming the problem, never a crash.
+// PULL and PUSH follow common/ps_messages.h. Every request is answered: an
+// unknown table, a key this server does not own, or frames that do not match
+// the table's dim get an error reply naming the problem, never a crash.
+// Requests are handled on the RpcServer's loop thread, in arrival order, so a
+// PUSH reply means the gradients are applied.
 #pragma once
+
+#include <map>
+#include <memory>
 
 #include "common/cluster.h"
 #include "common/rpc.h"
+#include "ps/embedding_table.h"
 
 namespace metaps {
+
+struct ServerStats {
+  uint64_t pull_requests = 0, push_requests = 0;
+  uint64_t pulled_rows = 0, pushed_rows = 0;
+  uint64_t rejected = 0;  // requests answered with an error
+};
 
 class ParameterServer {
  public:
@@ -19,14 +30,30 @@ class ParameterServer {
   ParameterServer(const ParameterServer&) = delete;
   ParameterServer& operator=(const ParameterServer&) = delete;
 
+  // Creates this server's shard of a table. REQUIRES: before Start().
+  Status AddTable(const TableSpec& spec, uint64_t job_seed);
   // Starts serving on the RpcServer's loop thread.
   void Start();
+  // Stops serving; the tables stay readable (for export after the job).
+  void Stop() { rpc_->Stop(); }
+
   // Called on the loop thread for every validated request.
   void Handle(const PeerAddress& from, Message request);
 
+  // REQUIRES: serving stopped or the caller tolerates concurrent updates.
+  std::vector<const EmbeddingTable*> tables() const;
+  ServerStats stats() const { return stats_; }  // REQUIRES: serving stopped
+
  private:
+  Status HandlePull(const Message& request, Message* reply);
+  Status HandlePush(const Message& request);
+  StatusOr<EmbeddingTable*> Lookup(const wire::Header& h);
+  Status CheckKeys(const Message& request, const uint64_t** keys, size_t* n) const;
+
   RpcServer* rpc_;
   const ClusterView& view_;
+  std::map<uint32_t, std::unique_ptr<EmbeddingTable>> tables_;
+  ServerStats stats_;
 };
 
 }  // namespace metaps

@@ -146,7 +146,7 @@ TEST_F(MpiClusterTest, PersistentKeysFromKeygen) {
   ASSERT_FALSE(keygen.stdout_lines().empty());
   EXPECT_NE(keygen.stdout_lines().back().find("\"public_key\":\""), std::string::npos);
 
-  Subprocess job(Local(1, 1, {"ping", "--keys", dir}));
+  Subprocess job(Local(1, 1, {"ping", "--curve-keys", dir}));
   ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
   EXPECT_NE(job.stdout_lines().back().find("\"curve\":true"), std::string::npos);
 }

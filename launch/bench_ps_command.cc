@@ -1,0 +1,121 @@
+// `metaps bench-ps`: parameter-server throughput under a real cluster.
+#include <iostream>
+
+#include "common/env.h"
+#include "common/logging.h"
+#include "launch/cluster_runner.h"
+#include "launch/subcommands.h"
+#include "ps/checkpoint.h"
+#include "ps/server.h"
+#include "scheduler/bench_ps_job.h"
+#include "worker/bench_ps_task.h"
+
+namespace metaps {
+
+int BenchPsCommand(int argc, char** argv) {
+  ClusterOptions cluster;
+  int64_t keys = 65536, dim = 64, steps = 0, seed = 1, key_space = 10000000;
+  std::string dist = "zipf", optimizer = "adagrad", export_dir, zipf_s = "1.1", seconds = "10",
+              warmup = "2", lr = "0.01";
+  FlagSet flags("bench-ps");
+  cluster.Register(&flags);
+  flags.Int("keys", &keys, "keys per request");
+  flags.Int("dim", &dim, "embedding dimension");
+  flags.String("dist", &dist, "key distribution: zipf or uniform");
+  flags.String("zipf-s", &zipf_s, "Zipf exponent");
+  flags.Int("key-space", &key_space, "distinct ids the keys are drawn from");
+  flags.String("seconds", &seconds, "measured time per worker");
+  flags.String("warmup-seconds", &warmup, "unmeasured warm-up before it");
+  flags.String("optimizer", &optimizer, "server-side optimizer: sgd, adagrad, adam, ftrl");
+  flags.String("lr", &lr, "learning rate of the server optimizer");
+  flags.Int("steps", &steps,
+            "run exactly this many pull+push steps with exact integer gradients instead of "
+            "--seconds (for verification)");
+  flags.Int("seed", &seed, "seed of the key streams and the row initializer");
+  flags.String("export-dir", &export_dir,
+               "each server exports its shard of the table here when the run ends");
+  if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
+
+  BenchPsOptions options;
+  TableSpec table;
+  table.id = 0;
+  table.name = "bench";
+  table.dim = static_cast<int>(dim);
+  try {
+    options.workload.zipf_s = std::stod(zipf_s);
+    options.seconds = std::stod(seconds);
+    options.warmup_seconds = std::stod(warmup);
+    table.optimizer.lr = std::stof(lr);
+  } catch (const std::exception&) {
+    std::cerr << "metaps bench-ps: --zipf-s, --seconds, --warmup-seconds and --lr take numbers\n";
+    return 2;
+  }
+  auto parsed_dist = ParseKeyDistribution(dist);
+  if (!parsed_dist.ok() || !ParseOptimizerKind(optimizer, &table.optimizer.kind) || keys < 1 ||
+      key_space < 1 || steps < 0 || options.seconds <= 0) {
+    std::cerr << "metaps bench-ps: "
+              << (!parsed_dist.ok() ? parsed_dist.status().message()
+                                    : "--optimizer must be sgd, adagrad, adam or ftrl; --keys, "
+                                      "--key-space positive; --steps not negative")
+              << "\n";
+    return 2;
+  }
+  if (Status s = ValidateTableSpec(table); !s.ok()) {
+    std::cerr << "metaps bench-ps: " << s.message() << "\n";
+    return 2;
+  }
+  options.workload.dist = *parsed_dist;
+  options.workload.seed = static_cast<uint64_t>(seed);
+  options.workload.key_space = static_cast<uint64_t>(key_space);
+  options.workload.keys_per_request = static_cast<size_t>(keys);
+  options.dim = static_cast<int>(dim);
+  options.steps = steps;
+
+  bool scheduler_here = false, reported = false;
+  JobRoles roles;
+  roles.scheduler = [&](RankContext& ctx) -> Status {
+    BenchPsReport report{table.dim, options.workload.keys_per_request, optimizer, dist, ctx.curve};
+    BenchPsJob job(ctx.view, report);
+    scheduler_here = true;
+    RETURN_IF_ERROR(RunScheduler(ctx, &job));
+    reported = job.reported();
+    return Status::Ok();
+  };
+  roles.server = [&](RankContext& ctx) -> Status {
+    ParameterServer server(ctx.rpc_server, ctx.view);
+    RETURN_IF_ERROR(server.AddTable(table, static_cast<uint64_t>(seed)));
+    server.Start();
+    return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
+      // Returns once every worker has finished pushing.
+      RETURN_IF_ERROR(scheduler.Barrier("ps/quiesce", kGroupMembers));
+      if (export_dir.empty()) return Status::Ok();
+      Env* env = Env::Default();
+      RETURN_IF_ERROR(env->CreateDir(export_dir));
+      const int index = ctx.view.layout.ServerIndex(ctx.view.my_rank);
+      return ExportEmbeddings(env, export_dir + "/server-" + std::to_string(index) + ".emb",
+                              server.tables());
+    });
+  };
+  roles.worker = [&](RankContext& ctx) -> Status {
+    ServeNothing(ctx);
+    PsClient ps(ctx.rpc_client, ctx.view);
+    ps.AddTable(table.id, table.dim);
+    return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
+      ASSIGN_OR_RETURN(BenchPsResult r,
+                       RunBenchPs(&ps, ctx.view.layout.WorkerIndex(ctx.view.my_rank), options));
+      std::vector<zmq::message_t> frames;
+      const double totals[4] = {r.pull_rows, r.push_rows, r.pull_seconds, r.push_seconds};
+      frames.emplace_back(totals, sizeof(totals));
+      frames.emplace_back(r.pull_ms.data(), r.pull_ms.size() * sizeof(double));
+      frames.emplace_back(r.push_ms.data(), r.push_ms.size() * sizeof(double));
+      RETURN_IF_ERROR(
+          scheduler.Gather("bench-ps/result", kGroupWorkers, "", std::move(frames)).status());
+      return scheduler.Barrier("ps/quiesce", kGroupMembers);
+    });
+  };
+  const int code = RunJob(cluster, roles);
+  if (code != 0) return code;
+  return scheduler_here && !reported ? 1 : 0;
+}
+
+}  // namespace metaps

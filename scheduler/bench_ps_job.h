@@ -1,0 +1,33 @@
+// `metaps bench-ps` on the scheduler: merges the workers' figures into the
+// final JSON line. Each worker joins gather "bench-ps/result" with frames of
+// doubles: [pull_rows, push_rows, pull_seconds, push_seconds], pull latencies
+// (ms), push latencies (ms).
+#pragma once
+
+#include <string>
+
+#include "scheduler/scheduler.h"
+
+namespace metaps {
+
+struct BenchPsReport {
+  int dim = 0;
+  size_t keys_per_request = 0;
+  std::string optimizer, dist;
+  bool curve = true;
+};
+
+class BenchPsJob : public JobDriver {
+ public:
+  BenchPsJob(const ClusterView& view, BenchPsReport report) : view_(view), report_(report) {}
+  Status OnGather(const std::string& name, std::vector<GatherEntry>& entries,
+                  wire::Control* reply) override;
+  bool reported() const { return reported_; }
+
+ private:
+  const ClusterView& view_;
+  BenchPsReport report_;
+  bool reported_ = false;
+};
+
+}  // namespace metaps

@@ -1,0 +1,225 @@
+// PsClient against real ParameterServers over ZeroMQ inproc sockets, without a
+// scheduler: dedup, slicing by server, reassembly in the caller's order,
+// repeated keys summed, concurrent pushes equal to a serial reference, errors.
+#include "worker/ps_client.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/partition.h"
+#include "ps/server.h"
+
+namespace metaps {
+namespace {
+
+constexpr uint64_t kSeed = 7;
+
+TableSpec Spec(uint32_t id, int dim, OptimizerKind kind, float lr) {
+  TableSpec t;
+  t.id = id;
+  t.name = "t" + std::to_string(id);
+  t.dim = dim;
+  t.init = InitializerSpec::Uniform(0.5f);
+  t.optimizer.kind = kind;
+  t.optimizer.lr = lr;
+  return t;
+}
+
+// S servers and one worker (the test thread), every rank's sockets in-process.
+class PsCluster {
+ public:
+  PsCluster(int servers, const std::vector<TableSpec>& tables) {
+    TransportOptions t;
+    t.curve = false;
+    t.scheme = "inproc";
+    transport_ = Transport::Create(t).value();
+    static std::atomic<int> counter{0};
+    const int id = counter++;
+    view_.layout = ClusterLayout::Make(servers + 2, servers).value();
+    view_.peers.resize(static_cast<size_t>(servers + 2));
+    worker_view_ = view_;
+    for (int s = 0; s < servers; ++s) {
+      RpcServer::Options o;
+      o.name = "ps" + std::to_string(id) + "-" + std::to_string(s);
+      o.world_size = servers + 2;
+      rpc_.push_back(RpcServer::Create(transport_.get(), {}, o).value());
+      const int rank = view_.layout.ServerRank(s);
+      worker_view_.peers[static_cast<size_t>(rank)].set_endpoint(rpc_.back()->endpoint());
+    }
+    for (int s = 0; s < servers; ++s) {
+      server_views_.push_back(std::make_unique<ClusterView>(worker_view_));
+      server_views_.back()->my_rank = view_.layout.ServerRank(s);
+      servers_.push_back(std::make_unique<ParameterServer>(rpc_[static_cast<size_t>(s)].get(),
+                                                           *server_views_.back()));
+      for (const auto& spec : tables) EXPECT_TRUE(servers_.back()->AddTable(spec, kSeed).ok());
+      servers_.back()->Start();
+    }
+    worker_view_.my_rank = view_.layout.WorkerRank(0);
+    rpc_client_ =
+        RpcClient::Create(transport_.get(), {}, worker_view_.my_rank, servers + 2, "w").value();
+    for (int s = 0; s < servers; ++s) {
+      const int rank = view_.layout.ServerRank(s);
+      rpc_client_->AddPeer(rank, worker_view_.peer(rank).endpoint(), "");
+    }
+    client_ = std::make_unique<PsClient>(rpc_client_.get(), worker_view_);
+    for (const auto& spec : tables) client_->AddTable(spec.id, spec.dim);
+  }
+  ~PsCluster() {
+    rpc_client_->Close();
+    servers_.clear();
+  }
+  PsClient& client() { return *client_; }
+  ParameterServer& server(int s) { return *servers_[static_cast<size_t>(s)]; }
+  RpcClient& rpc() { return *rpc_client_; }
+  const ClusterView& worker_view() const { return worker_view_; }
+
+ private:
+  std::unique_ptr<Transport> transport_;
+  ClusterView view_, worker_view_;
+  std::vector<std::unique_ptr<ClusterView>> server_views_;
+  std::vector<std::unique_ptr<RpcServer>> rpc_;
+  std::vector<std::unique_ptr<ParameterServer>> servers_;
+  std::unique_ptr<RpcClient> rpc_client_;
+  std::unique_ptr<PsClient> client_;
+};
+
+TEST(PsClientTest, PullReassemblesRowsInCallerOrderAcrossServers) {
+  const TableSpec spec = Spec(3, 5, OptimizerKind::kSgd, 0.1f);
+  PsCluster cluster(3, {spec});
+  auto reference = EmbeddingTable::Create(spec, kSeed).value();
+  // Duplicates, huge ids, and keys of every server.
+  std::vector<uint64_t> keys = {42, 7, 42, ~0ULL, 1ULL << 40, 7, 0, 123456789, 42};
+  std::vector<float> got(keys.size() * 5), want(keys.size() * 5);
+  ASSERT_TRUE(cluster.client().Pull(3, keys.data(), keys.size(), got.data()).Wait().ok());
+  for (size_t i = 0; i < keys.size(); ++i) reference->InitialValue(keys[i], &want[i * 5]);
+  EXPECT_EQ(got, want);
+  // Each server holds exactly the distinct keys it owns.
+  size_t total = 0;
+  for (int s = 0; s < 3; ++s) {
+    cluster.server(s).Stop();
+    for (const EmbeddingTable* t : cluster.server(s).tables()) {
+      t->ForEachRow([&](uint64_t key, const float*) { EXPECT_EQ(KeyToServer(key, 3), s); });
+      total += t->stats().rows;
+    }
+  }
+  EXPECT_EQ(total, 6u);
+}
+
+TEST(PsClientTest, RepeatedKeysAreSummedBeforePush) {
+  const TableSpec spec = Spec(1, 2, OptimizerKind::kSgd, 1.0f);
+  PsCluster cluster(2, {spec});
+  std::vector<uint64_t> keys = {9, 9, 10, 9};
+  std::vector<float> grads = {1, 2, 10, 20, 100, 200, 1000, 2000};
+  ASSERT_TRUE(cluster.client().Push(1, keys.data(), keys.size(), grads.data(), 1).Wait().ok());
+  std::vector<uint64_t> probe = {9, 10};
+  std::vector<float> rows(4), init(4);
+  ASSERT_TRUE(cluster.client().Pull(1, probe.data(), 2, rows.data()).Wait().ok());
+  auto reference = EmbeddingTable::Create(spec, kSeed).value();
+  reference->InitialValue(9, &init[0]);
+  reference->InitialValue(10, &init[2]);
+  // SGD with lr 1: one update of the summed gradient per key.
+  EXPECT_FLOAT_EQ(rows[0], init[0] - 1011);
+  EXPECT_FLOAT_EQ(rows[1], init[1] - 2022);
+  EXPECT_FLOAT_EQ(rows[2], init[2] - 100);
+  EXPECT_FLOAT_EQ(rows[3], init[3] - 200);
+  EXPECT_EQ(cluster.server(0).stats().rejected + cluster.server(1).stats().rejected, 0u);
+}
+
+TEST(PsClientTest, ConcurrentPushesEqualASerialReference) {
+  // Zero init, integer gradients and lr 1: float sums are exact in any order.
+  TableSpec spec = Spec(0, 8, OptimizerKind::kSgd, 1.0f);
+  spec.init = InitializerSpec::Zeros();
+  PsCluster cluster(2, {spec});
+  auto reference = EmbeddingTable::Create(spec, kSeed).value();
+  constexpr int kThreads = 4, kSteps = 20, kKeys = 300;
+  auto batch = [](int t, int step, std::vector<uint64_t>* keys, std::vector<float>* grads) {
+    keys->resize(kKeys);
+    grads->resize(kKeys * 8);
+    for (int i = 0; i < kKeys; ++i) {
+      (*keys)[static_cast<size_t>(i)] = static_cast<uint64_t>((i * 7 + t * 13 + step * 29) % 500);
+      for (int d = 0; d < 8; ++d) {
+        (*grads)[static_cast<size_t>(i * 8 + d)] = static_cast<float>((i + d + t + step) % 5) - 2;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint64_t> keys;
+      std::vector<float> grads;
+      for (int step = 0; step < kSteps; ++step) {
+        batch(t, step, &keys, &grads);
+        if (!cluster.client().Push(0, keys.data(), keys.size(), grads.data(), step).Wait().ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  std::vector<uint64_t> keys;
+  std::vector<float> grads;
+  for (int t = 0; t < kThreads; ++t) {
+    for (int step = 0; step < kSteps; ++step) {
+      batch(t, step, &keys, &grads);
+      ASSERT_TRUE(reference->Push(keys.data(), keys.size(), grads.data(), step).ok());
+    }
+  }
+  std::vector<uint64_t> all(500);
+  for (uint64_t k = 0; k < 500; ++k) all[k] = k;
+  std::vector<float> got(500 * 8), want(500 * 8);
+  ASSERT_TRUE(cluster.client().Pull(0, all.data(), all.size(), got.data()).Wait().ok());
+  ASSERT_TRUE(reference->Pull(all.data(), all.size(), want.data()).ok());
+  EXPECT_EQ(got, want);
+}
+
+TEST(PsClientTest, LargeRequestsTravelInChunks) {
+  // 300k rows of dim 16 = 19 MB: several 4 MiB chunks each way.
+  const TableSpec spec = Spec(2, 16, OptimizerKind::kAdagrad, 0.05f);
+  PsCluster cluster(1, {spec});
+  auto reference = EmbeddingTable::Create(spec, kSeed).value();
+  std::vector<uint64_t> keys(300000);
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = i * 2654435761u;
+  std::vector<float> grads(keys.size() * 16, 0.25f), got(keys.size() * 16), want(keys.size() * 16);
+  ASSERT_TRUE(cluster.client().Push(2, keys.data(), keys.size(), grads.data(), 1).Wait().ok());
+  ASSERT_TRUE(reference->Push(keys.data(), keys.size(), grads.data(), 1).ok());
+  ASSERT_TRUE(cluster.client().Pull(2, keys.data(), keys.size(), got.data()).Wait().ok());
+  ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+  EXPECT_EQ(got, want);
+}
+
+TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
+  const TableSpec spec = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
+  PsCluster cluster(1, {spec});
+  uint64_t key = 5;
+  float row[4];
+  cluster.client().AddTable(9, 4);  // the servers do not have it
+  Status unknown = cluster.client().Pull(9, &key, 1, row).Wait();
+  EXPECT_EQ(unknown.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("has no table id 9"), std::string::npos) << unknown;
+  EXPECT_EQ(cluster.client().Pull(77, &key, 1, row).Wait().code(), StatusCode::kInvalidArgument);
+
+  // A PUSH whose gradient frame does not match the table's dim.
+  const ClusterView& view = cluster.worker_view();
+  Message bad = MakeMessage(wire::PUSH, view.my_rank);
+  bad.header.set_table_id(0);
+  bad.AddCopy(&key, sizeof(key));
+  bad.AddCopy(row, 3 * sizeof(float));
+  auto reply =
+      cluster.rpc()
+          .Call(view.layout.ServerRank(0), std::move(bad), std::chrono::milliseconds(10000))
+          .get();
+  EXPECT_EQ(reply.status().code(), StatusCode::kProtocolError);
+  EXPECT_NE(reply.status().message().find("value frame 0 has 12 bytes, expected 16"),
+            std::string::npos)
+      << reply.status();
+
+  EXPECT_TRUE(cluster.client().Pull(0, &key, 1, row).Wait().ok());
+  cluster.server(0).Stop();
+  EXPECT_EQ(cluster.server(0).stats().rejected, 2u);  // table 9 and the bad push
+}
+
+}  // namespace
+}  // namespace metaps

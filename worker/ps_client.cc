@@ -1,0 +1,225 @@
+#include "worker/ps_client.h"
+
+#include <cstring>
+
+#include "common/hash.h"
+#include "common/partition.h"
+#include "common/ps_messages.h"
+
+namespace metaps {
+namespace {
+
+using Buffer = std::vector<char>;
+
+// Unique keys of one call and, for every input position, its unique index.
+// Open addressing over a power-of-two table at most half full.
+void Dedup(const uint64_t* keys, size_t n, std::vector<uint64_t>* unique,
+           std::vector<uint32_t>* inverse) {
+  size_t capacity = 16;
+  while (capacity < 2 * n) capacity <<= 1;
+  std::vector<uint32_t> slots(capacity, UINT32_MAX);
+  const size_t mask = capacity - 1;
+  unique->clear();
+  unique->reserve(n);
+  inverse->resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t key = keys[i];
+    size_t s = Mix64(key) & mask;
+    while (slots[s] != UINT32_MAX && (*unique)[slots[s]] != key) s = (s + 1) & mask;
+    if (slots[s] == UINT32_MAX) {
+      slots[s] = static_cast<uint32_t>(unique->size());
+      unique->push_back(key);
+    }
+    (*inverse)[i] = slots[s];
+  }
+}
+
+}  // namespace
+
+struct PsFuture::State {
+  bool is_pull = false;
+  int dim = 0;
+  size_t n = 0;
+  float* out = nullptr;
+  Status early;                   // an error found before sending
+  std::vector<uint32_t> inverse;  // input position -> unique index
+  std::vector<int> server_of;     // unique index -> server index
+  std::vector<uint32_t> offset;   // unique index -> row within its server's slice
+  std::vector<int> server_rank;   // server index -> rank
+  std::vector<std::future<StatusOr<Message>>> replies;  // by server index (invalid: unused)
+};
+
+PsFuture::PsFuture() = default;
+PsFuture::~PsFuture() = default;
+PsFuture::PsFuture(PsFuture&&) noexcept = default;
+PsFuture& PsFuture::operator=(PsFuture&&) noexcept = default;
+
+PsClient::PsClient(RpcClient* rpc, const ClusterView& view, std::chrono::milliseconds timeout)
+    : rpc_(rpc), view_(view), timeout_(timeout) {}
+
+StatusOr<int> PsClient::Dim(uint32_t table_id) const {
+  auto it = dims_.find(table_id);
+  if (it == dims_.end()) return InvalidArgument("unknown table id " + std::to_string(table_id));
+  return it->second;
+}
+
+namespace {
+
+// Shared by Pull and Push: dedup, then assign each unique key its server and
+// its row within that server's slice. Returns per-server key buffers.
+std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, int servers,
+                                           std::vector<uint64_t>* unique,
+                                           std::vector<uint32_t>* inverse,
+                                           std::vector<int>* server_of,
+                                           std::vector<uint32_t>* offset) {
+  Dedup(keys, n, unique, inverse);
+  server_of->resize(unique->size());
+  offset->resize(unique->size());
+  std::vector<uint32_t> counts(static_cast<size_t>(servers), 0);
+  for (size_t u = 0; u < unique->size(); ++u) {
+    const int s = KeyToServer((*unique)[u], servers);
+    (*server_of)[u] = s;
+    (*offset)[u] = counts[static_cast<size_t>(s)]++;
+  }
+  std::vector<std::shared_ptr<Buffer>> key_buffers(static_cast<size_t>(servers));
+  for (int s = 0; s < servers; ++s) {
+    if (counts[static_cast<size_t>(s)] == 0) continue;
+    key_buffers[static_cast<size_t>(s)] =
+        std::make_shared<Buffer>(counts[static_cast<size_t>(s)] * sizeof(uint64_t));
+  }
+  for (size_t u = 0; u < unique->size(); ++u) {
+    auto* dst =
+        reinterpret_cast<uint64_t*>(key_buffers[static_cast<size_t>((*server_of)[u])]->data());
+    dst[(*offset)[u]] = (*unique)[u];
+  }
+  return key_buffers;
+}
+
+}  // namespace
+
+PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out) {
+  PsFuture future;
+  future.state_ = std::make_unique<PsFuture::State>();
+  PsFuture::State& st = *future.state_;
+  st.is_pull = true;
+  st.n = n;
+  st.out = out;
+  auto dim = Dim(table_id);
+  if (!dim.ok()) {
+    st.early = dim.status();
+    return future;
+  }
+  st.dim = *dim;
+  const int servers = view_.layout.num_servers();
+  std::vector<uint64_t> unique;
+  auto key_buffers = Slice(keys, n, servers, &unique, &st.inverse, &st.server_of, &st.offset);
+  st.replies.resize(static_cast<size_t>(servers));
+  for (int s = 0; s < servers; ++s) {
+    if (!key_buffers[static_cast<size_t>(s)]) continue;
+    Message m = MakeMessage(wire::PULL, view_.my_rank);
+    m.header.set_table_id(table_id);
+    m.AddShared(std::move(key_buffers[static_cast<size_t>(s)]));
+    st.replies[static_cast<size_t>(s)] =
+        rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
+  }
+  return future;
+}
+
+PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
+                        int64_t clock) {
+  PsFuture future;
+  future.state_ = std::make_unique<PsFuture::State>();
+  PsFuture::State& st = *future.state_;
+  st.n = n;
+  auto dim_or = Dim(table_id);
+  if (!dim_or.ok()) {
+    st.early = dim_or.status();
+    return future;
+  }
+  const size_t dim = static_cast<size_t>(*dim_or);
+  st.dim = *dim_or;
+  const int servers = view_.layout.num_servers();
+  std::vector<uint64_t> unique;
+  auto key_buffers = Slice(keys, n, servers, &unique, &st.inverse, &st.server_of, &st.offset);
+
+  // Sum the gradients of repeated keys straight into per-server send buffers.
+  std::vector<std::shared_ptr<Buffer>> grad_buffers(static_cast<size_t>(servers));
+  for (int s = 0; s < servers; ++s) {
+    if (!key_buffers[static_cast<size_t>(s)]) continue;
+    const size_t rows = key_buffers[static_cast<size_t>(s)]->size() / sizeof(uint64_t);
+    grad_buffers[static_cast<size_t>(s)] = std::make_shared<Buffer>(rows * dim * sizeof(float));
+  }
+  std::vector<uint8_t> seen(unique.size(), 0);
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t u = st.inverse[i];
+    float* dst =
+        reinterpret_cast<float*>(grad_buffers[static_cast<size_t>(st.server_of[u])]->data()) +
+        st.offset[u] * dim;
+    const float* src = grads + i * dim;
+    if (!seen[u]) {
+      std::memcpy(dst, src, dim * sizeof(float));
+      seen[u] = 1;
+    } else {
+      for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
+    }
+  }
+
+  st.replies.resize(static_cast<size_t>(servers));
+  const size_t per_chunk = RowsPerChunk(st.dim);
+  for (int s = 0; s < servers; ++s) {
+    if (!key_buffers[static_cast<size_t>(s)]) continue;
+    const size_t rows = key_buffers[static_cast<size_t>(s)]->size() / sizeof(uint64_t);
+    Message m = MakeMessage(wire::PUSH, view_.my_rank);
+    m.header.set_table_id(table_id);
+    m.header.set_clock(clock);
+    m.AddShared(std::move(key_buffers[static_cast<size_t>(s)]));
+    for (size_t first = 0; first < rows; first += per_chunk) {
+      const size_t chunk_rows = std::min(per_chunk, rows - first);
+      m.AddShared(grad_buffers[static_cast<size_t>(s)], first * dim * sizeof(float),
+                  chunk_rows * dim * sizeof(float));
+    }
+    st.replies[static_cast<size_t>(s)] =
+        rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
+  }
+  return future;
+}
+
+Status PsFuture::Wait() {
+  if (!state_) return Internal("PsFuture::Wait on an empty or already waited future");
+  std::unique_ptr<State> st = std::move(state_);
+  if (!st->early.ok()) return st->early;
+  std::vector<Message> replies(st->replies.size());
+  Status first_error;
+  for (size_t s = 0; s < st->replies.size(); ++s) {
+    if (!st->replies[s].valid()) continue;
+    auto reply = st->replies[s].get();
+    if (!reply.ok()) {
+      if (first_error.ok()) first_error = reply.status();
+      continue;
+    }
+    replies[s] = std::move(reply).value();
+  }
+  RETURN_IF_ERROR(first_error);
+  if (!st->is_pull) return Status::Ok();
+
+  // Check every server's reply before writing anything.
+  std::vector<size_t> rows(replies.size(), 0);
+  for (uint32_t u = 0; u < st->server_of.size(); ++u) rows[static_cast<size_t>(st->server_of[u])]++;
+  for (size_t s = 0; s < replies.size(); ++s) {
+    if (rows[s] == 0) continue;
+    RETURN_IF_ERROR(CheckValueChunks(replies[s], 0, rows[s], st->dim,
+                                     "PULL reply from server " + std::to_string(s)));
+  }
+  const size_t dim = static_cast<size_t>(st->dim);
+  const size_t per_chunk = RowsPerChunk(st->dim);
+  for (size_t i = 0; i < st->n; ++i) {
+    const uint32_t u = st->inverse[i];
+    const Message& m = replies[static_cast<size_t>(st->server_of[u])];
+    const size_t o = st->offset[u];
+    const float* src = m.FrameAs<float>(o / per_chunk) + (o % per_chunk) * dim;
+    std::memcpy(st->out + i * dim, src, dim * sizeof(float));
+  }
+  return Status::Ok();
+}
+
+}  // namespace metaps

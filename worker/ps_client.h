@@ -1,0 +1,68 @@
+// The worker's view of the parameter servers: asynchronous Pull and Push of
+// embedding rows by key.
+//
+// Each call dedups its keys, slices the unique keys by owning server
+// (KeyToServer), sends one request per server at once, and returns a PsFuture.
+// Pull's Wait() scatters the rows into the caller's order; Push sums the
+// gradients of repeated keys before sending, so each key is updated once per
+// call. Values are copied exactly once on each side: into the send buffer, and
+// out of the received frame.
+//
+// Thread-safety: calls may come from several threads; all per-call state lives
+// in the PsFuture. The caller keeps `keys`, `grads` and `out` alive until
+// Wait() returns.
+#pragma once
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "common/cluster.h"
+#include "common/rpc.h"
+
+namespace metaps {
+
+class PsFuture {
+ public:
+  PsFuture();
+  ~PsFuture();
+  PsFuture(PsFuture&&) noexcept;
+  PsFuture& operator=(PsFuture&&) noexcept;
+  // Waits for every server's reply; for Pull, fills the output. Call once.
+  Status Wait();
+  bool valid() const { return state_ != nullptr; }
+
+ private:
+  friend class PsClient;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+class PsClient {
+ public:
+  // `rpc` must be connected to every server; borrowed.
+  PsClient(RpcClient* rpc, const ClusterView& view,
+           std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+
+  // Declares a table's dimension. REQUIRES: before any call on it.
+  void AddTable(uint32_t table_id, int dim) { dims_[table_id] = dim; }
+
+  // Rows of keys[0..n) into out[0..n*dim), in the caller's order.
+  PsFuture Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out);
+  // Applies grads[i*dim..] to keys[i] on the servers; repeated keys are summed.
+  // `clock` is the worker's step, recorded by the servers as the rows' last use.
+  PsFuture Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
+                int64_t clock);
+
+ private:
+  StatusOr<int> Dim(uint32_t table_id) const;
+
+  RpcClient* rpc_;
+  const ClusterView& view_;
+  std::chrono::milliseconds timeout_;
+  std::map<uint32_t, int> dims_;
+};
+
+}  // namespace metaps
