@@ -60,6 +60,14 @@ StatusOr<Message> SchedulerClient::Gather(const std::string& name, uint32_t grou
   return CallAndWait(std::move(m));
 }
 
+StatusOr<int64_t> SchedulerClient::Clock(int64_t clock) {
+  RETURN_IF_ERROR(job_status());
+  Message m = MakeMessage(wire::CLOCK, view_.my_rank);
+  m.header.set_clock(clock);
+  ASSIGN_OR_RETURN(Message reply, CallAndWait(std::move(m)));
+  return reply.header.clock();
+}
+
 void SchedulerClient::StartHeartbeats() {
   heartbeat_thread_ = std::thread([this, prefix = CurrentLogPrefix()] {
     ScopedLogPrefix scoped(prefix);

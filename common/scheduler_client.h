@@ -42,6 +42,10 @@ class SchedulerClient {
   StatusOr<Message> Gather(const std::string& name, uint32_t group, const std::string& text = "",
                            std::vector<zmq::message_t> frames = {});
   Status Barrier(const std::string& name, uint32_t group) { return Gather(name, group).status(); }
+  // Workers: reports that step `clock` is finished (its pushes acknowledged)
+  // and returns once the job's consistency model lets this worker start the
+  // next step. Returns the slowest worker's clock at that moment.
+  StatusOr<int64_t> Clock(int64_t clock);
 
   void StartHeartbeats();
   void StopHeartbeats();

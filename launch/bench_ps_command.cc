@@ -34,6 +34,11 @@ int BenchPsCommand(int argc, char** argv) {
   flags.Int("seed", &seed, "seed of the key streams and the row initializer");
   flags.String("export-dir", &export_dir,
                "each server exports its shard of the table here when the run ends");
+  std::string checkpoint_dir, restore_dir;
+  flags.String("checkpoint-dir", &checkpoint_dir,
+               "write a checkpoint here when the run ends (step = restored step + --steps)");
+  flags.String("restore", &restore_dir,
+               "start from the latest checkpoint under this directory (any server count)");
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
 
   BenchPsOptions options;
@@ -84,12 +89,20 @@ int BenchPsCommand(int argc, char** argv) {
   roles.server = [&](RankContext& ctx) -> Status {
     ParameterServer server(ctx.rpc_server, ctx.view);
     RETURN_IF_ERROR(server.AddTable(table, static_cast<uint64_t>(seed)));
+    Env* env = Env::Default();
+    int64_t restored_step = 0;
+    if (!restore_dir.empty()) {
+      ASSIGN_OR_RETURN(restored_step, server.RestoreCheckpoint(env, restore_dir));
+    }
     server.Start();
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
       // Returns once every worker has finished pushing.
       RETURN_IF_ERROR(scheduler.Barrier("ps/quiesce", kGroupMembers));
+      if (!checkpoint_dir.empty()) {
+        RETURN_IF_ERROR(server.SaveCheckpoint(env, &scheduler, checkpoint_dir,
+                                              restored_step + steps, "bench-ps"));
+      }
       if (export_dir.empty()) return Status::Ok();
-      Env* env = Env::Default();
       RETURN_IF_ERROR(env->CreateDir(export_dir));
       const int index = ctx.view.layout.ServerIndex(ctx.view.my_rank);
       return ExportEmbeddings(env, export_dir + "/server-" + std::to_string(index) + ".emb",

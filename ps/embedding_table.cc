@@ -143,6 +143,7 @@ void PlanRequest(const uint64_t* keys, size_t n, size_t num_stripes, StripeOfFn 
   s->hashes.resize(n);
   s->order.resize(n);
   s->slots.resize(n);
+  s->rows.resize(n);
   s->stripe_begin.assign(num_stripes + 1, 0);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t h = KeyIndex::Hash(keys[i]);
@@ -158,6 +159,23 @@ void PlanRequest(const uint64_t* keys, size_t n, size_t num_stripes, StripeOfFn 
 
 }  // namespace
 
+Status EmbeddingTable::ResolveRows(Stripe& stripe, const uint64_t* keys, const uint64_t* hashes,
+                                   const uint32_t* pos, size_t m, uint32_t* slots, float** rows) {
+  for (size_t j = 0; j < std::min(m, kIndexAhead); ++j) stripe.index.Prefetch(hashes[pos[j]]);
+  for (size_t j = 0; j < m; ++j) {
+    if (j + kIndexAhead < m) stripe.index.Prefetch(hashes[pos[j + kIndexAhead]]);
+    const uint64_t key = keys[pos[j]];
+    const uint64_t hash = hashes[pos[j]];
+    uint32_t slot = stripe.index.Find(key, hash);
+    if (slot == KeyIndex::kAbsent) {
+      ASSIGN_OR_RETURN(slot, ResolveMissing(stripe, key, hash));
+    }
+    slots[j] = slot;
+    rows[j] = slot == KeyIndex::kAbsent ? nullptr : stripe.slab.Row(slot);
+  }
+  return Status::Ok();
+}
+
 Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
   if (n == 0) return Status::Ok();
   if (n > kMaxRequestKeys) return InvalidArgument("Pull of " + std::to_string(n) + " keys");
@@ -166,35 +184,29 @@ Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
       keys, n, stripes_.size(), [this](uint64_t h) { return StripeOf(h); }, &s);
   const size_t dim = spec_.dim;
   const size_t value_bytes = dim * sizeof(float);
+  const size_t ahead = RowsAhead(value_bytes);
   for (size_t st = 0; st < stripes_.size(); ++st) {
     const size_t begin = s.stripe_begin[st];
     const size_t m = s.stripe_begin[st + 1] - begin;
     if (m == 0) continue;
     Stripe& stripe = *stripes_[st];
     const uint32_t* pos = s.order.data() + begin;
-    uint32_t* slots = s.slots.data() + begin;
+    float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
-    for (size_t j = 0; j < m + kAhead; ++j) {
-      if (j + kAhead < m) stripe.index.Prefetch(s.hashes[pos[j + kAhead]]);
-      if (j < m) {
-        const uint64_t key = keys[pos[j]];
-        const uint64_t hash = s.hashes[pos[j]];
-        slots[j] = stripe.index.Find(key, hash);
-        if (slots[j] == KeyIndex::kAbsent) {
-          ASSIGN_OR_RETURN(slots[j], ResolveMissing(stripe, key, hash));
-        }
-        if (slots[j] != KeyIndex::kAbsent) {
-          stripe.slab.PrefetchRow(slots[j], value_bytes);
-        }
-      }
-      if (j >= kAhead) {
-        const size_t k = j - kAhead;
-        float* dst = out + pos[k] * dim;
-        if (slots[k] == KeyIndex::kAbsent) {
-          InitialValue(keys[pos[k]], dst);
-        } else {
-          std::memcpy(dst, stripe.slab.Row(slots[k]), value_bytes);
-        }
+    // Two passes: resolving every key first keeps the index misses apart from
+    // the row misses, which measured faster than one interleaved pipeline.
+    RETURN_IF_ERROR(
+        ResolveRows(stripe, keys, s.hashes.data(), pos, m, s.slots.data() + begin, rows));
+    for (size_t j = 0; j < std::min(m, ahead); ++j) {
+      if (rows[j] != nullptr) PrefetchRead(rows[j], value_bytes);
+    }
+    for (size_t j = 0; j < m; ++j) {
+      if (j + ahead < m && rows[j + ahead] != nullptr) PrefetchRead(rows[j + ahead], value_bytes);
+      float* dst = out + size_t{pos[j]} * dim;
+      if (rows[j] == nullptr) {
+        InitialValue(keys[pos[j]], dst);
+      } else {
+        std::memcpy(dst, rows[j], value_bytes);
       }
     }
   }
@@ -208,8 +220,12 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
   RequestScratch& s = tls_scratch;
   PlanRequest(
       keys, n, stripes_.size(), [this](uint64_t h) { return StripeOf(h); }, &s);
-  const int dim = spec_.dim;
+  const size_t dim = spec_.dim;
   const size_t row_bytes = static_cast<size_t>(row_floats_) * sizeof(float);
+  const size_t ahead = RowsAhead(row_bytes + dim * sizeof(float));
+  // The last-touched step only matters to eviction; without it the row's
+  // metadata (on another page) is not touched at all.
+  const bool track_steps = spec_.evict_after_steps > 0;
   const OptimizerParams params = spec_.optimizer;
   for (size_t st = 0; st < stripes_.size(); ++st) {
     const size_t begin = s.stripe_begin[st];
@@ -217,27 +233,24 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
     if (m == 0) continue;
     Stripe& stripe = *stripes_[st];
     const uint32_t* pos = s.order.data() + begin;
-    uint32_t* slots = s.slots.data() + begin;
+    const uint32_t* slots = s.slots.data() + begin;
+    float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
-    for (size_t j = 0; j < m + kAhead; ++j) {
-      if (j + kAhead < m) stripe.index.Prefetch(s.hashes[pos[j + kAhead]]);
-      if (j < m) {
-        const uint64_t key = keys[pos[j]];
-        const uint64_t hash = s.hashes[pos[j]];
-        slots[j] = stripe.index.Find(key, hash);
-        if (slots[j] == KeyIndex::kAbsent) {
-          ASSIGN_OR_RETURN(slots[j], ResolveMissing(stripe, key, hash));
-        }
-        if (slots[j] != KeyIndex::kAbsent) {
-          stripe.slab.PrefetchRow(slots[j], row_bytes);
-          __builtin_prefetch(&stripe.slab.Meta(slots[j]), 1);
-        }
-      }
-      if (j >= kAhead) {
-        const size_t k = j - kAhead;
-        if (slots[k] == KeyIndex::kAbsent) continue;  // not admitted: dropped
-        ApplyOptimizer(params, stripe.slab.Row(slots[k]), grads + size_t{pos[k]} * dim, dim);
-        RowSlab::SlotMeta& meta = stripe.slab.Meta(slots[k]);
+    RETURN_IF_ERROR(ResolveRows(stripe, keys, s.hashes.data(), pos, m, s.slots.data() + begin,
+                                rows));
+    auto prefetch = [&](size_t j) {
+      if (rows[j] == nullptr) return;  // not admitted: dropped
+      PrefetchWrite(rows[j], row_bytes);
+      PrefetchRead(grads + size_t{pos[j]} * dim, dim * sizeof(float));
+      if (track_steps) __builtin_prefetch(&stripe.slab.Meta(slots[j]), 1);
+    };
+    for (size_t j = 0; j < std::min(m, ahead); ++j) prefetch(j);
+    for (size_t j = 0; j < m; ++j) {
+      if (j + ahead < m) prefetch(j + ahead);
+      if (rows[j] == nullptr) continue;
+      ApplyOptimizer(params, rows[j], grads + size_t{pos[j]} * dim, static_cast<int>(dim));
+      if (track_steps) {
+        RowSlab::SlotMeta& meta = stripe.slab.Meta(slots[j]);
         meta.last_step = std::max(meta.last_step, step);
       }
     }

@@ -92,6 +92,11 @@ class EmbeddingTable {
   // is admitted. Returns its slot, or KeyIndex::kAbsent when not yet admitted.
   // REQUIRES: stripe.mu held; key not in stripe.index.
   StatusOr<uint32_t> ResolveMissing(Stripe& stripe, uint64_t key, uint64_t hash);
+  // Finds or creates (ResolveMissing) the rows of keys[pos[0..m)], all in this
+  // stripe: slots[j] and rows[j] get the slot and row, or kAbsent and nullptr
+  // for a key not yet admitted. REQUIRES: stripe.mu held.
+  Status ResolveRows(Stripe& stripe, const uint64_t* keys, const uint64_t* hashes,
+                     const uint32_t* pos, size_t m, uint32_t* slots, float** rows);
   // REQUIRES: stripe.mu held; key not in stripe.index.
   StatusOr<uint32_t> CreateRow(Stripe& stripe, uint64_t key, uint64_t hash);
   // Writes a full new row (value and optimizer state) for `key`.

@@ -1,8 +1,11 @@
 #include "ps/server.h"
 
+#include <sstream>
+
 #include "common/logging.h"
 #include "common/partition.h"
 #include "common/ps_messages.h"
+#include "ps/checkpoint.h"
 
 namespace metaps {
 
@@ -13,6 +16,50 @@ Status ParameterServer::AddTable(const TableSpec& spec, uint64_t job_seed) {
   ASSIGN_OR_RETURN(auto table, EmbeddingTable::Create(spec, job_seed));
   tables_[spec.id] = std::move(table);
   return Status::Ok();
+}
+
+Status ParameterServer::SaveCheckpoint(Env* env, SchedulerClient* scheduler,
+                                       const std::string& root, int64_t step,
+                                       const std::string& job_name) {
+  const int index = view_.layout.ServerIndex(view_.my_rank);
+  const int servers = view_.layout.num_servers();
+  ShardFileInfo info;
+  RETURN_IF_ERROR(SaveShard(env, root, index, servers, tables(), step, &info));
+  std::ostringstream mine;
+  mine << info.server_index << ' ' << info.name << ' ' << info.size << ' ' << info.crc32c;
+  ASSIGN_OR_RETURN(Message all, scheduler->Gather("collect/checkpoint/" + std::to_string(step),
+                                                  kGroupServers, mine.str()));
+  if (index != 0) return Status::Ok();
+  Manifest manifest;
+  manifest.job_name = job_name;
+  manifest.step = step;
+  manifest.num_servers = servers;
+  for (const EmbeddingTable* t : tables()) manifest.tables.push_back(DescribeTable(*t));
+  std::istringstream lines(all.header.control().text());
+  ShardFileInfo file;
+  while (lines >> file.server_index >> file.name >> file.size >> file.crc32c) {
+    manifest.files.push_back(file);
+  }
+  if (static_cast<int>(manifest.files.size()) != servers) {
+    return Internal("checkpoint step " + std::to_string(step) + ": got " +
+                    std::to_string(manifest.files.size()) + " shard records for " +
+                    std::to_string(servers) + " servers");
+  }
+  RETURN_IF_ERROR(WriteManifest(env, root, manifest));
+  METAPS_LOG(INFO) << "checkpoint of step " << step << " written to "
+                   << CheckpointStepDir(root, step);
+  return Status::Ok();
+}
+
+StatusOr<int64_t> ParameterServer::RestoreCheckpoint(Env* env, const std::string& root) {
+  ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(env, root));
+  std::vector<EmbeddingTable*> targets;
+  for (auto& [id, t] : tables_) targets.push_back(t.get());
+  RETURN_IF_ERROR(LoadShardsInto(env, root, manifest, view_.layout.ServerIndex(view_.my_rank),
+                                 view_.layout.num_servers(), targets));
+  METAPS_LOG(INFO) << "restored step " << manifest.step << " (saved by " << manifest.num_servers
+                   << " servers) from " << root;
+  return manifest.step;
 }
 
 void ParameterServer::Start() {

@@ -11,7 +11,9 @@
 #include <memory>
 
 #include "common/cluster.h"
+#include "common/env.h"
 #include "common/rpc.h"
+#include "common/scheduler_client.h"
 #include "ps/embedding_table.h"
 
 namespace metaps {
@@ -39,6 +41,18 @@ class ParameterServer {
 
   // Called on the loop thread for every validated request.
   void Handle(const PeerAddress& from, Message request);
+
+  // Writes this server's shard of every table under `root`/step-<step>/ and,
+  // on server 0 once every server's file is known, the manifest (last). A
+  // collective of all servers. REQUIRES: no pushes in flight (the job is
+  // quiesced), or the snapshot mixes steps.
+  Status SaveCheckpoint(Env* env, SchedulerClient* scheduler, const std::string& root, int64_t step,
+                        const std::string& job_name);
+  // Loads the latest checkpoint under `root`, keeping the rows this server owns
+  // among the current number of servers (any count, not only the saved one).
+  // Returns the restored step. REQUIRES: before Start(); the tables are
+  // declared as in the checkpoint.
+  StatusOr<int64_t> RestoreCheckpoint(Env* env, const std::string& root);
 
   // REQUIRES: serving stopped or the caller tolerates concurrent updates.
   std::vector<const EmbeddingTable*> tables() const;

@@ -20,6 +20,8 @@ long long Millis(Clock::duration d) {
 
 constexpr char kRegisterGather[] = "register";
 constexpr char kShutdownGather[] = "shutdown";
+// Gathers answered by the scheduler itself with the members' texts joined.
+constexpr char kCollectPrefix[] = "collect/";
 
 }  // namespace
 
@@ -30,7 +32,8 @@ Scheduler::Scheduler(RpcServer* server, const ClusterView& view, JobDriver* driv
       driver_(driver),
       options_(std::move(options)),
       my_host_(HostName()),
-      members_(static_cast<size_t>(view.layout.world_size())) {}
+      members_(static_cast<size_t>(view.layout.world_size())),
+      clocks_(view.layout.num_workers(), options_.staleness) {}
 
 Status Scheduler::Run() {
   started_ = Clock::now();
@@ -65,6 +68,10 @@ void Scheduler::Abort(const Status& why) {
     }
   }
   gathers_.clear();
+  for (auto& [worker, waiter] : clock_waiters_) {
+    server_->Reply(waiter.first, MakeReply(waiter.second, 0, Aborted(why.message())));
+  }
+  clock_waiters_.clear();
   Finish(why);
 }
 
@@ -96,6 +103,9 @@ void Scheduler::OnRequest(const PeerAddress& from, Message request) {
     case wire::BARRIER:
       OnGatherRequest(from, std::move(request), h.control().name(), h.control().group());
       return;
+    case wire::CLOCK:
+      OnClock(from, h);
+      return;
     case wire::HEARTBEAT: {
       Message reply = MakeReply(h, 0);
       if (!abort_status_.ok()) {
@@ -110,6 +120,34 @@ void Scheduler::OnRequest(const PeerAddress& from, Message request) {
                                      InvalidArgument(std::string("the scheduler does not "
                                                                  "serve ") +
                                                      MessageTypeName(h.type()))));
+  }
+}
+
+void Scheduler::OnClock(const PeerAddress& from, const wire::Header& h) {
+  if (view_.layout.RoleOf(from.rank) != wire::WORKER) {
+    server_->Reply(from, MakeReply(h, 0, InvalidArgument("only workers have clocks")));
+    return;
+  }
+  if (!abort_status_.ok()) {
+    server_->Reply(from, MakeReply(h, 0, Aborted(abort_status_.message())));
+    return;
+  }
+  const int worker = view_.layout.WorkerIndex(from.rank);
+  auto reply_to = [this](const PeerAddress& to, const wire::Header& request) {
+    Message reply = MakeReply(request, 0);
+    reply.header.set_clock(clocks_.min_clock());
+    server_->Reply(to, std::move(reply));
+  };
+  if (clocks_.Advance(worker, h.clock())) {
+    reply_to(from, h);
+  } else {
+    clock_waiters_[worker] = {from, h};
+  }
+  for (int released : clocks_.TakeReleased()) {
+    auto it = clock_waiters_.find(released);
+    if (it == clock_waiters_.end()) continue;
+    reply_to(it->second.first, it->second.second);
+    clock_waiters_.erase(it);
   }
 }
 
@@ -158,6 +196,11 @@ void Scheduler::CompleteGather(const std::string& name, PendingGather& gather) {
     METAPS_LOG(INFO) << "all " << entries.size() << " members registered ("
                      << view_.layout.num_servers() << " servers, " << view_.layout.num_workers()
                      << " workers) in " << Millis(Clock::now() - started_) << " ms";
+  } else if (name.rfind(kCollectPrefix, 0) == 0) {
+    // Every member gets every member's text, in rank order, one per line.
+    std::string all;
+    for (const auto& entry : entries) all += entry.request.header.control().text() + "\n";
+    reply_control.set_text(all);
   } else if (name != kShutdownGather) {
     status = driver_->OnGather(name, entries, &reply_control);
   }

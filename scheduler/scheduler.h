@@ -2,6 +2,10 @@
 // the job's life cycle. All state lives on the RpcServer loop thread; Run()
 // only waits for the outcome.
 //
+// Gathers named "collect/..." are answered by the scheduler itself: each
+// member's Control.text, in rank order, one per line, goes back to all of them
+// (servers use this to assemble a checkpoint manifest).
+//
 // Life cycle: every member REGISTERs (a gather of all members), the job runs
 // its gathers (the JobDriver decides what each gather's reply says), and the
 // "shutdown" gather of all members ends the job in order: members enter it only
@@ -26,6 +30,7 @@
 
 #include "common/cluster.h"
 #include "common/rpc.h"
+#include "scheduler/clock_tracker.h"
 
 namespace metaps {
 
@@ -54,12 +59,17 @@ struct SchedulerOptions {
   std::chrono::milliseconds registration_timeout{120000};
   std::string cluster_file;              // written once all members registered
   std::function<bool()> stop_requested;  // polled every tick
+  // Consistency of worker clocks: 0 = BSP, s > 0 = SSP with bound s, < 0 = ASP.
+  int64_t staleness = -1;
 };
 
 class Scheduler {
  public:
   Scheduler(RpcServer* server, const ClusterView& view, JobDriver* driver,
             SchedulerOptions options);
+
+  // The workers' clocks; read after Run() returned.
+  const ClockTracker& clocks() const { return clocks_; }
 
   // Starts the server, serves until the job ends in order (OK) or fails (the
   // first error), then stops the server so that no handler outlives this call.
@@ -82,6 +92,7 @@ class Scheduler {
   void OnRequest(const PeerAddress& from, Message request);
   void OnTick();
   void OnDisconnect(int fd);
+  void OnClock(const PeerAddress& from, const wire::Header& h);
   void OnGatherRequest(const PeerAddress& from, Message request, const std::string& name,
                        uint32_t group);
   void CompleteGather(const std::string& name, PendingGather& gather);
@@ -99,6 +110,8 @@ class Scheduler {
   std::chrono::steady_clock::time_point started_;
   std::vector<Member> members_;
   std::map<std::string, PendingGather> gathers_;
+  ClockTracker clocks_;
+  std::map<int, std::pair<PeerAddress, wire::Header>> clock_waiters_;  // by worker index
   bool all_registered_ = false;
   bool stop_forwarded_ = false;
   Status abort_status_;  // set once the job is aborted

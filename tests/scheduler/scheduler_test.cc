@@ -38,11 +38,14 @@ using MemberBody = std::function<Status(int rank, SchedulerClient&)>;
 struct ClusterResult {
   Status scheduler;
   std::vector<Status> members;  // indexed by rank; [0] unused
+  std::vector<ClockTracker::Grant> grants;
+  uint64_t clock_waits = 0;
 };
 
 // Runs 1 scheduler + `servers` + `workers` ranks as threads.
 ClusterResult RunCluster(int servers, int workers, JobDriver* driver, const MemberBody& body,
-                         HeartbeatOptions heartbeat = {milliseconds(50), milliseconds(600)}) {
+                         HeartbeatOptions heartbeat = {milliseconds(50), milliseconds(600)},
+                         int64_t staleness = -1) {
   TransportOptions t;
   t.curve = false;
   t.scheme = "inproc";
@@ -73,8 +76,11 @@ ClusterResult RunCluster(int servers, int workers, JobDriver* driver, const Memb
         SchedulerOptions options;
         options.heartbeat_timeout = heartbeat.timeout;
         options.tick = milliseconds(20);
+        options.staleness = staleness;
         Scheduler scheduler(server.get(), view, driver, options);
         result.scheduler = scheduler.Run();
+        result.grants = scheduler.clocks().grants();
+        result.clock_waits = scheduler.clocks().waits();
         server->Stop();
         return;
       }
@@ -116,6 +122,51 @@ TEST(SchedulerTest, RegistrationGathersAndOrderedShutdown) {
   ASSERT_EQ(driver.gathers.size(), 2u);
   EXPECT_EQ(driver.gathers[0], std::make_pair(std::string("sum"), 5));
   EXPECT_EQ(driver.gathers[1], std::make_pair(std::string("workers"), 3));
+}
+
+// Workers of different speeds: worker 0 does no work per step, the others
+// spin on a fixed amount of arithmetic. Returns the scheduler's grants.
+ClusterResult RunClocks(int64_t staleness, int steps) {
+  SumDriver driver;
+  return RunCluster(
+      1, 3, &driver,
+      [&](int rank, SchedulerClient& s) -> Status {
+        if (rank == 1) return Status::Ok();  // the server
+        volatile double sink = 0;
+        for (int step = 1; step <= steps; ++step) {
+          if (rank != 2) {
+            for (int i = 0; i < 200000; ++i) sink = sink + i * 1e-9;
+          }
+          RETURN_IF_ERROR(s.Clock(step).status());
+        }
+        return Status::Ok();
+      },
+      {milliseconds(50), milliseconds(2000)}, staleness);
+}
+
+TEST(SchedulerTest, BspAndSspKeepEveryWorkerWithinTheStalenessBound) {
+  for (int64_t staleness : {0, 2}) {
+    auto result = RunClocks(staleness, 12);
+    ASSERT_TRUE(result.scheduler.ok()) << result.scheduler;
+    for (int r = 1; r <= 4; ++r) ASSERT_TRUE(result.members[r].ok()) << result.members[r];
+    ASSERT_EQ(result.grants.size(), 3u * 12) << "staleness " << staleness;
+    for (const auto& g : result.grants) {
+      EXPECT_LE(g.clock - g.min_clock, staleness)
+          << "worker " << g.worker << " went on from step " << g.clock << " with the slowest at "
+          << g.min_clock;
+    }
+    // Under BSP all but the last worker to finish a step wait, every step.
+    if (staleness == 0) {
+      EXPECT_GE(result.clock_waits, 2u * 12);
+    }
+  }
+}
+
+TEST(SchedulerTest, AspRecordsClocksWithoutWaiting) {
+  auto result = RunClocks(-1, 12);
+  ASSERT_TRUE(result.scheduler.ok()) << result.scheduler;
+  EXPECT_EQ(result.clock_waits, 0u);
+  EXPECT_EQ(result.grants.size(), 3u * 12);
 }
 
 TEST(SchedulerTest, SilentMemberIsDeclaredDeadWithinTwoTimeouts) {
