@@ -35,6 +35,9 @@ int BenchPsCommand(int argc, char** argv) {
   flags.String("export-dir", &export_dir,
                "each server exports its shard of the table here when the run ends");
   std::string checkpoint_dir, restore_dir;
+  int64_t admit_after = 0, evict_after = 0;
+  flags.Int("admit-after", &admit_after, "create a row only after a key was seen this many times");
+  flags.Int("evict-after-steps", &evict_after, "evict rows not pushed for this many steps (0 = never)");
   flags.String("checkpoint-dir", &checkpoint_dir,
                "write a checkpoint here when the run ends (step = restored step + --steps)");
   flags.String("restore", &restore_dir,
@@ -65,6 +68,8 @@ int BenchPsCommand(int argc, char** argv) {
               << "\n";
     return 2;
   }
+  table.admit_after = static_cast<int>(admit_after);
+  table.evict_after_steps = evict_after;
   if (Status s = ValidateTableSpec(table); !s.ok()) {
     std::cerr << "metaps bench-ps: " << s.message() << "\n";
     return 2;
@@ -102,6 +107,13 @@ int BenchPsCommand(int argc, char** argv) {
         RETURN_IF_ERROR(server.SaveCheckpoint(env, &scheduler, checkpoint_dir,
                                               restored_step + steps, "bench-ps"));
       }
+      TableStats t = server.tables()[0]->stats();
+      RETURN_IF_ERROR(scheduler
+                          .Gather("bench-ps/tables", kGroupServers,
+                                  std::to_string(t.rows) + " " + std::to_string(t.admitted) + " " +
+                                      std::to_string(t.pending_admission) + " " +
+                                      std::to_string(t.evicted))
+                          .status());
       if (export_dir.empty()) return Status::Ok();
       RETURN_IF_ERROR(env->CreateDir(export_dir));
       const int index = ctx.view.layout.ServerIndex(ctx.view.my_rank);

@@ -11,6 +11,7 @@ namespace metaps {
 int PingCommand(int argc, char** argv);
 int KeygenCommand(int argc, char** argv);
 int BenchPsCommand(int argc, char** argv);
+int DatagenCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.
 // Parses argv[2..]; returns -1 to go on, or the exit code to return now

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <cstdlib>  // TUNE
 
 #include "common/hash.h"
 #include "common/logging.h"
@@ -26,23 +27,95 @@ namespace {
 constexpr size_t kMaxRequestKeys = UINT32_MAX;
 // Prefetch distances, found by measurement on the 2-core Zen 5 VM (2^20-row
 // tables): index entries are looked up this many keys after their prefetch...
-constexpr size_t kIndexAhead = 16;
+static const size_t kIndexAhead = getenv("IA") ? atoi(getenv("IA")) : 16;  // TUNE
 // ... and rows are used this many cache lines (summed over rows) after theirs.
-constexpr size_t kRowLinesAhead = 64;
+static const size_t kRowLinesAhead = getenv("RA") ? atoi(getenv("RA")) : 64;  // TUNE
 
 size_t RowsAhead(size_t bytes_per_row) {
   const size_t lines = (bytes_per_row + 63) / 64;
   return std::max<size_t>(2, kRowLinesAhead / std::max<size_t>(lines, 1));
 }
 
-void PrefetchRead(const void* p, size_t bytes) {
+// Always inlined: GCC deems a separate function that only prefetches "pure"
+// and deletes the calls to it.
+inline __attribute__((always_inline)) void PrefetchRead(const void* p, size_t bytes) {
   const char* c = static_cast<const char*>(p);
   for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0);
 }
-void PrefetchWrite(const void* p, size_t bytes) {
+inline __attribute__((always_inline)) void PrefetchWrite(const void* p, size_t bytes) {
   const char* c = static_cast<const char*>(p);
   for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 1);
 }
+
+// The rows of one stripe that a push updates: rows[j] (nullptr: dropped) gets
+// grads[pos[j] * dim ..). `meta`, when not null, gets the step (eviction on).
+struct UpdateBatch {
+  float* const* rows;
+  const uint32_t* pos;
+  const uint32_t* slots;
+  size_t m;
+  const float* grads;
+  size_t dim;
+  size_t row_bytes;
+  const RowSlab* meta;
+  int64_t step;
+};
+
+// One pass over the batch, prefetching the rows, gradients and metadata of
+// the row `ahead` positions on. `rule(row, grad)` is inlined, so the optimizer
+// kind is switched on once per batch, not per row.
+template <typename Rule>
+inline __attribute__((always_inline)) void UpdateRows(const UpdateBatch& b, Rule rule) {
+  const size_t ahead = RowsAhead(b.row_bytes + b.dim * sizeof(float));
+  auto prefetch = [&b](size_t j) __attribute__((always_inline)) {
+    if (b.rows[j] == nullptr) return;
+    PrefetchWrite(b.rows[j], b.row_bytes);
+    PrefetchRead(b.grads + size_t{b.pos[j]} * b.dim, b.dim * sizeof(float));
+    if (b.meta != nullptr) __builtin_prefetch(&b.meta->Meta(b.slots[j]), 1);
+  };
+  for (size_t j = 0; j < std::min(b.m, ahead); ++j) prefetch(j);
+  for (size_t j = 0; j < b.m; ++j) {
+    if (j + ahead < b.m) prefetch(j + ahead);
+    if (b.rows[j] == nullptr) continue;  // not admitted: dropped
+    rule(b.rows[j], b.grads + size_t{b.pos[j]} * b.dim);
+    if (b.meta != nullptr) {
+      RowSlab::SlotMeta& meta = b.meta->Meta(b.slots[j]);
+      meta.last_step = std::max(meta.last_step, b.step);
+    }
+  }
+}
+
+inline __attribute__((always_inline)) void ApplyRule(const OptimizerParams& p,
+                                                     const UpdateBatch& b) {
+  const int dim = static_cast<int>(b.dim);
+  switch (p.kind) {
+    case OptimizerKind::kSgd:
+      return UpdateRows(b, [&](float* row, const float* g) __attribute__((always_inline)) {
+        SgdUpdate(row, g, dim, p.lr, p.weight_decay);
+      });
+    case OptimizerKind::kAdagrad:
+      return UpdateRows(b, [&](float* row, const float* g) __attribute__((always_inline)) {
+        AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay);
+      });
+    default:  // Adam and FTRL: dominated by powf, not worth an instance each
+      return UpdateRows(b, [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim); });
+  }
+}
+
+void ApplyRuleBaseline(const OptimizerParams& p, const UpdateBatch& b) { ApplyRule(p, b); }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// The same code with 8-wide vectors. AVX2 only, not FMA: contracting a*b+c
+// would change the rounding, and results must not depend on the CPU.
+__attribute__((target("avx2"))) void ApplyRuleAvx2(const OptimizerParams& p,
+                                                   const UpdateBatch& b) {
+  ApplyRule(p, b);
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#else
+void ApplyRuleAvx2(const OptimizerParams& p, const UpdateBatch& b) { ApplyRule(p, b); }
+const bool kHaveAvx2 = false;
+#endif
 
 // Per-thread buffers reused by every request, so that a warm request allocates
 // nothing. Positions are indexes into the request's key array.
@@ -222,7 +295,6 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
       keys, n, stripes_.size(), [this](uint64_t h) { return StripeOf(h); }, &s);
   const size_t dim = spec_.dim;
   const size_t row_bytes = static_cast<size_t>(row_floats_) * sizeof(float);
-  const size_t ahead = RowsAhead(row_bytes + dim * sizeof(float));
   // The last-touched step only matters to eviction; without it the row's
   // metadata (on another page) is not touched at all.
   const bool track_steps = spec_.evict_after_steps > 0;
@@ -233,26 +305,16 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
     if (m == 0) continue;
     Stripe& stripe = *stripes_[st];
     const uint32_t* pos = s.order.data() + begin;
-    const uint32_t* slots = s.slots.data() + begin;
+    uint32_t* slots = s.slots.data() + begin;
     float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
-    RETURN_IF_ERROR(ResolveRows(stripe, keys, s.hashes.data(), pos, m, s.slots.data() + begin,
-                                rows));
-    auto prefetch = [&](size_t j) {
-      if (rows[j] == nullptr) return;  // not admitted: dropped
-      PrefetchWrite(rows[j], row_bytes);
-      PrefetchRead(grads + size_t{pos[j]} * dim, dim * sizeof(float));
-      if (track_steps) __builtin_prefetch(&stripe.slab.Meta(slots[j]), 1);
-    };
-    for (size_t j = 0; j < std::min(m, ahead); ++j) prefetch(j);
-    for (size_t j = 0; j < m; ++j) {
-      if (j + ahead < m) prefetch(j + ahead);
-      if (rows[j] == nullptr) continue;
-      ApplyOptimizer(params, rows[j], grads + size_t{pos[j]} * dim, static_cast<int>(dim));
-      if (track_steps) {
-        RowSlab::SlotMeta& meta = stripe.slab.Meta(slots[j]);
-        meta.last_step = std::max(meta.last_step, step);
-      }
+    RETURN_IF_ERROR(ResolveRows(stripe, keys, s.hashes.data(), pos, m, slots, rows));
+    const UpdateBatch batch{rows,      pos,       slots, m, grads, dim, row_bytes,
+                            track_steps ? &stripe.slab : nullptr, step};
+    if (kHaveAvx2) {
+      ApplyRuleAvx2(params, batch);
+    } else {
+      ApplyRuleBaseline(params, batch);
     }
   }
   return Status::Ok();

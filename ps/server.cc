@@ -130,7 +130,21 @@ Status ParameterServer::HandlePush(const Message& request) {
         table->Push(keys + first, rows, request.FrameAs<float>(1 + c), request.header.clock()));
   }
   stats_.pushed_rows += n;
+  MaybeEvict(table, request.header.clock());
   return Status::Ok();
+}
+
+void ParameterServer::MaybeEvict(EmbeddingTable* table, int64_t clock) {
+  if (table->spec().evict_after_steps <= 0) return;
+  // A scan of every row: run it a few times per eviction window, not per push.
+  int64_t& last = last_eviction_clock_[table->spec().id];
+  if (clock - last < std::max<int64_t>(1, table->spec().evict_after_steps / 4)) return;
+  last = clock;
+  const size_t evicted = table->EvictStale(clock);
+  if (evicted > 0) {
+    METAPS_LOG(DEBUG) << "table " << table->spec().name << ": evicted " << evicted
+                      << " rows at clock " << clock;
+  }
 }
 
 void ParameterServer::Handle(const PeerAddress& from, Message request) {

@@ -61,12 +61,16 @@ class ParameterServer {
  private:
   Status HandlePull(const Message& request, Message* reply);
   Status HandlePush(const Message& request);
+  // Runs eviction on tables that have a policy, every evict_after_steps / 4
+  // clocks (each run scans the table).
+  void MaybeEvict(EmbeddingTable* table, int64_t clock);
   StatusOr<EmbeddingTable*> Lookup(const wire::Header& h);
   Status CheckKeys(const Message& request, const uint64_t** keys, size_t* n) const;
 
   RpcServer* rpc_;
   const ClusterView& view_;
   std::map<uint32_t, std::unique_ptr<EmbeddingTable>> tables_;
+  std::map<uint32_t, int64_t> last_eviction_clock_;
   ServerStats stats_;
 };
 

@@ -19,6 +19,29 @@ double Percentile(std::vector<double>& v, double q) {
 Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
                             wire::Control*) {
   if (name == "ps/quiesce") return Status::Ok();
+  if (name == "bench-ps/tables") {
+    long long rows = 0, admitted = 0, pending = 0, evicted = 0;
+    for (auto& e : entries) {
+      long long r, a, p, v;
+      if (std::sscanf(e.request.header.control().text().c_str(), "%lld %lld %lld %lld", &r, &a,
+                      &p, &v) != 4) {
+        return ProtocolError("rank " + std::to_string(e.rank) + " sent malformed table counts");
+      }
+      rows += r;
+      admitted += a;
+      pending += p;
+      evicted += v;
+    }
+    char counts[256];
+    std::snprintf(counts, sizeof(counts),
+                  ",\"table_rows\":%lld,\"rows_admitted\":%lld,\"keys_pending_admission\":%lld,"
+                  "\"rows_evicted\":%lld}\n",
+                  rows, admitted, pending, evicted);
+    std::fputs((line_ + counts).c_str(), stdout);
+    std::fflush(stdout);
+    reported_ = true;
+    return Status::Ok();
+  }
   if (name != "bench-ps/result") return InvalidArgument("bench-ps got unknown gather " + name);
   // Cluster throughput: rows moved by all workers over the slowest worker's
   // time inside the calls (workers run concurrently).
@@ -50,16 +73,14 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
       "\"optimizer\":\"%s\",\"dist\":\"%s\",\"curve\":%s,\"requests\":%zu,"
       "\"pull_rows_per_s\":%.0f,\"push_rows_per_s\":%.0f,\"pull_gbps\":%.3f,\"push_gbps\":%.3f,"
       "\"pull_gbytes_per_s\":%.3f,\"push_gbytes_per_s\":%.3f,"
-      "\"pull_p50_ms\":%.3f,\"pull_p99_ms\":%.3f,\"push_p50_ms\":%.3f,\"push_p99_ms\":%.3f}\n",
+      "\"pull_p50_ms\":%.3f,\"pull_p99_ms\":%.3f,\"push_p50_ms\":%.3f,\"push_p99_ms\":%.3f",
       view_.layout.num_servers(), view_.layout.num_workers(), report_.dim, report_.keys_per_request,
       report_.optimizer.c_str(), report_.dist.c_str(), report_.curve ? "true" : "false",
       pull_ms.size(), pull_rps, push_rps, pull_rps * row_bytes * 8 / 1e9,
       push_rps * row_bytes * 8 / 1e9, pull_rps * row_bytes / 1e9, push_rps * row_bytes / 1e9,
       Percentile(pull_ms, 0.5), Percentile(pull_ms, 0.99), Percentile(push_ms, 0.5),
       Percentile(push_ms, 0.99));
-  std::fputs(line, stdout);
-  std::fflush(stdout);
-  reported_ = true;
+  line_ = line;
   return Status::Ok();
 }
 

@@ -1,7 +1,9 @@
 // `metaps bench-ps` on the scheduler: merges the workers' figures into the
 // final JSON line. Each worker joins gather "bench-ps/result" with frames of
 // doubles: [pull_rows, push_rows, pull_seconds, push_seconds], pull latencies
-// (ms), push latencies (ms).
+// (ms), push latencies (ms). Then the servers join "bench-ps/tables" with
+// their table counts as text ("rows admitted pending evicted"), and the line
+// is printed with the counts summed over servers.
 #pragma once
 
 #include <string>
@@ -28,6 +30,7 @@ class BenchPsJob : public JobDriver {
   const ClusterView& view_;
   BenchPsReport report_;
   bool reported_ = false;
+  std::string line_;  // the figures, waiting for the table counts
 };
 
 }  // namespace metaps

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include "common/env.h"
+
 #include "worker/data/feature_hash.h"
 #include "worker/data/movielens_side.h"
 #include "worker/data/text_fields.h"
@@ -132,7 +134,7 @@ StatusOr<MovieLensFiles> DetectMovieLens(const std::string& dir) {
   static const Layout kLayouts[] = {
       {MovieLensFlavor::k100K, "u.data", "u.user", "u.item"},
       {MovieLensFlavor::k1M, "ratings.dat", "users.dat", "movies.dat"},
-      {MovieLensFlavor::kLatest, "ratings.csv", nullptr, "movies.csv"},
+      {MovieLensFlavor::kLatest, "ratings.csv", "users.csv", "movies.csv"},
   };
   const std::string prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
   for (const Layout& layout : kLayouts) {
@@ -147,6 +149,19 @@ StatusOr<MovieLensFiles> DetectMovieLens(const std::string& dir) {
     return files;
   }
   return NotFound(dir + ": no MovieLens ratings file (u.data, ratings.dat or ratings.csv)");
+}
+
+StatusOr<MovieLensFiles> DetectMovieLensSplit(const std::string& dir, const std::string& split) {
+  MovieLensFiles files;
+  files.flavor = MovieLensFlavor::kLatest;
+  files.ratings = JoinPath(dir, split + ".ratings.csv");
+  if (!IsRegularFile(files.ratings)) {
+    return NotFound(files.ratings + ": no such ratings file (write it with metaps datagen --kind "
+                                    "ratings --out " + dir + ")");
+  }
+  if (IsRegularFile(JoinPath(dir, "users.csv"))) files.users = JoinPath(dir, "users.csv");
+  if (IsRegularFile(JoinPath(dir, "movies.csv"))) files.items = JoinPath(dir, "movies.csv");
+  return files;
 }
 
 StatusOr<std::unique_ptr<Reader>> OpenMovieLensReader(const MovieLensFiles& files,

@@ -6,6 +6,8 @@
 //   ml-100k   u.user  user|age|gender|occupation|zip   u.item  id|title|...|19 genre flags
 //   ml-1m     users.dat  user::gender::age::occupation::zip   movies.dat  id::title::A|B
 //   ml-latest movies.csv  movieId,"title, with commas",A|B
+//             users.csv   userId,gender,age,occupation,zip (not in GroupLens'
+//                         release; written by `metaps datagen --kind ratings`)
 //
 // Output: slots "user" and "item" (HashId of the ids), then, when a users file
 // is given, "gender", "age", "occupation", "zip", and when an items file is
@@ -28,7 +30,7 @@ const char* MovieLensFlavorName(MovieLensFlavor flavor);
 struct MovieLensFiles {
   MovieLensFlavor flavor = MovieLensFlavor::kLatest;
   std::string ratings;  // may be replaced by a split of it (e.g. ml-100k u1.base)
-  std::string users;    // empty when absent (ml-latest has none)
+  std::string users;    // empty when absent (GroupLens ml-latest has none)
   std::string items;    // empty when absent
 };
 
@@ -36,6 +38,11 @@ struct MovieLensFiles {
 // ratings.csv, tried in that order) and fills in the side files that exist
 // beside it. NotFound naming the three names if none is there.
 StatusOr<MovieLensFiles> DetectMovieLens(const std::string& dir);
+
+// The files of one split written by `metaps datagen --kind ratings`:
+// dir/<split>.ratings.csv (ml-latest layout) with users.csv and movies.csv
+// beside it. NotFound naming the path if the ratings file is missing.
+StatusOr<MovieLensFiles> DetectMovieLensSplit(const std::string& dir, const std::string& split);
 
 struct MovieLensOptions {
   bool binary_label = false;

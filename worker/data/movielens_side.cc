@@ -41,16 +41,17 @@ Status ForEachLine(const std::string& path, const char* header_prefix, ParseFn p
 
 Status LoadMovieLensUsers(MovieLensFlavor flavor, const std::string& path, uint32_t first_user_slot,
                           MovieLensSideData* side) {
-  if (flavor == MovieLensFlavor::kLatest) {
-    return InvalidArgument(path + ": ml-latest has no users file");
-  }
   std::vector<std::string_view> fields;
-  return ForEachLine(path, nullptr, [&](std::string_view line) -> std::string {
-    // 100k: user|age|gender|occupation|zip;  1m: user::gender::age::occupation::zip
+  const char* header = flavor == MovieLensFlavor::kLatest ? "userId," : nullptr;
+  return ForEachLine(path, header, [&](std::string_view line) -> std::string {
+    // 100k: user|age|gender|occupation|zip;  1m: user::gender::age::occupation::zip;
+    // latest (users.csv of `metaps datagen`): userId,gender,age,occupation,zip
     if (flavor == MovieLensFlavor::k100K) {
       SplitFields(line, '|', &fields);
-    } else {
+    } else if (flavor == MovieLensFlavor::k1M) {
       SplitFields(line, "::", &fields);
+    } else {
+      SplitFields(line, ',', &fields);
     }
     if (fields.size() != 5) return "expected 5 fields, got " + std::to_string(fields.size());
     uint64_t user;

@@ -1,10 +1,10 @@
-#include "worker/metrics.h"
+#include "common/metrics.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "worker/metrics_codec.h"
+#include "common/metrics_codec.h"
 
 namespace metaps {
 namespace {

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "worker/metrics.h"
-#include "worker/metrics_codec.h"
+#include "common/metrics.h"
+#include "common/metrics_codec.h"
 
 namespace metaps {
 

@@ -1,0 +1,265 @@
+#include "common/job_config.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace metaps {
+namespace {
+
+namespace pb = google::protobuf;
+
+class Collector : public pb::io::ErrorCollector {
+ public:
+  explicit Collector(std::string source) : source_(std::move(source)) {}
+  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
+    if (!first_.empty()) return;
+    first_ = source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+             message;
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string source_;
+  std::string first_;
+};
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, sep)) parts.push_back(part);
+  return parts;
+}
+
+// "a.b.c=value": sets field c of message b of message a.
+Status ApplyOverride(const std::string& override_text, config::JobConfig* job) {
+  const size_t eq = override_text.find('=');
+  if (eq == std::string::npos) {
+    return InvalidArgument("--set " + override_text + ": expected path.to.field=value");
+  }
+  const std::vector<std::string> path = Split(override_text.substr(0, eq), '.');
+  const std::string value = override_text.substr(eq + 1);
+  pb::Message* msg = job;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const pb::FieldDescriptor* field = msg->GetDescriptor()->FindFieldByName(path[i]);
+    if (field == nullptr) {
+      return InvalidArgument("--set " + override_text + ": " + msg->GetDescriptor()->full_name() +
+                             " has no field '" + path[i] + "'");
+    }
+    const pb::Reflection* reflection = msg->GetReflection();
+    if (i + 1 < path.size()) {
+      if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
+        return InvalidArgument("--set " + override_text + ": '" + path[i] + "' is not a message");
+      }
+      msg = reflection->MutableMessage(msg, field);
+      continue;
+    }
+    if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      return InvalidArgument("--set " + override_text + ": '" + path[i] + "' is a message, not a value");
+    }
+    const std::vector<std::string> values =
+        field->is_repeated() ? Split(value, ',') : std::vector<std::string>{value};
+    if (field->is_repeated()) reflection->ClearField(msg, field);
+    for (const std::string& v : values) {
+      // Text format needs strings quoted; accept them bare on the command line.
+      const std::string literal =
+          field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING ? "\"" + v + "\"" : v;
+      pb::TextFormat::Parser parser;
+      Collector quiet("--set");
+      parser.RecordErrorsTo(&quiet);
+      if (!parser.ParseFieldValueFromString(literal, field, msg)) {
+        return InvalidArgument("--set " + override_text + ": '" + v + "' is not a valid " +
+                               field->type_name() + " for " + field->full_name());
+      }
+    }
+    return Status::Ok();
+  }
+  return InvalidArgument("--set " + override_text + ": empty path");
+}
+
+// Checks values, naming each problem's place: file:line:column or the --set.
+class Checker {
+ public:
+  Checker(std::string source, const pb::TextFormat::ParseInfoTree* tree,
+          std::map<std::string, std::string> overridden)
+      : source_(std::move(source)), tree_(tree), overridden_(std::move(overridden)) {}
+
+  void Require(bool ok, const std::string& path, const std::string& problem) {
+    if (!ok) errors_.push_back(Where(path) + ": " + path + ": " + problem);
+  }
+  void OneOf(const std::string& value, const std::set<std::string>& allowed,
+             const std::string& path) {
+    if (allowed.count(value)) return;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    Require(false, path, "'" + value + "' is not one of " + list);
+  }
+  Status status() const {
+    if (errors_.empty()) return Status::Ok();
+    std::string all;
+    for (const auto& e : errors_) all += (all.empty() ? "" : "\n") + e;
+    return InvalidArgument(all);
+  }
+
+ private:
+  std::string Where(const std::string& path) const {
+    auto it = overridden_.find(path);
+    if (it != overridden_.end()) return "--set " + it->second;
+    const pb::Descriptor* desc = config::JobConfig::descriptor();
+    const pb::TextFormat::ParseInfoTree* tree = tree_;
+    const std::vector<std::string> parts = Split(path, '.');
+    for (size_t i = 0; i < parts.size() && tree != nullptr; ++i) {
+      const pb::FieldDescriptor* field = desc->FindFieldByName(parts[i]);
+      if (field == nullptr) break;
+      const int index = field->is_repeated() ? 0 : -1;
+      if (i + 1 == parts.size()) {
+        auto loc = tree->GetLocation(field, index);
+        if (loc.line < 0) break;
+        return source_ + ":" + std::to_string(loc.line + 1) + ":" + std::to_string(loc.column + 1);
+      }
+      tree = tree->GetTreeForNested(field, index);
+      desc = field->message_type();
+    }
+    return source_ + " (default value)";
+  }
+
+  std::string source_;
+  const pb::TextFormat::ParseInfoTree* tree_;
+  std::map<std::string, std::string> overridden_;
+  std::vector<std::string> errors_;
+};
+
+void DefaultOptimizer(config::OptimizerConfig* o, const std::string& kind, float lr) {
+  if (o->kind().empty()) o->set_kind(kind);
+  if (o->lr() == 0) o->set_lr(lr);
+  if (o->beta1() == 0) o->set_beta1(0.9f);
+  if (o->beta2() == 0) o->set_beta2(0.999f);
+  if (o->eps() == 0) o->set_eps(1e-8f);
+  if (o->initial_accumulator() == 0) o->set_initial_accumulator(0.1f);
+}
+
+void FillDefaults(config::JobConfig* job) {
+  if (job->name().empty()) job->set_name("metaps-job");
+  auto* c = job->mutable_cluster();
+  if (c->servers() == 0) c->set_servers(1);
+  if (c->consistency().empty()) c->set_consistency("bsp");
+  auto* d = job->mutable_data();
+  if (d->batch_size() == 0) d->set_batch_size(256);
+  if (d->max_bad_fraction() == 0) d->set_max_bad_fraction(0.001);
+  if (d->rating_threshold() == 0) d->set_rating_threshold(3.5f);
+  auto* m = job->mutable_model();
+  if (m->embedding_dim() == 0) m->set_embedding_dim(16);
+  if (m->loss().empty()) {
+    m->set_loss(m->family() == "mf" || m->family() == "ncf" ? "squared" : "logistic");
+  }
+  if (m->num_scenarios() == 0) m->set_num_scenarios(1);
+  if (m->user_slots().empty()) m->add_user_slots("user");
+  if (m->item_slots().empty()) m->add_item_slots("item");
+  for (auto* t : {job->mutable_embedding(), job->mutable_linear()}) {
+    if (t->initializer().empty()) t->set_initializer(t == job->mutable_embedding() ? "normal" : "zeros");
+    if (t->init_scale() == 0 && t->initializer() != "zeros") t->set_init_scale(0.01f);
+    DefaultOptimizer(t->mutable_optimizer(), "adagrad", 0.05f);
+  }
+  DefaultOptimizer(job->mutable_dense_optimizer(), "adam", 0.001f);
+  auto* tr = job->mutable_training();
+  if (tr->epochs() == 0) tr->set_epochs(1);
+  if (tr->seed() == 0) tr->set_seed(1);
+  if (tr->log_every() == 0) tr->set_log_every(100);
+}
+
+void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
+  c.OneOf(o.kind(), {"sgd", "adagrad", "adam", "ftrl"}, path + ".kind");
+  c.Require(o.lr() > 0, path + ".lr", "must be positive, got " + std::to_string(o.lr()));
+  c.Require(o.beta1() > 0 && o.beta1() < 1, path + ".beta1", "must be in (0, 1)");
+  c.Require(o.beta2() > 0 && o.beta2() < 1, path + ".beta2", "must be in (0, 1)");
+  c.Require(o.eps() > 0, path + ".eps", "must be positive");
+  c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0, path,
+            "l1, l2 and weight_decay must not be negative");
+}
+
+void Validate(Checker& c, const config::JobConfig& job) {
+  const auto& cl = job.cluster();
+  c.Require(cl.servers() >= 1, "cluster.servers", "must be at least 1");
+  c.OneOf(cl.consistency(), {"bsp", "ssp", "asp"}, "cluster.consistency");
+  c.Require(cl.staleness() >= 0, "cluster.staleness", "must not be negative");
+  const auto& d = job.data();
+  c.OneOf(d.format(),
+          {"criteo", "avazu", "libsvm", "ffm", "movielens", "datagen-ctr", "datagen-ratings",
+           "datagen-scenarios"},
+          "data.format");
+  c.Require(d.batch_size() > 0, "data.batch_size", "must be positive");
+  c.Require(d.max_bad_fraction() >= 0 && d.max_bad_fraction() <= 1, "data.max_bad_fraction",
+            "must be in [0, 1]");
+  c.Require(d.holdout_fraction() >= 0 && d.holdout_fraction() < 0.5, "data.holdout_fraction",
+            "must be in [0, 0.5)");
+  const auto& m = job.model();
+  c.OneOf(m.family(), {"mf", "ncf", "deepfm", "multi_scenario"}, "model.family");
+  c.Require(m.embedding_dim() >= 1 && m.embedding_dim() <= 4096, "model.embedding_dim",
+            "must be in [1, 4096]");
+  for (int h : m.hidden()) c.Require(h > 0, "model.hidden", "layer widths must be positive");
+  c.OneOf(m.loss(), {"logistic", "squared"}, "model.loss");
+  c.Require(m.num_scenarios() >= 1, "model.num_scenarios", "must be at least 1");
+  for (const char* table : {"embedding", "linear"}) {
+    const auto& t = std::string(table) == "embedding" ? job.embedding() : job.linear();
+    c.OneOf(t.initializer(), {"zeros", "uniform", "normal"}, std::string(table) + ".initializer");
+    c.Require(t.init_scale() >= 0, std::string(table) + ".init_scale", "must not be negative");
+    c.Require(t.admit_after() >= 0, std::string(table) + ".admit_after", "must not be negative");
+    c.Require(t.evict_after_steps() >= 0, std::string(table) + ".evict_after_steps",
+              "must not be negative");
+    CheckOptimizer(c, t.optimizer(), std::string(table) + ".optimizer");
+  }
+  CheckOptimizer(c, job.dense_optimizer(), "dense_optimizer");
+  const auto& tr = job.training();
+  c.Require(tr.epochs() >= 1, "training.epochs", "must be at least 1");
+  c.Require(tr.max_steps() >= 0 && tr.eval_every() >= 0 && tr.checkpoint_every() >= 0 &&
+                tr.log_every() >= 0,
+            "training", "max_steps, eval_every, checkpoint_every and log_every must not be negative");
+  c.Require(tr.ranking_k() >= 0, "training.ranking_k", "must not be negative");
+}
+
+}  // namespace
+
+StatusOr<config::JobConfig> ParseJobConfig(const std::string& text, const std::string& source,
+                                           const std::vector<std::string>& overrides) {
+  config::JobConfig job;
+  pb::TextFormat::Parser parser;
+  Collector errors(source);
+  pb::TextFormat::ParseInfoTree tree;
+  parser.RecordErrorsTo(&errors);
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(text, &job)) {
+    return InvalidArgument(errors.first().empty() ? source + ": cannot parse" : errors.first());
+  }
+  std::map<std::string, std::string> overridden;
+  for (const std::string& o : overrides) {
+    RETURN_IF_ERROR(ApplyOverride(o, &job));
+    overridden[o.substr(0, o.find('='))] = o;
+  }
+  FillDefaults(&job);
+  Checker checker(source, &tree, overridden);
+  Validate(checker, job);
+  RETURN_IF_ERROR(checker.status());
+  return job;
+}
+
+StatusOr<config::JobConfig> LoadJobConfig(const std::string& path,
+                                          const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) return NotFound(path + ": cannot open the job config");
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseJobConfig(text.str(), path, overrides);
+}
+
+std::string JobConfigToText(const config::JobConfig& job) {
+  std::string text;
+  pb::TextFormat::PrintToString(job, &text);
+  return text;
+}
+
+}  // namespace metaps

@@ -1,0 +1,80 @@
+// `metaps datagen`: writes a synthetic dataset drawn from a planted model, with
+// the Bayes-optimal metrics in oracle.json (see worker/data/datagen.h).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "common/env.h"
+#include "launch/subcommands.h"
+#include "worker/data/datagen.h"
+
+namespace metaps {
+
+int DatagenCommand(int argc, char** argv) {
+  std::string kind = "ctr", out;
+  int64_t rows = 0, seed = 1, scenarios = 3, users = 0, items = 0;
+  FlagSet flags("datagen");
+  flags.String("kind", &kind, "ctr (Criteo TSV), ratings (MovieLens CSV) or scenarios");
+  flags.Int("rows", &rows, "rows in all, split 80/10/10 into train, valid and test");
+  flags.Int("seed", &seed, "seed of the planted model and of every draw");
+  flags.String("out", &out, "output directory (created; existing files are overwritten)");
+  flags.Int("scenarios", &scenarios, "scenarios of --kind scenarios, 2..16");
+  flags.Int("users", &users, "users of --kind ratings/scenarios; 0 = rows / 100 (at least 50)");
+  flags.Int("items", &items, "items of --kind ratings/scenarios; 0 = rows / 200 (at least 30)");
+  if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
+
+  DatagenOptions options;
+  auto parsed_kind = ParseDatagenKind(kind);
+  if (!parsed_kind.ok()) {
+    std::cerr << "metaps datagen: " << parsed_kind.status().message() << "\n";
+    return 2;
+  }
+  if (rows < 1 || out.empty() || seed < 0 || users < 0 || items < 0 ||
+      (flags.WasSet("scenarios") && *parsed_kind != DatagenKind::kScenarios)) {
+    std::cerr << "metaps datagen: --rows (positive) and --out DIR are required; --seed, --users "
+                 "and --items must not be negative; --scenarios needs --kind scenarios\n";
+    return 2;
+  }
+  options.kind = *parsed_kind;
+  options.rows = static_cast<uint64_t>(rows);
+  options.seed = static_cast<uint64_t>(seed);
+  options.out_dir = out;
+  options.scenarios = static_cast<int>(std::min<int64_t>(scenarios, 1 << 20));
+  options.users = static_cast<uint64_t>(users);
+  options.items = static_cast<uint64_t>(items);
+
+  const auto start = std::chrono::steady_clock::now();
+  StatusOr<DatagenResult> result = GenerateDataset(options, Env::Default());
+  if (!result.ok()) {
+    const bool usage = result.status().code() == StatusCode::kInvalidArgument;
+    std::cerr << "metaps datagen: " << result.status().message() << "\n";
+    return usage ? 2 : 1;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << "metaps datagen: wrote " << result->files.size() << " files to " << out
+            << "; oracle: " << result->oracle_json << "\n";
+  char text[512];
+  std::snprintf(text, sizeof(text),
+                "{\"event\":\"datagen\",\"kind\":\"%s\",\"rows\":%llu,\"train_rows\":%llu,"
+                "\"valid_rows\":%llu,\"test_rows\":%llu,\"seed\":%llu,\"seconds\":%.3f,"
+                "\"rows_per_second\":%.0f,\"out\":",
+                DatagenKindName(options.kind), static_cast<unsigned long long>(options.rows),
+                static_cast<unsigned long long>(result->split_rows[0]),
+                static_cast<unsigned long long>(result->split_rows[1]),
+                static_cast<unsigned long long>(result->split_rows[2]),
+                static_cast<unsigned long long>(options.seed), seconds,
+                seconds > 0 ? static_cast<double>(options.rows) / seconds : 0.0);
+  std::string line = text;
+  line += '"';
+  for (char c : out) {
+    if (c == '"' || c == '\\') line += '\\';
+    line += c;
+  }
+  line += "\"}";
+  std::cout << line << std::endl;
+  return 0;
+}
+
+}  // namespace metaps

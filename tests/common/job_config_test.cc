@@ -1,0 +1,91 @@
+// Job config: defaults, overrides, and errors that say file:line:column.
+#include "common/job_config.h"
+
+#include <gtest/gtest.h>
+
+namespace metaps {
+namespace {
+
+constexpr char kJob[] = R"(name: "ctr"
+data {
+  format: "criteo"
+  train: "train.txt"
+  batch_size: 512
+}
+model {
+  family: "deepfm"
+  hidden: [64, 32]
+}
+)";
+
+TEST(JobConfigTest, ParsesAndFillsDefaults) {
+  auto job = ParseJobConfig(kJob, "job.pbtxt");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->data().batch_size(), 512);
+  EXPECT_EQ(job->model().hidden_size(), 2);
+  EXPECT_EQ(job->cluster().servers(), 1);
+  EXPECT_EQ(job->cluster().consistency(), "bsp");
+  EXPECT_EQ(job->model().loss(), "logistic");
+  EXPECT_EQ(job->model().embedding_dim(), 16);
+  EXPECT_EQ(job->embedding().optimizer().kind(), "adagrad");
+  EXPECT_EQ(job->dense_optimizer().kind(), "adam");
+  EXPECT_EQ(job->training().epochs(), 1);
+  // The printed config parses back to the same thing.
+  auto again = ParseJobConfig(JobConfigToText(*job), "printed");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->SerializeAsString(), job->SerializeAsString());
+}
+
+TEST(JobConfigTest, UnknownFieldNamesFileLineAndColumn) {
+  std::string text = kJob;
+  text.replace(text.find("batch_size"), 10, "batch_sise");
+  auto job = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find("job.pbtxt:5:"), std::string::npos) << job.status();
+  EXPECT_NE(job.status().message().find("batch_sise"), std::string::npos);
+}
+
+TEST(JobConfigTest, BadValuesNameTheirPlace) {
+  std::string text = kJob;
+  text.replace(text.find("\"deepfm\""), 8, "\"dfm\"");
+  text += "training { epochs: -2 }\n";
+  auto job = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_FALSE(job.ok());
+  const std::string& m = job.status().message();
+  EXPECT_NE(m.find("job.pbtxt:8:3: model.family: 'dfm' is not one of deepfm, mf, multi_scenario, ncf"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("job.pbtxt:11:12: training.epochs: must be at least 1"), std::string::npos) << m;
+}
+
+TEST(JobConfigTest, OverridesFromTheCommandLine) {
+  auto job = ParseJobConfig(kJob, "job.pbtxt",
+                            {"training.epochs=3", "model.hidden=8,4,2", "data.format=avazu",
+                             "cluster.consistency=ssp", "cluster.staleness=2"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->training().epochs(), 3);
+  ASSERT_EQ(job->model().hidden_size(), 3);
+  EXPECT_EQ(job->model().hidden(2), 2);
+  EXPECT_EQ(job->data().format(), "avazu");
+  EXPECT_EQ(job->cluster().staleness(), 2);
+
+  auto bad_path = ParseJobConfig(kJob, "job.pbtxt", {"model.famly=mf"});
+  EXPECT_NE(bad_path.status().message().find("metaps.config.ModelConfig has no field 'famly'"),
+            std::string::npos)
+      << bad_path.status();
+  auto bad_value = ParseJobConfig(kJob, "job.pbtxt", {"training.epochs=many"});
+  EXPECT_NE(bad_value.status().message().find("'many' is not a valid"), std::string::npos);
+  auto bad_choice = ParseJobConfig(kJob, "job.pbtxt", {"model.loss=hinge"});
+  EXPECT_NE(bad_choice.status().message().find("--set model.loss=hinge: model.loss"),
+            std::string::npos)
+      << bad_choice.status();
+}
+
+TEST(JobConfigTest, MissingFileIsNamed) {
+  auto job = LoadJobConfig("/nonexistent/job.pbtxt");
+  EXPECT_EQ(job.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(job.status().message().find("/nonexistent/job.pbtxt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace metaps

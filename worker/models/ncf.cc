@@ -1,0 +1,98 @@
+// ncf: two-tower neural collaborative filtering.
+//   x = u ⊙ v,  z = MLP(x)  with widths [dim, hidden..., 1]
+// u (v) is the value-weighted sum of the embedding rows of the user (item)
+// slots' keys; the MLP applies ReLU after every hidden layer, so its first
+// layer is h = ReLU(W x + b). With no hidden layers it is GMF: z = w·x + b.
+// Dense layout: the MLP's layers (W then b, per layer) from offset 0.
+#include <utility>
+#include <vector>
+
+#include "worker/models/loss.h"
+#include "worker/models/mlp.h"
+#include "worker/models/model_family.h"
+#include "worker/models/sparse_features.h"
+
+namespace metaps {
+namespace {
+
+std::vector<int> NcfWidths(const ModelOptions& options) {
+  std::vector<int> widths = {options.embedding_dim};
+  widths.insert(widths.end(), options.hidden.begin(), options.hidden.end());
+  widths.push_back(1);
+  return widths;
+}
+
+class NcfModel final : public ModelFamily {
+ public:
+  NcfModel(const ModelOptions& options, const BatchSchema& schema, KernelBackend* backend,
+           std::vector<int> user_slots, std::vector<int> item_slots)
+      : ModelFamily(options, schema, backend, /*needs_linear=*/false),
+        user_slots_(std::move(user_slots)),
+        item_slots_(std::move(item_slots)),
+        mlp_(NcfWidths(options), /*relu_last=*/false, /*dense_offset=*/0) {}
+
+  size_t num_dense() const override { return mlp_.num_params(); }
+  void InitDense(uint64_t seed, float* dense) const override { mlp_.Init(seed, dense); }
+
+ protected:
+  StatusOr<double> Compute(const Batch& batch, const EmbeddingBatch& emb, const float* dense,
+                           float* predictions, const GradSinks* grads) override {
+    const size_t n = batch.size();
+    const int rows_n = static_cast<int>(n);
+    const size_t nd = n * dim_;
+    u_.assign(nd, 0.0f);
+    v_.assign(nd, 0.0f);
+    const float* rows = emb.tables[0].rows.data();
+    for (int s : user_slots_) {
+      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, u_.data(), dim_);
+    }
+    for (int s : item_slots_) {
+      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, v_.data(), dim_);
+    }
+    x_.resize(nd);
+    backend_->Mul(nd, u_.data(), v_.data(), x_.data());
+    const float* z = mlp_.Forward(backend_, rows_n, x_.data(), dim_, dense);
+
+    dz_.resize(n);
+    const double loss =
+        LossAndGrad(options_.loss, n, z, batch.labels.data(), 1.0f / static_cast<float>(n),
+                    predictions, grads ? dz_.data() : nullptr);
+    if (grads == nullptr) return loss;
+
+    dx_.resize(nd);
+    mlp_.Backward(backend_, rows_n, x_.data(), dim_, dz_.data(), dense, grads->dense, dx_.data(),
+                  dim_);
+    // d x / d u = v and d x / d v = u, elementwise.
+    du_.resize(nd);
+    backend_->Mul(nd, dx_.data(), v_.data(), du_.data());
+    backend_->Mul(nd, dx_.data(), u_.data(), dx_.data());
+    for (int s : user_slots_) {
+      ScatterSlot(batch.slots[s], emb.row_index[s], du_.data(), dim_, dim_, n, grads->embedding);
+    }
+    for (int s : item_slots_) {
+      ScatterSlot(batch.slots[s], emb.row_index[s], dx_.data(), dim_, dim_, n, grads->embedding);
+    }
+    return loss;
+  }
+
+ private:
+  const std::vector<int> user_slots_;
+  const std::vector<int> item_slots_;
+  Mlp mlp_;
+  // Per-batch scratch, n x dim or n.
+  std::vector<float> u_, v_, x_, dz_, dx_, du_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Model>> CreateNcfModel(const ModelOptions& options,
+                                                const BatchSchema& schema, KernelBackend* backend) {
+  ASSIGN_OR_RETURN(std::vector<int> user_slots,
+                   ResolveSlots(schema, options.user_slots, "user_slots"));
+  ASSIGN_OR_RETURN(std::vector<int> item_slots,
+                   ResolveSlots(schema, options.item_slots, "item_slots"));
+  return std::unique_ptr<Model>(
+      new NcfModel(options, schema, backend, std::move(user_slots), std::move(item_slots)));
+}
+
+}  // namespace metaps
