@@ -98,6 +98,9 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
       for (const auto& key : extra) transport->Authorize(key, -1);
     }
   }
+  // Nobody connects before every rank accepts every member's key: a handshake
+  // refused by a not-yet-authorized ZAP handler would lose the queued request.
+  RETURN_IF_ERROR(bootstrap->AllGather("").status());
   METAPS_LOG(DEBUG) << "serving at " << rpc_server->endpoint();
   if (options.insecure && role == wire::SCHEDULER) {
     METAPS_LOG(WARNING) << "--insecure: CURVE is off, any process that can reach the ports "

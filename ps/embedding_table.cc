@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <cstdlib>  // TUNE
 
 #include "common/hash.h"
 #include "common/logging.h"
@@ -27,9 +26,9 @@ namespace {
 constexpr size_t kMaxRequestKeys = UINT32_MAX;
 // Prefetch distances, found by measurement on the 2-core Zen 5 VM (2^20-row
 // tables): index entries are looked up this many keys after their prefetch...
-static const size_t kIndexAhead = getenv("IA") ? atoi(getenv("IA")) : 16;  // TUNE
+constexpr size_t kIndexAhead = 16;
 // ... and rows are used this many cache lines (summed over rows) after theirs.
-static const size_t kRowLinesAhead = getenv("RA") ? atoi(getenv("RA")) : 64;  // TUNE
+constexpr size_t kRowLinesAhead = 64;
 
 size_t RowsAhead(size_t bytes_per_row) {
   const size_t lines = (bytes_per_row + 63) / 64;
@@ -90,13 +89,14 @@ inline __attribute__((always_inline)) void ApplyRule(const OptimizerParams& p,
   const int dim = static_cast<int>(b.dim);
   switch (p.kind) {
     case OptimizerKind::kSgd:
-      return UpdateRows(b, [&](float* row, const float* g) __attribute__((always_inline)) {
-        SgdUpdate(row, g, dim, p.lr, p.weight_decay);
-      });
+      return UpdateRows(
+          b, [&](float* row, const float* g)
+                 __attribute__((always_inline)) { SgdUpdate(row, g, dim, p.lr, p.weight_decay); });
     case OptimizerKind::kAdagrad:
-      return UpdateRows(b, [&](float* row, const float* g) __attribute__((always_inline)) {
-        AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay);
-      });
+      return UpdateRows(
+          b, [&](float* row, const float* g) __attribute__((always_inline)) {
+            AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay);
+          });
     default:  // Adam and FTRL: dominated by powf, not worth an instance each
       return UpdateRows(b, [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim); });
   }
@@ -107,8 +107,7 @@ void ApplyRuleBaseline(const OptimizerParams& p, const UpdateBatch& b) { ApplyRu
 #if defined(__x86_64__) && defined(__GNUC__)
 // The same code with 8-wide vectors. AVX2 only, not FMA: contracting a*b+c
 // would change the rounding, and results must not depend on the CPU.
-__attribute__((target("avx2"))) void ApplyRuleAvx2(const OptimizerParams& p,
-                                                   const UpdateBatch& b) {
+__attribute__((target("avx2"))) void ApplyRuleAvx2(const OptimizerParams& p, const UpdateBatch& b) {
   ApplyRule(p, b);
 }
 const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
@@ -309,8 +308,8 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
     float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
     RETURN_IF_ERROR(ResolveRows(stripe, keys, s.hashes.data(), pos, m, slots, rows));
-    const UpdateBatch batch{rows,      pos,       slots, m, grads, dim, row_bytes,
-                            track_steps ? &stripe.slab : nullptr, step};
+    const UpdateBatch batch{
+        rows, pos, slots, m, grads, dim, row_bytes, track_steps ? &stripe.slab : nullptr, step};
     if (kHaveAvx2) {
       ApplyRuleAvx2(params, batch);
     } else {

@@ -64,14 +64,14 @@ TEST(DatagenTest, SameSeedGivesIdenticalBytesForEveryKind) {
     for (size_t f = 0; f < a.result.files.size(); ++f) {
       EXPECT_EQ(ReadFile(a.result.files[f]), ReadFile(b.result.files[f])) << a.result.files[f];
     }
-    EXPECT_NE(ReadFile(TempDir(name + "_a") + "/" + (kind == DatagenKind::kCtr ? "train.txt"
-                                                     : kind == DatagenKind::kRatings
-                                                         ? "train.ratings.csv"
-                                                         : "train.csv")),
-              ReadFile(TempDir(name + "_c") + "/" + (kind == DatagenKind::kCtr ? "train.txt"
-                                                     : kind == DatagenKind::kRatings
-                                                         ? "train.ratings.csv"
-                                                         : "train.csv")))
+    EXPECT_NE(ReadFile(TempDir(name + "_a") + "/" +
+                       (kind == DatagenKind::kCtr       ? "train.txt"
+                        : kind == DatagenKind::kRatings ? "train.ratings.csv"
+                                                        : "train.csv")),
+              ReadFile(TempDir(name + "_c") + "/" +
+                       (kind == DatagenKind::kCtr       ? "train.txt"
+                        : kind == DatagenKind::kRatings ? "train.ratings.csv"
+                                                        : "train.csv")))
         << name;
     EXPECT_EQ(a.result.oracle_json + "\n", ReadFile(TempDir(name + "_a") + "/oracle.json"));
   }
@@ -166,8 +166,8 @@ TEST(DatagenRatingsTest, OracleRmseIsAboutTheNoise) {
   const std::string& json = g.result.oracle_json;
   const double noise = JsonNumber(json, "noise_std");
   const double rmse = JsonNumber(json, "test_rmse");
-  // Noise plus rounding to half stars (variance 1/48), less a little from clipping.
-  EXPECT_NEAR(rmse, std::sqrt(noise * noise + 1.0 / 48), 0.05) << json;
+  // The noise, plus rounding to half stars, less what clipping at 0.5 and 5 removes.
+  EXPECT_NEAR(rmse, noise, 0.05) << json;
   EXPECT_LT(JsonNumber(json, "test_mae"), rmse);
   EXPECT_LT(rmse, JsonNumber(json, "constant_test_rmse") - 0.1) << json;
   std::vector<double> truth;

@@ -40,13 +40,15 @@ struct Generated {
   std::vector<PlantedRow> rows;
 };
 
-inline Generated Generate(DatagenKind kind, uint64_t rows, uint64_t seed, const std::string& dir) {
+inline Generated Generate(DatagenKind kind, uint64_t rows, uint64_t seed, const std::string& dir,
+                          int scenarios = 3) {
   Generated out;
   DatagenOptions options;
   options.kind = kind;
   options.rows = rows;
   options.seed = seed;
   options.out_dir = dir;
+  options.scenarios = scenarios;
   options.on_row = [&out](const PlantedRow& row) { out.rows.push_back(row); };
   StatusOr<DatagenResult> result = GenerateDataset(options, Env::Default());
   EXPECT_TRUE(result.ok()) << result.status();
@@ -56,7 +58,7 @@ inline Generated Generate(DatagenKind kind, uint64_t rows, uint64_t seed, const 
 
 // Labels and true values of one split, in file order.
 inline void SplitRows(const Generated& g, DataSplit split, std::vector<double>* truth,
-               std::vector<float>* labels, std::vector<uint32_t>* scenarios = nullptr) {
+                      std::vector<float>* labels, std::vector<uint32_t>* scenarios = nullptr) {
   for (const PlantedRow& row : g.rows) {
     if (row.split != split) continue;
     truth->push_back(row.truth);
@@ -68,7 +70,8 @@ inline void SplitRows(const Generated& g, DataSplit split, std::vector<double>* 
 // Every label of a drained reader, in order.
 inline std::vector<float> Labels(const Drained& drained) {
   std::vector<float> labels;
-  for (const Batch& b : drained.batches) labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+  for (const Batch& b : drained.batches)
+    labels.insert(labels.end(), b.labels.begin(), b.labels.end());
   return labels;
 }
 

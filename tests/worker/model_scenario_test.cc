@@ -2,6 +2,7 @@
 // layouts, option errors, and a deepfm learning sanity check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct FamilyCase {
   ModelOptions options;
   bool ratings = false;  // labels are ratings 1..5 (squared loss)
 };
+
+void PrintTo(const FamilyCase& c, std::ostream* os) { *os << c.label; }
 
 ModelOptions Options(const std::string& family, std::vector<int> hidden) {
   ModelOptions options;

@@ -42,14 +42,14 @@ const char* DataSplitName(DataSplit split);
 // One generated row, as the oracle saw it.
 struct PlantedRow {
   DataSplit split;
-  float label;         // as written: click 0/1, or the rating
-  double truth;        // true click probability, or the noise-free rating
-  uint32_t scenario;   // 0 unless kind is scenarios
+  float label;        // as written: click 0/1, or the rating
+  double truth;       // true click probability, or the noise-free rating
+  uint32_t scenario;  // 0 unless kind is scenarios
 };
 
 struct DatagenOptions {
   DatagenKind kind = DatagenKind::kCtr;
-  uint64_t rows = 0;    // > 0
+  uint64_t rows = 0;  // > 0
   uint64_t seed = 1;
   std::string out_dir;  // created if missing; existing files are overwritten
   int scenarios = 3;    // scenarios only, in [2, 16]

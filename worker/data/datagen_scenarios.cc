@@ -11,7 +11,7 @@ namespace datagen {
 namespace {
 
 constexpr int kMaxScenarios = 16;
-constexpr double kLogitScale = 1.6;  // of the standardized score: Bayes AUC about 0.8
+constexpr double kLogitScale = 1.4;  // of the standardized score: Bayes AUC about 0.8
 constexpr uint64_t kCalibrationRows = 5000;
 constexpr double kTargetRates[8] = {0.30, 0.22, 0.36, 0.26, 0.33, 0.19, 0.28, 0.24};
 
@@ -185,8 +185,8 @@ Status GenerateScenarios(const DatagenOptions& options, Env* env, DatagenResult*
   std::string per_scenario = "[";
   for (int s = 0; s < k; ++s) {
     if (s > 0) per_scenario += ',';
-    per_scenario += ScenarioJson(s, &rows[s * kNumDataSplits], positives[s],
-                                 &oracle[s * kNumDataSplits]);
+    per_scenario +=
+        ScenarioJson(s, &rows[s * kNumDataSplits], positives[s], &oracle[s * kNumDataSplits]);
   }
   per_scenario += ']';
   const BinaryMetrics valid = oracle[k * kNumDataSplits + 1].Result();

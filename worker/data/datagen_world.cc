@@ -7,14 +7,15 @@ namespace metaps {
 namespace datagen {
 
 const char* const kGenreNames[kNumGenres] = {
-    "Action", "Adventure", "Animation", "Children", "Comedy",  "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical",
-    "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"};
+    "Action",      "Adventure", "Animation", "Children",  "Comedy", "Crime",
+    "Documentary", "Drama",     "Fantasy",   "Film-Noir", "Horror", "Musical",
+    "Mystery",     "Romance",   "Sci-Fi",    "Thriller",  "War",    "Western"};
 
 namespace {
 
 // Relative frequencies of the genres and of the age buckets (after ml-1m).
-constexpr double kGenreWeights[kNumGenres] = {8, 5, 2, 3, 14, 5, 2, 18, 3, 1, 4, 2, 3, 7, 4, 8, 2, 1};
+constexpr double kGenreWeights[kNumGenres] = {8, 5, 2, 3, 14, 5, 2, 18, 3,
+                                              1, 4, 2, 3, 7,  4, 8, 2,  1};
 constexpr double kAgeWeights[kNumAgeBuckets] = {0.04, 0.18, 0.35, 0.2, 0.09, 0.08, 0.06};
 constexpr double kUserActivityS = 0.5;
 constexpr double kItemPopularityS = 0.7;
@@ -106,8 +107,8 @@ PlantedWorld::PlantedWorld(uint64_t seed, uint64_t num_users, uint64_t num_items
     for (int g = 0; g < kNumGenres; ++g) {
       if (genres >> g & 1) genre_bias += effect(kGenreKey + g, kWorldDim);
     }
-    item_bias_[i] = 0.25f * norm * genre_bias +
-                    0.35f * static_cast<float>(Normal(seed, kWorldItems, i, 4));
+    item_bias_[i] =
+        0.25f * norm * genre_bias + 0.35f * static_cast<float>(Normal(seed, kWorldItems, i, 4));
   }
 }
 

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include "common/env.h"
-
 #include "worker/data/feature_hash.h"
 #include "worker/data/movielens_side.h"
 #include "worker/data/text_fields.h"
@@ -156,8 +155,10 @@ StatusOr<MovieLensFiles> DetectMovieLensSplit(const std::string& dir, const std:
   files.flavor = MovieLensFlavor::kLatest;
   files.ratings = JoinPath(dir, split + ".ratings.csv");
   if (!IsRegularFile(files.ratings)) {
-    return NotFound(files.ratings + ": no such ratings file (write it with metaps datagen --kind "
-                                    "ratings --out " + dir + ")");
+    return NotFound(files.ratings +
+                    ": no such ratings file (write it with metaps datagen --kind "
+                    "ratings --out " +
+                    dir + ")");
   }
   if (IsRegularFile(JoinPath(dir, "users.csv"))) files.users = JoinPath(dir, "users.csv");
   if (IsRegularFile(JoinPath(dir, "movies.csv"))) files.items = JoinPath(dir, "movies.csv");

@@ -15,8 +15,8 @@ constexpr uint32_t kItemSlot = 1;
 
 class ScenarioReader : public LineReader {
  public:
-  ScenarioReader(std::vector<std::string> files, const ReaderOptions& options,
-                 std::string header, const std::vector<std::string_view>& columns)
+  ScenarioReader(std::vector<std::string> files, const ReaderOptions& options, std::string header,
+                 const std::vector<std::string_view>& columns)
       : LineReader(std::move(files), options), header_(std::move(header)) {
     schema_.slots.push_back({"user"});
     schema_.slots.push_back({"item"});
@@ -100,8 +100,7 @@ StatusOr<std::unique_ptr<Reader>> OpenScenarioReader(std::vector<std::string> fi
                              " of the header has no name");
     }
   }
-  return std::unique_ptr<Reader>(
-      new ScenarioReader(std::move(files), options, header, columns));
+  return std::unique_ptr<Reader>(new ScenarioReader(std::move(files), options, header, columns));
 }
 
 }  // namespace metaps
