@@ -14,6 +14,11 @@ void FlagSet::Int(const std::string& name, int64_t* target, const std::string& h
   flags_[name] = {Kind::kInt, target, help, std::to_string(*target)};
 }
 
+void FlagSet::StringList(const std::string& name, std::vector<std::string>* target,
+                         const std::string& help) {
+  flags_[name] = {Kind::kStringList, target, help, ""};
+}
+
 void FlagSet::Bool(const std::string& name, bool* target, const std::string& help) {
   flags_[name] = {Kind::kBool, target, help, *target ? "true" : "false"};
 }
@@ -23,6 +28,9 @@ Status FlagSet::Assign(const std::string& name, Flag& flag, const std::string& v
   switch (flag.kind) {
     case Kind::kString:
       *static_cast<std::string*>(flag.target) = value;
+      break;
+    case Kind::kStringList:
+      static_cast<std::vector<std::string>*>(flag.target)->push_back(value);
       break;
     case Kind::kInt: {
       errno = 0;

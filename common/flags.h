@@ -20,6 +20,9 @@ class FlagSet {
   void String(const std::string& name, std::string* target, const std::string& help);
   void Int(const std::string& name, int64_t* target, const std::string& help);
   void Bool(const std::string& name, bool* target, const std::string& help);
+  // A flag that may repeat; each occurrence appends its value.
+  void StringList(const std::string& name, std::vector<std::string>* target,
+                  const std::string& help);
 
   // Parses argv[begin..]; positional arguments are an error. Returns
   // NotFound("help") when --help was given (the caller prints Usage()).
@@ -28,7 +31,7 @@ class FlagSet {
   bool WasSet(const std::string& name) const { return set_.count(name) > 0; }
 
  private:
-  enum class Kind { kString, kInt, kBool };
+  enum class Kind { kString, kInt, kBool, kStringList };
   struct Flag {
     Kind kind;
     void* target;

@@ -68,7 +68,7 @@ StatusOr<CurveKeyPair> RankKeys(const ClusterOptions& options) {
 
 // Everything one rank does, in either mode.
 Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions& options,
-               const ClusterLayout& layout, const JobRoles& roles) {
+               const ClusterLayout& layout, const JobRoles& roles, AllReduce* allreduce) {
   const int rank = bootstrap->rank();
   const wire::Role role = layout.RoleOf(rank);
   ScopedLogPrefix prefix(layout.Describe(rank));
@@ -126,6 +126,7 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
   ctx.rpc_server = rpc_server.get();
   ctx.rpc_client = rpc_client.get();
   ctx.curve = transport->curve();
+  ctx.allreduce = allreduce;
   const RoleMain& main = role == wire::SCHEDULER ? roles.scheduler
                          : role == wire::SERVER  ? roles.server
                                                  : roles.worker;
@@ -163,8 +164,16 @@ int RunUnderMpi(const ClusterOptions& options, const JobRoles& roles) {
     } else if (!transport.ok()) {
       status = transport.status();
     } else {
+      // Collective over every rank: the workers' communicator for all-reduce.
+      MPI_Comm workers;
+      const bool is_worker = layout->RoleOf(rank) == wire::WORKER;
+      MPI_Comm_split(MPI_COMM_WORLD, is_worker ? 1 : MPI_UNDEFINED, rank, &workers);
+      std::unique_ptr<AllReduce> allreduce;
+      if (is_worker) allreduce = MakeMpiAllReduce(&workers);
       auto bootstrap = MakeMpiBootstrap();
-      status = RunRank(bootstrap.get(), transport->get(), options, *layout, roles);
+      status = RunRank(bootstrap.get(), transport->get(), options, *layout, roles, allreduce.get());
+      allreduce.reset();
+      if (is_worker && status.ok()) MPI_Comm_free(&workers);
     }
   }
   if (!status.ok()) {
@@ -191,13 +200,18 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
     return 2;
   }
   InProcessRendezvous rendezvous(world);
+  InProcessAllReduceGroup allreduce_group(layout->num_workers());
   std::vector<Status> results(static_cast<size_t>(world));
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
     threads.emplace_back([&, r] {
       auto bootstrap = rendezvous.ForRank(r);
-      results[static_cast<size_t>(r)] =
-          RunRank(bootstrap.get(), transport->get(), options, *layout, roles);
+      std::unique_ptr<AllReduce> allreduce;
+      if (layout->RoleOf(r) == wire::WORKER) {
+        allreduce = allreduce_group.ForWorker(layout->WorkerIndex(r));
+      }
+      results[static_cast<size_t>(r)] = RunRank(bootstrap.get(), transport->get(), options,
+                                                *layout, roles, allreduce.get());
     });
   }
   for (auto& t : threads) t.join();

@@ -14,11 +14,12 @@
 #include "common/flags.h"
 #include "common/rpc.h"
 #include "common/scheduler_client.h"
+#include "worker/allreduce.h"
 
 namespace metaps {
 
 struct ClusterOptions {
-  int64_t servers = 1;
+  int64_t servers = 1;              // a job config's cluster.servers wins unless --servers is given
   int64_t workers = 1;  // single-process mode only; mpirun's -np decides otherwise
   bool insecure = false;
   std::string keys_dir;            // --curve-keys: this key pair instead of fresh ones
@@ -41,6 +42,7 @@ struct RankContext {
   RpcServer* rpc_server = nullptr;  // bound, not started
   RpcClient* rpc_client = nullptr;  // connected to the scheduler (members) and servers (workers)
   bool curve = false;
+  AllReduce* allreduce = nullptr;  // workers: dense all-reduce among the workers
   HeartbeatOptions heartbeat() const;
 };
 

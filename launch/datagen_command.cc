@@ -31,9 +31,11 @@ int DatagenCommand(int argc, char** argv) {
     return 2;
   }
   if (rows < 1 || out.empty() || seed < 0 || users < 0 || items < 0 ||
-      (flags.WasSet("scenarios") && *parsed_kind != DatagenKind::kScenarios)) {
+      (flags.WasSet("scenarios") && *parsed_kind != DatagenKind::kScenarios) ||
+      ((flags.WasSet("users") || flags.WasSet("items")) && *parsed_kind == DatagenKind::kCtr)) {
     std::cerr << "metaps datagen: --rows (positive) and --out DIR are required; --seed, --users "
-                 "and --items must not be negative; --scenarios needs --kind scenarios\n";
+                 "and --items must not be negative; --scenarios needs --kind scenarios, --users "
+                 "and --items --kind ratings or scenarios\n";
     return 2;
   }
   options.kind = *parsed_kind;

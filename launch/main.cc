@@ -13,9 +13,12 @@ namespace {
 constexpr char kUsage[] =
     "usage: metaps <subcommand> [flags]   (metaps <subcommand> --help for its flags)\n"
     "\n"
+    "  train     train a job's model (--config JOB [--data DIR] [--set field=value])\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
+    "  datagen   write a synthetic dataset from a planted model\n"
+    "            (--kind ctr|ratings|scenarios --rows N --seed S --out DIR)\n"
     "  keygen    write a CURVE key pair for a persistent cluster (--out DIR)\n"
     "  version   print the version and build options\n"
     "\n"
@@ -34,6 +37,8 @@ int main(int argc, char** argv) {
   if (command == "ping") return metaps::PingCommand(argc, argv);
   if (command == "keygen") return metaps::KeygenCommand(argc, argv);
   if (command == "bench-ps") return metaps::BenchPsCommand(argc, argv);
+  if (command == "datagen") return metaps::DatagenCommand(argc, argv);
+  if (command == "train") return metaps::TrainCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;

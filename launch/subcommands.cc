@@ -25,11 +25,12 @@ int ParseSubcommandFlags(FlagSet& flags, int argc, char** argv) {
   return 2;
 }
 
-Status RunScheduler(RankContext& ctx, JobDriver* driver) {
+Status RunScheduler(RankContext& ctx, JobDriver* driver, int64_t staleness) {
   SchedulerOptions options;
   options.heartbeat_timeout = std::chrono::milliseconds(ctx.options->heartbeat_timeout_ms);
   options.cluster_file = ctx.options->cluster_file;
   options.stop_requested = StopRequested;
+  options.staleness = staleness;
   Scheduler scheduler(ctx.rpc_server, ctx.view, driver, options);
   return scheduler.Run();
 }

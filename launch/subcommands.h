@@ -11,14 +11,16 @@ namespace metaps {
 int PingCommand(int argc, char** argv);
 int KeygenCommand(int argc, char** argv);
 int BenchPsCommand(int argc, char** argv);
+int TrainCommand(int argc, char** argv);
 int DatagenCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.
 // Parses argv[2..]; returns -1 to go on, or the exit code to return now
 // (0 after printing --help, 2 after a usage error).
 int ParseSubcommandFlags(FlagSet& flags, int argc, char** argv);
-// Runs the scheduler role with `driver` until the job ends.
-Status RunScheduler(RankContext& ctx, JobDriver* driver);
+// Runs the scheduler role with `driver` until the job ends. `staleness` is the
+// consistency of worker clocks (0 BSP, > 0 SSP, < 0 ASP).
+Status RunScheduler(RankContext& ctx, JobDriver* driver, int64_t staleness = -1);
 // Starts a worker's service socket answering every request with an error.
 void ServeNothing(RankContext& ctx);
 

@@ -97,7 +97,7 @@ inline __attribute__((always_inline)) void ApplyRule(const OptimizerParams& p,
           b, [&](float* row, const float* g) __attribute__((always_inline)) {
             AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay);
           });
-    default:  // Adam and FTRL: dominated by powf, not worth an instance each
+    default:  // Adam and FTRL: the generic rule, still switched per row
       return UpdateRows(b, [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim); });
   }
 }
@@ -110,7 +110,12 @@ void ApplyRuleBaseline(const OptimizerParams& p, const UpdateBatch& b) { ApplyRu
 __attribute__((target("avx2"))) void ApplyRuleAvx2(const OptimizerParams& p, const UpdateBatch& b) {
   ApplyRule(p, b);
 }
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+// __builtin_cpu_init first: this runs as a static initializer.
+bool HaveAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+const bool kHaveAvx2 = HaveAvx2();
 #else
 void ApplyRuleAvx2(const OptimizerParams& p, const UpdateBatch& b) { ApplyRule(p, b); }
 const bool kHaveAvx2 = false;

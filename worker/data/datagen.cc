@@ -47,17 +47,16 @@ StatusOr<DatagenResult> GenerateDataset(const DatagenOptions& options, Env* env)
   constexpr uint64_t kMaxRows = uint64_t{1} << 40;
   constexpr uint64_t kMaxEntities = uint64_t{1} << 26;
   if (options.rows == 0 || options.rows > kMaxRows) {
-    return InvalidArgument("datagen: --rows must be in [1, 2^40], got " +
-                           std::to_string(options.rows));
+    return InvalidArgument("--rows must be in [1, 2^40], got " + std::to_string(options.rows));
   }
-  if (options.out_dir.empty()) return InvalidArgument("datagen: --out DIR is required");
+  if (options.out_dir.empty()) return InvalidArgument("--out DIR is required");
   if (options.kind == DatagenKind::kScenarios &&
       (options.scenarios < 2 || options.scenarios > 16)) {
-    return InvalidArgument("datagen: --scenarios must be in [2, 16], got " +
+    return InvalidArgument("--scenarios must be in [2, 16], got " +
                            std::to_string(options.scenarios));
   }
   if (options.users > kMaxEntities || options.items > kMaxEntities) {
-    return InvalidArgument("datagen: --users and --items must be at most 2^26");
+    return InvalidArgument("--users and --items must be at most 2^26");
   }
   RETURN_IF_ERROR(env->CreateDir(options.out_dir));
   DatagenResult result;

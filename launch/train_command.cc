@@ -1,0 +1,115 @@
+// `metaps train --config JOB [--data DIR] [--set field=value ...]`: trains a
+// job's model across the cluster and prints {"event":"done",...} last.
+#include <iostream>
+
+#include "common/job_config.h"
+#include "common/logging.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "launch/subcommands.h"
+#include "ps/checkpoint.h"
+#include "ps/server.h"
+#include "scheduler/train_job.h"
+#include "worker/dataset.h"
+#include "worker/trainer.h"
+
+namespace metaps {
+namespace {
+
+StatusOr<TableSpec> TableSpecFor(const config::TableConfig& c, uint32_t id, const char* name,
+                                 int dim) {
+  TableSpec t;
+  t.id = id;
+  t.name = name;
+  t.dim = dim;
+  if (c.initializer() == "uniform") t.init = InitializerSpec::Uniform(c.init_scale());
+  if (c.initializer() == "normal") t.init = InitializerSpec::Normal(c.init_scale());
+  t.optimizer = ToOptimizerParams(c.optimizer());
+  t.admit_after = c.admit_after();
+  t.evict_after_steps = c.evict_after_steps();
+  RETURN_IF_ERROR(ValidateTableSpec(t));
+  return t;
+}
+
+int64_t Staleness(const config::ClusterConfig& c) {
+  if (c.consistency() == "bsp") return 0;
+  if (c.consistency() == "ssp") return c.staleness();
+  return -1;
+}
+
+}  // namespace
+
+int TrainCommand(int argc, char** argv) {
+  ClusterOptions cluster;
+  std::string config_path, data_dir;
+  std::vector<std::string> overrides;
+  FlagSet flags("train");
+  cluster.Register(&flags);
+  flags.String("config", &config_path, "job config (protobuf text format), e.g. launch/jobs/*.pbtxt");
+  flags.String("data", &data_dir, "data directory: relative data paths and datagen/MovieLens dirs");
+  flags.StringList("set", &overrides, "override a config field: --set training.epochs=3 (repeatable)");
+  if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
+  if (config_path.empty()) {
+    std::cerr << "metaps train: --config JOB is required (see launch/jobs/)\n";
+    return 2;
+  }
+  auto loaded = LoadJobConfig(config_path, overrides);
+  if (!loaded.ok()) {
+    std::cerr << "metaps train: " << loaded.status().message() << "\n";
+    return 2;
+  }
+  const config::JobConfig job = std::move(loaded).value();
+  if (!flags.WasSet("servers")) cluster.servers = job.cluster().servers();
+  auto embedding = TableSpecFor(job.embedding(), 0, "embedding", job.model().embedding_dim());
+  auto linear = TableSpecFor(job.linear(), 1, "linear", 1);
+  if (!embedding.ok() || !linear.ok()) {
+    std::cerr << "metaps train: " << (embedding.ok() ? linear : embedding).status().message()
+              << "\n";
+    return 2;
+  }
+
+  bool scheduler_here = false, done = false;
+  JobRoles roles;
+  roles.scheduler = [&](RankContext& ctx) -> Status {
+    TrainReport report{job.model().family(), job.output_dir(), job.training().max_steps()};
+    TrainJob train(ctx.view, report);
+    scheduler_here = true;
+    RETURN_IF_ERROR(RunScheduler(ctx, &train, Staleness(job.cluster())));
+    done = train.done();
+    return Status::Ok();
+  };
+  roles.server = [&](RankContext& ctx) -> Status {
+    ParameterServer server(ctx.rpc_server, ctx.view);
+    RETURN_IF_ERROR(server.AddTable(*embedding, job.training().seed()));
+    RETURN_IF_ERROR(server.AddTable(*linear, job.training().seed()));
+    server.Start();
+    return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
+      ASSIGN_OR_RETURN(Message end, scheduler.Gather("ps/quiesce", kGroupMembers));
+      if (job.output_dir().empty()) return Status::Ok();
+      return server.SaveCheckpoint(Env::Default(), &scheduler, job.output_dir() + "/checkpoints",
+                                   end.header.control().value(), job.name());
+    });
+  };
+  roles.worker = [&](RankContext& ctx) -> Status {
+    ServeNothing(ctx);
+    ASSIGN_OR_RETURN(TrainerData data, OpenDataSources(job, data_dir));
+    // The schema comes from the training data itself.
+    ASSIGN_OR_RETURN(auto probe, data.train(ReaderOptions{}));
+    auto backend = MakeCpuBackend();
+    ASSIGN_OR_RETURN(auto model,
+                     CreateModel(ToModelOptions(job.model()), probe->schema(), backend.get()));
+    probe.reset();
+    PsClient ps(ctx.rpc_client, ctx.view);
+    return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
+      TrainerDeps deps{&ps, &scheduler, ctx.allreduce, model.get()};
+      Trainer trainer(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
+                      ctx.view.layout.num_workers());
+      RETURN_IF_ERROR(trainer.Run());
+      return scheduler.Barrier("ps/quiesce", kGroupMembers);
+    });
+  };
+  const int code = RunJob(cluster, roles);
+  if (code != 0) return code;
+  return scheduler_here && !done ? 1 : 0;
+}
+
+}  // namespace metaps

@@ -1,0 +1,168 @@
+#include "scheduler/train_job.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "common/logging.h"
+#include "common/metrics.h"
+
+namespace metaps {
+namespace {
+
+std::string Num(double v) {
+  if (!std::isfinite(v)) return "null";
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.6g", v);
+  return text;
+}
+
+}  // namespace
+
+TrainJob::TrainJob(const ClusterView& view, TrainReport report)
+    : view_(view), report_(std::move(report)) {
+  if (!report_.output_dir.empty()) {
+    ::mkdir(report_.output_dir.c_str(), 0755);
+    metrics_.open(report_.output_dir + "/metrics.jsonl", std::ios::app);
+    if (!metrics_) METAPS_LOG(WARNING) << "cannot write " << report_.output_dir << "/metrics.jsonl";
+  }
+}
+
+void TrainJob::Record(const std::string& json) {
+  if (metrics_) {
+    metrics_ << json << "\n";
+    metrics_.flush();
+  }
+}
+
+Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries) {
+  const bool binary = entries[0].request.header.control().text() == "binary";
+  std::ostringstream obj;
+  std::optional<BinaryMetricsAccumulator> b;
+  std::optional<RegressionMetricsAccumulator> r;
+  std::optional<RankingMetricsAccumulator> k;
+  for (auto& e : entries) {
+    const Message& m = e.request;
+    if (m.frames.empty() || m.frames.size() > 2) {
+      return ProtocolError("rank " + std::to_string(e.rank) + " sent a malformed eval partial");
+    }
+    const auto* data = static_cast<const uint8_t*>(m.frames[0].data());
+    if (binary) {
+      ASSIGN_OR_RETURN(auto part, BinaryMetricsAccumulator::Deserialize(data, m.frames[0].size()));
+      if (b) RETURN_IF_ERROR(b->Merge(part)); else b = std::move(part);
+    } else {
+      ASSIGN_OR_RETURN(auto part, RegressionMetricsAccumulator::Deserialize(data, m.frames[0].size()));
+      if (r) r->Merge(part); else r = std::move(part);
+    }
+    if (m.frames.size() == 2) {
+      ASSIGN_OR_RETURN(auto part, RankingMetricsAccumulator::Deserialize(
+                                      static_cast<const uint8_t*>(m.frames[1].data()),
+                                      m.frames[1].size()));
+      if (k) RETURN_IF_ERROR(k->Merge(part)); else k = std::move(part);
+    }
+  }
+  if (b) {
+    BinaryMetrics x = b->Result();
+    obj << "{\"count\":" << x.count << ",\"auc\":" << Num(x.auc) << ",\"logloss\":"
+        << Num(x.logloss) << ",\"accuracy\":" << Num(x.accuracy) << ",\"precision\":"
+        << Num(x.precision) << ",\"recall\":" << Num(x.recall) << ",\"f1\":" << Num(x.f1);
+  } else {
+    RegressionMetrics x = r->Result();
+    obj << "{\"count\":" << x.count << ",\"mae\":" << Num(x.mae) << ",\"rmse\":" << Num(x.rmse)
+        << ",\"mse\":" << Num(x.mse);
+  }
+  if (k) {
+    RankingMetrics x = k->Result();
+    const std::string at = "@" + std::to_string(k->k());
+    obj << ",\"precision" << at << "\":" << Num(x.precision) << ",\"recall" << at << "\":"
+        << Num(x.recall) << ",\"ndcg" << at << "\":" << Num(x.ndcg) << ",\"hit_rate" << at
+        << "\":" << Num(x.hit_rate) << ",\"ranked_users\":" << x.users;
+  }
+  obj << "}";
+  last_eval_[split] = obj.str();
+  const std::string record = "{\"event\":\"eval\",\"split\":\"" + split +
+                             "\",\"step\":" + std::to_string(step) + ",\"metrics\":" + obj.str() +
+                             "}";
+  METAPS_LOG(INFO) << "eval " << split << " at step " << step << ": " << obj.str();
+  Record(record);
+  return Status::Ok();
+}
+
+Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
+                          wire::Control* reply) {
+  if (name == "ps/quiesce") {
+    reply->set_value(last_step_);
+    return Status::Ok();
+  }
+  const std::string& text = entries[0].request.header.control().text();
+  if (name.rfind("train/progress/", 0) == 0) {
+    long long epoch, step;
+    double samples, loss, rate, elapsed;
+    if (std::sscanf(text.c_str(), "%lld %lld %lf %lf %lf %lf", &epoch, &step, &samples, &loss,
+                    &rate, &elapsed) != 6) {
+      return ProtocolError("malformed progress report: " + text);
+    }
+    std::ostringstream line;
+    line << "{\"event\":\"progress\",\"epoch\":" << epoch << ",\"step\":" << step
+         << ",\"samples\":" << Num(samples) << ",\"loss\":" << Num(loss)
+         << ",\"samples_per_s\":" << Num(rate) << ",\"elapsed_s\":" << Num(elapsed);
+    if (report_.max_steps > 0 && step > 0) {
+      line << ",\"eta_s\":" << Num(elapsed / static_cast<double>(step) *
+                                   static_cast<double>(report_.max_steps - step));
+    }
+    line << "}";
+    METAPS_LOG(INFO) << "epoch " << epoch << " step " << step << ": loss " << Num(loss) << ", "
+                     << Num(rate) << " samples/s";
+    Record(line.str());
+    return Status::Ok();
+  }
+  if (name.rfind("eval/", 0) == 0) {
+    const size_t slash = name.find('/', 5);
+    return OnEval(name.substr(5, slash - 5), std::stoll(name.substr(slash + 1)), entries);
+  }
+  if (name == "train/done") {
+    // Totals are the same on every worker; times are each worker's own: report the slowest.
+    long long steps;
+    double samples, loss, seconds, t[5] = {0, 0, 0, 0, 0};
+    if (std::sscanf(text.c_str(), "%lld %lf %lf %lf", &steps, &samples, &loss, &seconds) != 4) {
+      return ProtocolError("malformed done report: " + text);
+    }
+    for (auto& e : entries) {
+      double s, v[5];
+      long long st;
+      double sa, lo;
+      if (std::sscanf(e.request.header.control().text().c_str(),
+                      "%lld %lf %lf %lf %lf %lf %lf %lf %lf", &st, &sa, &lo, &s, &v[0], &v[1],
+                      &v[2], &v[3], &v[4]) != 9) {
+        return ProtocolError("malformed done report from rank " + std::to_string(e.rank));
+      }
+      seconds = std::max(seconds, s);
+      for (int i = 0; i < 5; ++i) t[i] = std::max(t[i], v[i]);
+    }
+    last_step_ = steps;
+    std::ostringstream line;
+    line << "{\"event\":\"done\",\"model\":\"" << report_.model << "\",\"servers\":"
+         << view_.layout.num_servers() << ",\"workers\":" << view_.layout.num_workers()
+         << ",\"steps\":" << steps << ",\"samples\":" << Num(samples)
+         << ",\"train_loss\":" << Num(loss) << ",\"seconds\":" << Num(seconds)
+         << ",\"samples_per_s\":" << Num(seconds > 0 ? samples / seconds : 0)
+         << ",\"time_s\":{\"read\":" << Num(t[0]) << ",\"pull\":" << Num(t[1])
+         << ",\"compute\":" << Num(t[2]) << ",\"push\":" << Num(t[3])
+         << ",\"allreduce\":" << Num(t[4]) << "}";
+    for (const char* split : {"valid", "test"}) {
+      auto it = last_eval_.find(split);
+      if (it != last_eval_.end()) line << ",\"" << split << "\":" << it->second;
+    }
+    line << "}";
+    Record(line.str());
+    std::fputs((line.str() + "\n").c_str(), stdout);
+    std::fflush(stdout);
+    done_ = true;
+    return Status::Ok();
+  }
+  return InvalidArgument("train job got unknown gather " + name);
+}
+
+}  // namespace metaps

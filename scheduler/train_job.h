@@ -1,0 +1,46 @@
+// `metaps train` on the scheduler: merges the workers' evaluation partials
+// exactly (metric accumulators, not averages of per-worker metrics), logs
+// progress to stderr, appends every record to OUTPUT/metrics.jsonl, and prints
+// the final {"event":"done",...} line on stdout.
+//
+// Gathers (workers): "train/progress/<step>" text "epoch step samples loss
+// samples_per_s elapsed_s"; "eval/<split>/<step>" frames [binary or regression
+// partial, optional ranking partial], text "binary"|"regression";
+// "train/done" text "steps samples loss seconds read pull compute push
+// allreduce". Gather "ps/quiesce" (all members): replies value = last step.
+#pragma once
+
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "scheduler/scheduler.h"
+
+namespace metaps {
+
+struct TrainReport {
+  std::string model;
+  std::string output_dir;  // empty: no metrics.jsonl
+  int64_t max_steps = 0;   // for the ETA, when known
+};
+
+class TrainJob : public JobDriver {
+ public:
+  TrainJob(const ClusterView& view, TrainReport report);
+  Status OnGather(const std::string& name, std::vector<GatherEntry>& entries,
+                  wire::Control* reply) override;
+  bool done() const { return done_; }
+
+ private:
+  Status OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries);
+  void Record(const std::string& json);
+
+  const ClusterView& view_;
+  TrainReport report_;
+  std::ofstream metrics_;
+  std::map<std::string, std::string> last_eval_;  // split -> JSON object of metrics
+  int64_t last_step_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace metaps

@@ -1,0 +1,21 @@
+// Builds a batch's EmbeddingBatch (worker/model.h): the distinct keys over all
+// slots, and for every slot the row each of its keys uses. Reuses its buffers.
+#pragma once
+
+#include "worker/batch.h"
+#include "worker/model.h"
+
+namespace metaps {
+
+class EmbeddingBatchBuilder {
+ public:
+  // Fills `emb` for `batch`: tables [0] (embedding_dim) and, when
+  // `with_linear`, [1] (dim 1), both with the same unique keys; rows and
+  // grads sized and grads zeroed.
+  void Build(const Batch& batch, int embedding_dim, bool with_linear, EmbeddingBatch* emb);
+
+ private:
+  std::vector<uint32_t> slots_;  // open-addressing table: unique index or UINT32_MAX
+};
+
+}  // namespace metaps

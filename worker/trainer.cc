@@ -1,0 +1,226 @@
+#include "worker/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "common/logging.h"
+#include "common/metrics.h"
+
+namespace metaps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::vector<zmq::message_t> Frames(const std::vector<std::vector<uint8_t>>& parts) {
+  std::vector<zmq::message_t> frames;
+  for (const auto& p : parts) frames.emplace_back(p.data(), p.size());
+  return frames;
+}
+
+}  // namespace
+
+OptimizerParams ToOptimizerParams(const config::OptimizerConfig& c) {
+  OptimizerParams p;
+  if (c.kind() == "adagrad") p.kind = OptimizerKind::kAdagrad;
+  if (c.kind() == "adam") p.kind = OptimizerKind::kAdam;
+  if (c.kind() == "ftrl") p.kind = OptimizerKind::kFtrl;
+  p.lr = c.lr();
+  p.beta1 = c.beta1();
+  p.beta2 = c.beta2();
+  p.eps = c.eps();
+  p.initial_accumulator = c.initial_accumulator();
+  p.l1 = c.l1();
+  p.l2 = c.l2();
+  p.weight_decay = c.weight_decay();
+  return p;
+}
+
+ModelOptions ToModelOptions(const config::ModelConfig& c) {
+  ModelOptions o;
+  o.family = c.family();
+  o.embedding_dim = c.embedding_dim();
+  o.hidden.assign(c.hidden().begin(), c.hidden().end());
+  o.loss = c.loss() == "squared" ? LossKind::kSquared : LossKind::kLogistic;
+  o.use_mlp = !c.fm_only();
+  o.num_scenarios = c.num_scenarios();
+  o.global_bias = c.global_bias();
+  o.user_slots.assign(c.user_slots().begin(), c.user_slots().end());
+  o.item_slots.assign(c.item_slots().begin(), c.item_slots().end());
+  return o;
+}
+
+Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps,
+                 int worker_index, int num_workers)
+    : job_(job),
+      data_(std::move(data)),
+      deps_(deps),
+      worker_index_(worker_index),
+      num_workers_(num_workers),
+      logistic_(job.model().loss() == "logistic"),
+      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())) {
+  const int n = static_cast<int>(deps_.model->num_dense());
+  row_.assign(static_cast<size_t>(n + OptimizerStateFloats(dense_optimizer_.kind, n)), 0.0f);
+  deps_.model->InitDense(job.training().seed(), row_.data());
+  InitOptimizerState(dense_optimizer_, row_.data(), n);
+  dense_grad_.resize(static_cast<size_t>(n));
+  reduce_.resize(static_cast<size_t>(n) + 2);
+  deps_.ps->AddTable(0, job.model().embedding_dim());
+  deps_.ps->AddTable(1, 1);
+}
+
+ReaderOptions Trainer::ReaderOptionsFor() const {
+  ReaderOptions o;
+  o.batch_size = static_cast<size_t>(job_.data().batch_size());
+  o.worker_index = worker_index_;
+  o.num_workers = num_workers_;
+  o.max_bad_fraction = job_.data().max_bad_fraction();
+  return o;
+}
+
+Status Trainer::Step(Reader* reader, bool* done) {
+  auto t = Clock::now();
+  batch_.Clear();
+  if (reader != nullptr) RETURN_IF_ERROR(reader->Next(&batch_));
+  const size_t n = batch_.size();
+  timers_.read += Since(t);
+  const size_t num_dense = deps_.model->num_dense();
+  std::fill(reduce_.begin(), reduce_.end(), 0.0);
+  if (n > 0) {
+    const bool linear = deps_.model->NeedsLinearTable();
+    builder_.Build(batch_, job_.model().embedding_dim(), linear, &emb_);
+    t = Clock::now();
+    std::vector<PsFuture> pulls;
+    for (auto& table : emb_.tables) {
+      pulls.push_back(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
+                                     table.rows.data()));
+    }
+    for (auto& p : pulls) RETURN_IF_ERROR(p.Wait());
+    timers_.pull += Since(t);
+
+    t = Clock::now();
+    std::fill(dense_grad_.begin(), dense_grad_.end(), 0.0f);
+    predictions_.resize(n);
+    ASSIGN_OR_RETURN(double loss, deps_.model->ForwardBackward(batch_, emb_, row_.data(),
+                                                               dense_grad_.data(),
+                                                               predictions_.data()));
+    timers_.compute += Since(t);
+
+    t = Clock::now();
+    std::vector<PsFuture> pushes;
+    for (auto& table : emb_.tables) {
+      pushes.push_back(deps_.ps->Push(table.table_id, table.keys.data(), table.keys.size(),
+                                      table.grads.data(), step_ + 1));
+    }
+    for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
+    timers_.push += Since(t);
+    for (size_t i = 0; i < num_dense; ++i) reduce_[i] = double(dense_grad_[i]) * double(n);
+    reduce_[num_dense] = static_cast<double>(n);
+    reduce_[num_dense + 1] = loss;
+  }
+  t = Clock::now();
+  RETURN_IF_ERROR(deps_.allreduce->Sum(reduce_.data(), reduce_.size()));
+  timers_.allreduce += Since(t);
+  const double total = reduce_[num_dense];
+  if (total == 0) {
+    *done = true;
+    return Status::Ok();
+  }
+  // The mean gradient over every worker's examples, then the same step everywhere.
+  for (size_t i = 0; i < num_dense; ++i) dense_grad_[i] = static_cast<float>(reduce_[i] / total);
+  ApplyOptimizer(dense_optimizer_, row_.data(), dense_grad_.data(), static_cast<int>(num_dense));
+  ++step_;
+  samples_ += total;
+  loss_sum_ += reduce_[num_dense + 1];
+  if (job_.cluster().consistency() != "bsp") {
+    RETURN_IF_ERROR(deps_.scheduler->Clock(step_).status());
+  }
+  return Status::Ok();
+}
+
+Status Trainer::Report(const std::string& gather, const std::string& text) {
+  return deps_.scheduler->Gather(gather, kGroupWorkers, text).status();
+}
+
+Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
+  if (!open) return Status::Ok();
+  ASSIGN_OR_RETURN(auto reader, open(ReaderOptionsFor()));
+  BinaryMetricsAccumulator binary;
+  RegressionMetricsAccumulator regression;
+  const int k = job_.training().ranking_k();
+  RankingMetricsAccumulator ranking(k > 0 ? k : 1,
+                                    logistic_ ? 0.5 : job_.data().rating_threshold());
+  const bool linear = deps_.model->NeedsLinearTable();
+  Batch batch;
+  while (true) {
+    RETURN_IF_ERROR(reader->Next(&batch));
+    const size_t n = batch.size();
+    if (n == 0) break;
+    builder_.Build(batch, job_.model().embedding_dim(), linear, &emb_);
+    for (auto& table : emb_.tables) {
+      RETURN_IF_ERROR(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
+                                     table.rows.data())
+                          .Wait());
+    }
+    predictions_.resize(n);
+    RETURN_IF_ERROR(deps_.model->Forward(batch, emb_, row_.data(), predictions_.data()));
+    if (logistic_) {
+      binary.AddBatch(predictions_.data(), batch.labels.data(), n);
+    } else {
+      regression.AddBatch(predictions_.data(), batch.labels.data(), n);
+    }
+    if (k > 0) ranking.AddBatch(batch.user_ids.data(), predictions_.data(), batch.labels.data(), n);
+  }
+  std::vector<std::vector<uint8_t>> parts = {logistic_ ? binary.Serialize() : regression.Serialize()};
+  if (k > 0) parts.push_back(ranking.Serialize());
+  return deps_.scheduler
+      ->Gather("eval/" + split + "/" + std::to_string(step_), kGroupWorkers,
+               logistic_ ? "binary" : "regression", Frames(parts))
+      .status();
+}
+
+Status Trainer::Run() {
+  const auto start = Clock::now();
+  const auto& tr = job_.training();
+  double last_samples = 0;
+  auto last_log = Clock::now();
+  bool stop = false;
+  for (int epoch = 1; epoch <= tr.epochs() && !stop; ++epoch) {
+    ASSIGN_OR_RETURN(auto reader, data_.train(ReaderOptionsFor()));
+    bool done = false;
+    while (!done && !stop) {
+      RETURN_IF_ERROR(Step(reader.get(), &done));
+      if (done) break;
+      stop = tr.max_steps() > 0 && step_ >= tr.max_steps();
+      if (tr.log_every() > 0 && step_ % tr.log_every() == 0) {
+        // Every worker computed the same totals from the all-reduce.
+        std::ostringstream text;
+        text << epoch << ' ' << step_ << ' ' << samples_ << ' ' << loss_sum_ / samples_ << ' '
+             << (samples_ - last_samples) / Since(last_log) << ' ' << Since(start);
+        last_samples = samples_;
+        last_log = Clock::now();
+        RETURN_IF_ERROR(Report("train/progress/" + std::to_string(step_), text.str()));
+      }
+      if (tr.eval_every() > 0 && step_ % tr.eval_every() == 0) {
+        RETURN_IF_ERROR(Evaluate("valid", data_.valid));
+      }
+    }
+    // The last epoch's reader stays open until here only to report its stats.
+    const ReaderStats stats = reader->stats();
+    if (stats.bad_lines > 0) {
+      METAPS_LOG(WARNING) << "epoch " << epoch << ": " << stats.bad_lines << " malformed of "
+                          << stats.lines << " lines skipped";
+    }
+  }
+  const double seconds = Since(start);
+  RETURN_IF_ERROR(Evaluate("valid", data_.valid));
+  RETURN_IF_ERROR(Evaluate("test", data_.test));
+  std::ostringstream text;
+  text << step_ << ' ' << samples_ << ' ' << (samples_ > 0 ? loss_sum_ / samples_ : 0) << ' '
+       << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
+       << timers_.push << ' ' << timers_.allreduce;
+  return Report("train/done", text.str());
+}
+
+}  // namespace metaps

@@ -1,0 +1,88 @@
+// The worker's training loop.
+//
+// One step: read a batch of this worker's shard -> distinct keys per batch ->
+// Pull both tables -> Model::ForwardBackward -> Push the row gradients ->
+// all-reduce [dense gradient x examples, examples, loss] over the workers ->
+// the same dense optimizer step on every worker. The all-reduce is also the
+// step barrier: pushes are acknowledged (applied) before a worker enters it,
+// so under BSP no worker pulls step t+1 before every push of step t is in.
+// A worker whose shard ran out keeps stepping with zero examples until the
+// all-reduce says every worker is done, so the collectives stay matched.
+//
+// Evaluation scores the valid/test shards with Forward and sends mergeable
+// metric partials to the scheduler (gather "eval/<split>/<step>").
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/proto/job.pb.h"
+#include "common/scheduler_client.h"
+#include "kernels/optimizer_rules.h"
+#include "worker/allreduce.h"
+#include "worker/data/reader.h"
+#include "worker/embedding_batch.h"
+#include "worker/model.h"
+#include "worker/ps_client.h"
+
+namespace metaps {
+
+using ReaderFactory = std::function<StatusOr<std::unique_ptr<Reader>>(const ReaderOptions&)>;
+
+struct TrainerData {
+  ReaderFactory train, valid, test;  // valid and test may be empty
+};
+
+struct TrainerDeps {
+  PsClient* ps = nullptr;
+  SchedulerClient* scheduler = nullptr;
+  AllReduce* allreduce = nullptr;
+  Model* model = nullptr;
+};
+
+OptimizerParams ToOptimizerParams(const config::OptimizerConfig& c);
+ModelOptions ToModelOptions(const config::ModelConfig& c);
+
+class Trainer {
+ public:
+  Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
+          int num_workers);
+
+  // Trains for the configured epochs/steps, evaluates, reports. Returns the
+  // first error (a reader's bad-data error names the file and line).
+  Status Run();
+
+  // The dense weights (num_dense floats), identical on every worker.
+  const float* dense() const { return row_.data(); }
+
+ private:
+  struct Timers {
+    double read = 0, pull = 0, compute = 0, push = 0, allreduce = 0;
+  };
+  // One step; `done` becomes true when no worker had data.
+  Status Step(Reader* reader, bool* done);
+  Status Evaluate(const std::string& split, const ReaderFactory& open);
+  Status Report(const std::string& gather, const std::string& text);
+  ReaderOptions ReaderOptionsFor() const;
+
+  const config::JobConfig& job_;
+  TrainerData data_;
+  TrainerDeps deps_;
+  const int worker_index_, num_workers_;
+  const bool logistic_;
+  OptimizerParams dense_optimizer_;
+  // The dense weights followed by their optimizer state: one "row" for
+  // ApplyOptimizer, the same update rules the servers use.
+  std::vector<float> row_;
+  std::vector<double> reduce_;      // [gradient * n, n, loss]
+  std::vector<float> dense_grad_, predictions_;
+  Batch batch_;
+  EmbeddingBatch emb_;
+  EmbeddingBatchBuilder builder_;
+  int64_t step_ = 0;
+  double samples_ = 0, loss_sum_ = 0;
+  Timers timers_;
+};
+
+}  // namespace metaps
