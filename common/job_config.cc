@@ -60,7 +60,8 @@ Status ApplyOverride(const std::string& override_text, config::JobConfig* job) {
       continue;
     }
     if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-      return InvalidArgument("--set " + override_text + ": '" + path[i] + "' is a message, not a value");
+      return InvalidArgument("--set " + override_text + ": '" + path[i] +
+                             "' is a message, not a value");
     }
     const std::vector<std::string> values =
         field->is_repeated() ? Split(value, ',') : std::vector<std::string>{value};
@@ -161,7 +162,8 @@ void FillDefaults(config::JobConfig* job) {
   if (m->user_slots().empty()) m->add_user_slots("user");
   if (m->item_slots().empty()) m->add_item_slots("item");
   for (auto* t : {job->mutable_embedding(), job->mutable_linear()}) {
-    if (t->initializer().empty()) t->set_initializer(t == job->mutable_embedding() ? "normal" : "zeros");
+    if (t->initializer().empty())
+      t->set_initializer(t == job->mutable_embedding() ? "normal" : "zeros");
     if (t->init_scale() == 0 && t->initializer() != "zeros") t->set_init_scale(0.01f);
     DefaultOptimizer(t->mutable_optimizer(), "adagrad", 0.05f);
   }
@@ -218,7 +220,8 @@ void Validate(Checker& c, const config::JobConfig& job) {
   c.Require(tr.epochs() >= 1, "training.epochs", "must be at least 1");
   c.Require(tr.max_steps() >= 0 && tr.eval_every() >= 0 && tr.checkpoint_every() >= 0 &&
                 tr.log_every() >= 0,
-            "training", "max_steps, eval_every, checkpoint_every and log_every must not be negative");
+            "training",
+            "max_steps, eval_every, checkpoint_every and log_every must not be negative");
   c.Require(tr.ranking_k() >= 0, "training.ranking_k", "must not be negative");
 }
 

@@ -37,7 +37,8 @@ int BenchPsCommand(int argc, char** argv) {
   std::string checkpoint_dir, restore_dir;
   int64_t admit_after = 0, evict_after = 0;
   flags.Int("admit-after", &admit_after, "create a row only after a key was seen this many times");
-  flags.Int("evict-after-steps", &evict_after, "evict rows not pushed for this many steps (0 = never)");
+  flags.Int("evict-after-steps", &evict_after,
+            "evict rows not pushed for this many steps (0 = never)");
   flags.String("checkpoint-dir", &checkpoint_dir,
                "write a checkpoint here when the run ends (step = restored step + --steps)");
   flags.String("restore", &restore_dir,

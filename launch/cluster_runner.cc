@@ -210,8 +210,8 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
       if (layout->RoleOf(r) == wire::WORKER) {
         allreduce = allreduce_group.ForWorker(layout->WorkerIndex(r));
       }
-      results[static_cast<size_t>(r)] = RunRank(bootstrap.get(), transport->get(), options,
-                                                *layout, roles, allreduce.get());
+      results[static_cast<size_t>(r)] =
+          RunRank(bootstrap.get(), transport->get(), options, *layout, roles, allreduce.get());
     });
   }
   for (auto& t : threads) t.join();

@@ -19,7 +19,7 @@
 namespace metaps {
 
 struct ClusterOptions {
-  int64_t servers = 1;              // a job config's cluster.servers wins unless --servers is given
+  int64_t servers = 1;  // a job config's cluster.servers wins unless --servers is given
   int64_t workers = 1;  // single-process mode only; mpirun's -np decides otherwise
   bool insecure = false;
   std::string keys_dir;            // --curve-keys: this key pair instead of fresh ones

@@ -44,9 +44,11 @@ int TrainCommand(int argc, char** argv) {
   std::vector<std::string> overrides;
   FlagSet flags("train");
   cluster.Register(&flags);
-  flags.String("config", &config_path, "job config (protobuf text format), e.g. launch/jobs/*.pbtxt");
+  flags.String("config", &config_path,
+               "job config (protobuf text format), e.g. launch/jobs/*.pbtxt");
   flags.String("data", &data_dir, "data directory: relative data paths and datagen/MovieLens dirs");
-  flags.StringList("set", &overrides, "override a config field: --set training.epochs=3 (repeatable)");
+  flags.StringList("set", &overrides,
+                   "override a config field: --set training.epochs=3 (repeatable)");
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   if (config_path.empty()) {
     std::cerr << "metaps train: --config JOB is required (see launch/jobs/)\n";

@@ -51,23 +51,34 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
     const auto* data = static_cast<const uint8_t*>(m.frames[0].data());
     if (binary) {
       ASSIGN_OR_RETURN(auto part, BinaryMetricsAccumulator::Deserialize(data, m.frames[0].size()));
-      if (b) RETURN_IF_ERROR(b->Merge(part)); else b = std::move(part);
+      if (b)
+        RETURN_IF_ERROR(b->Merge(part));
+      else
+        b = std::move(part);
     } else {
-      ASSIGN_OR_RETURN(auto part, RegressionMetricsAccumulator::Deserialize(data, m.frames[0].size()));
-      if (r) r->Merge(part); else r = std::move(part);
+      ASSIGN_OR_RETURN(auto part,
+                       RegressionMetricsAccumulator::Deserialize(data, m.frames[0].size()));
+      if (r)
+        r->Merge(part);
+      else
+        r = std::move(part);
     }
     if (m.frames.size() == 2) {
-      ASSIGN_OR_RETURN(auto part, RankingMetricsAccumulator::Deserialize(
-                                      static_cast<const uint8_t*>(m.frames[1].data()),
-                                      m.frames[1].size()));
-      if (k) RETURN_IF_ERROR(k->Merge(part)); else k = std::move(part);
+      ASSIGN_OR_RETURN(auto part,
+                       RankingMetricsAccumulator::Deserialize(
+                           static_cast<const uint8_t*>(m.frames[1].data()), m.frames[1].size()));
+      if (k)
+        RETURN_IF_ERROR(k->Merge(part));
+      else
+        k = std::move(part);
     }
   }
   if (b) {
     BinaryMetrics x = b->Result();
-    obj << "{\"count\":" << x.count << ",\"auc\":" << Num(x.auc) << ",\"logloss\":"
-        << Num(x.logloss) << ",\"accuracy\":" << Num(x.accuracy) << ",\"precision\":"
-        << Num(x.precision) << ",\"recall\":" << Num(x.recall) << ",\"f1\":" << Num(x.f1);
+    obj << "{\"count\":" << x.count << ",\"auc\":" << Num(x.auc)
+        << ",\"logloss\":" << Num(x.logloss) << ",\"accuracy\":" << Num(x.accuracy)
+        << ",\"precision\":" << Num(x.precision) << ",\"recall\":" << Num(x.recall)
+        << ",\"f1\":" << Num(x.f1);
   } else {
     RegressionMetrics x = r->Result();
     obj << "{\"count\":" << x.count << ",\"mae\":" << Num(x.mae) << ",\"rmse\":" << Num(x.rmse)
@@ -76,8 +87,8 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
   if (k) {
     RankingMetrics x = k->Result();
     const std::string at = "@" + std::to_string(k->k());
-    obj << ",\"precision" << at << "\":" << Num(x.precision) << ",\"recall" << at << "\":"
-        << Num(x.recall) << ",\"ndcg" << at << "\":" << Num(x.ndcg) << ",\"hit_rate" << at
+    obj << ",\"precision" << at << "\":" << Num(x.precision) << ",\"recall" << at
+        << "\":" << Num(x.recall) << ",\"ndcg" << at << "\":" << Num(x.ndcg) << ",\"hit_rate" << at
         << "\":" << Num(x.hit_rate) << ",\"ranked_users\":" << x.users;
   }
   obj << "}";
@@ -109,8 +120,9 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
          << ",\"samples\":" << Num(samples) << ",\"loss\":" << Num(loss)
          << ",\"samples_per_s\":" << Num(rate) << ",\"elapsed_s\":" << Num(elapsed);
     if (report_.max_steps > 0 && step > 0) {
-      line << ",\"eta_s\":" << Num(elapsed / static_cast<double>(step) *
-                                   static_cast<double>(report_.max_steps - step));
+      line << ",\"eta_s\":"
+           << Num(elapsed / static_cast<double>(step) *
+                  static_cast<double>(report_.max_steps - step));
     }
     line << "}";
     METAPS_LOG(INFO) << "epoch " << epoch << " step " << step << ": loss " << Num(loss) << ", "
@@ -143,10 +155,11 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     }
     last_step_ = steps;
     std::ostringstream line;
-    line << "{\"event\":\"done\",\"model\":\"" << report_.model << "\",\"servers\":"
-         << view_.layout.num_servers() << ",\"workers\":" << view_.layout.num_workers()
-         << ",\"steps\":" << steps << ",\"samples\":" << Num(samples)
-         << ",\"train_loss\":" << Num(loss) << ",\"seconds\":" << Num(seconds)
+    line << "{\"event\":\"done\",\"model\":\"" << report_.model
+         << "\",\"servers\":" << view_.layout.num_servers()
+         << ",\"workers\":" << view_.layout.num_workers() << ",\"steps\":" << steps
+         << ",\"samples\":" << Num(samples) << ",\"train_loss\":" << Num(loss)
+         << ",\"seconds\":" << Num(seconds)
          << ",\"samples_per_s\":" << Num(seconds > 0 ? samples / seconds : 0)
          << ",\"time_s\":{\"read\":" << Num(t[0]) << ",\"pull\":" << Num(t[1])
          << ",\"compute\":" << Num(t[2]) << ",\"push\":" << Num(t[3])

@@ -20,7 +20,8 @@ class MpiAllReduce : public AllReduce {
       char text[MPI_MAX_ERROR_STRING];
       int len = 0;
       MPI_Error_string(rc, text, &len);
-      return Internal("MPI_Allreduce of " + std::to_string(n) + " values: " + std::string(text, len));
+      return Internal("MPI_Allreduce of " + std::to_string(n) +
+                      " values: " + std::string(text, len));
     }
     return Status::Ok();
   }

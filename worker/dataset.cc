@@ -47,9 +47,10 @@ class HoldoutReader : public Reader {
       }
       for (; pos_ < buffer_.size() && out->size() < batch_size_; ++pos_) {
         const size_t i = pos_;
-        const double u = static_cast<double>(Mix64(Mix64(buffer_.user_ids[i] ^ seed_) ^
-                                                   buffer_.item_ids[i]) >> 11) *
-                         (1.0 / 9007199254740992.0);
+        const double u =
+            static_cast<double>(Mix64(Mix64(buffer_.user_ids[i] ^ seed_) ^ buffer_.item_ids[i]) >>
+                                11) *
+            (1.0 / 9007199254740992.0);
         if (u < lo_ || u >= hi_) continue;
         for (size_t d = 0; d < buffer_.num_dense; ++d) {
           out->AddDense(buffer_.dense[i * buffer_.num_dense + d]);
@@ -121,8 +122,9 @@ StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::s
       ReaderFactory f = [files, ml](const ReaderOptions& o) {
         return OpenMovieLensReader(files, ml, o);
       };
-      (std::string(split) == "train" ? data.train : std::string(split) == "valid" ? data.valid
-                                                                                  : data.test) = f;
+      (std::string(split) == "train"   ? data.train
+       : std::string(split) == "valid" ? data.valid
+                                       : data.test) = f;
     }
   } else if (format == "movielens") {
     ASSIGN_OR_RETURN(MovieLensFiles files, DetectMovieLens(data_dir));

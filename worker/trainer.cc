@@ -11,7 +11,9 @@ namespace metaps {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 std::vector<zmq::message_t> Frames(const std::vector<std::vector<uint8_t>>& parts) {
   std::vector<zmq::message_t> frames;
@@ -51,8 +53,8 @@ ModelOptions ToModelOptions(const config::ModelConfig& c) {
   return o;
 }
 
-Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps,
-                 int worker_index, int num_workers)
+Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
+                 int num_workers)
     : job_(job),
       data_(std::move(data)),
       deps_(deps),
@@ -93,8 +95,8 @@ Status Trainer::Step(Reader* reader, bool* done) {
     t = Clock::now();
     std::vector<PsFuture> pulls;
     for (auto& table : emb_.tables) {
-      pulls.push_back(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
-                                     table.rows.data()));
+      pulls.push_back(
+          deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(), table.rows.data()));
     }
     for (auto& p : pulls) RETURN_IF_ERROR(p.Wait());
     timers_.pull += Since(t);
@@ -102,9 +104,9 @@ Status Trainer::Step(Reader* reader, bool* done) {
     t = Clock::now();
     std::fill(dense_grad_.begin(), dense_grad_.end(), 0.0f);
     predictions_.resize(n);
-    ASSIGN_OR_RETURN(double loss, deps_.model->ForwardBackward(batch_, emb_, row_.data(),
-                                                               dense_grad_.data(),
-                                                               predictions_.data()));
+    ASSIGN_OR_RETURN(double loss,
+                     deps_.model->ForwardBackward(batch_, emb_, row_.data(), dense_grad_.data(),
+                                                  predictions_.data()));
     timers_.compute += Since(t);
 
     t = Clock::now();
@@ -159,9 +161,9 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     if (n == 0) break;
     builder_.Build(batch, job_.model().embedding_dim(), linear, &emb_);
     for (auto& table : emb_.tables) {
-      RETURN_IF_ERROR(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
-                                     table.rows.data())
-                          .Wait());
+      RETURN_IF_ERROR(
+          deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(), table.rows.data())
+              .Wait());
     }
     predictions_.resize(n);
     RETURN_IF_ERROR(deps_.model->Forward(batch, emb_, row_.data(), predictions_.data()));
@@ -172,7 +174,8 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     }
     if (k > 0) ranking.AddBatch(batch.user_ids.data(), predictions_.data(), batch.labels.data(), n);
   }
-  std::vector<std::vector<uint8_t>> parts = {logistic_ ? binary.Serialize() : regression.Serialize()};
+  std::vector<std::vector<uint8_t>> parts = {logistic_ ? binary.Serialize()
+                                                       : regression.Serialize()};
   if (k > 0) parts.push_back(ranking.Serialize());
   return deps_.scheduler
       ->Gather("eval/" + split + "/" + std::to_string(step_), kGroupWorkers,

@@ -75,7 +75,7 @@ class Trainer {
   // The dense weights followed by their optimizer state: one "row" for
   // ApplyOptimizer, the same update rules the servers use.
   std::vector<float> row_;
-  std::vector<double> reduce_;      // [gradient * n, n, loss]
+  std::vector<double> reduce_;  // [gradient * n, n, loss]
   std::vector<float> dense_grad_, predictions_;
   Batch batch_;
   EmbeddingBatch emb_;

@@ -52,8 +52,9 @@ TEST(JobConfigTest, BadValuesNameTheirPlace) {
   auto job = ParseJobConfig(text, "job.pbtxt");
   ASSERT_FALSE(job.ok());
   const std::string& m = job.status().message();
-  EXPECT_NE(m.find("job.pbtxt:8:3: model.family: 'dfm' is not one of deepfm, mf, multi_scenario, ncf"),
-            std::string::npos)
+  EXPECT_NE(
+      m.find("job.pbtxt:8:3: model.family: 'dfm' is not one of deepfm, mf, multi_scenario, ncf"),
+      std::string::npos)
       << m;
   EXPECT_NE(m.find("job.pbtxt:11:12: training.epochs: must be at least 1"), std::string::npos) << m;
 }

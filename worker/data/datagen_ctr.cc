@@ -16,6 +16,8 @@ constexpr int kHidden = 8;  // hidden units of the dense MLP term
 constexpr double kTargetRate = 0.25;
 // Scale of the standardized logit; sets the Bayes AUC (about 0.82 at 1.45).
 constexpr double kLogitScale = 1.45;
+// Frequency rank at which an id's planted effect has shrunk by 1/sqrt(2).
+constexpr float kTailRank = 100.0f;
 constexpr uint64_t kCalibrationRows = 20000;
 // Variance shares of first-order, FM and dense terms in the standardized logit.
 constexpr double kShares[3] = {0.5, 0.3, 0.2};
@@ -98,10 +100,14 @@ PlantedCtrModel::PlantedCtrModel(uint64_t seed) : seed_(seed) {
     weights_[f].resize(spec.vocab);
     latent_[f].resize(static_cast<size_t>(spec.vocab) * kDim);
     for (uint32_t k = 0; k < spec.vocab; ++k) {
-      weights_[f][k] = importance * CounterNormal(seed, kCtrFieldTable + f, k, 0);
+      // Rare ids carry less signal (their effect shrinks with frequency rank),
+      // as in real logs; otherwise the Bayes optimum would rest on ids a
+      // learner sees a handful of times and no model could approach it.
+      const float tail = 1.0f / std::sqrt(1.0f + static_cast<float>(k) / kTailRank);
+      weights_[f][k] = importance * tail * CounterNormal(seed, kCtrFieldTable + f, k, 0);
       for (int d = 0; d < kDim; ++d) {
         latent_[f][static_cast<size_t>(k) * kDim + d] =
-            importance * CounterNormal(seed, kCtrFieldTable + f, k, 1 + d);
+            importance * tail * CounterNormal(seed, kCtrFieldTable + f, k, 1 + d);
       }
     }
   }

@@ -1,0 +1,141 @@
+// Integration: `metaps train` under mpirun on datagen data: fixed-seed BSP
+// reruns are identical, 2 workers reach the quality of 1, outputs are written,
+// and bad configs and bad data fail with messages that say where.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+
+#include "tests/integration/subprocess.h"
+
+namespace metaps {
+namespace {
+
+using metaps::testing::ReadFile;
+using metaps::testing::Subprocess;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// The value of "key":number inside the JSON object "split":{...}.
+double SplitMetric(const std::string& line, const std::string& split, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(line, m,
+                         std::regex("\"" + split + "\":\\{[^}]*\"" + key + "\":([-0-9.e]+)"))) {
+    return -1;
+  }
+  return std::stod(m[1]);
+}
+
+class MpiTrainTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (Env("METAPS_BIN").empty()) return;
+    dir_ = new std::string(::testing::TempDir() + "/metaps_train_" + std::to_string(getpid()));
+    Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "ctr", "--rows", "30000", "--seed", "5",
+                    "--out", *dir_ + "/ctr"});
+    ASSERT_EQ(gen.Wait(), 0) << gen.stderr_text();
+  }
+  void SetUp() override {
+    if (Env("METAPS_BIN").empty() || Env("METAPS_SOURCE_DIR").empty()) {
+      GTEST_SKIP() << "run through ctest";
+    }
+  }
+  std::vector<std::string> Train(int workers, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {
+        Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
+        "1",
+        std::to_string(workers),
+        "--",
+        "train",
+        "--config",
+        Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+        "--data",
+        *dir_ + "/ctr",
+        "--set",
+        "training.log_every=10"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+  static std::string* dir_;
+};
+std::string* MpiTrainTest::dir_ = nullptr;
+
+TEST_F(MpiTrainTest, FixedSeedBspRunsAreIdentical) {
+  std::string lines[2];
+  for (int run = 0; run < 2; ++run) {
+    Subprocess job(Train(1, {}));
+    ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
+    lines[run] = job.stdout_lines().back();
+  }
+  for (const char* split : {"valid", "test"}) {
+    for (const char* key : {"auc", "logloss", "accuracy"}) {
+      EXPECT_EQ(SplitMetric(lines[0], split, key), SplitMetric(lines[1], split, key))
+          << split << " " << key;
+    }
+  }
+  EXPECT_GT(SplitMetric(lines[0], "test", "auc"), 0.6) << lines[0];
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(lines[0], a, std::regex("\"train_loss\":([0-9.e-]+)")));
+  ASSERT_TRUE(std::regex_search(lines[1], b, std::regex("\"train_loss\":([0-9.e-]+)")));
+  EXPECT_EQ(a[1], b[1]);
+}
+
+TEST_F(MpiTrainTest, TwoWorkersReachTheQualityOfOne) {
+  Subprocess one(Train(1, {}));
+  ASSERT_EQ(one.Wait(), 0) << one.stderr_text();
+  Subprocess two(Train(2, {}));
+  ASSERT_EQ(two.Wait(), 0) << two.stderr_text();
+  const std::string l1 = one.stdout_lines().back();
+  const std::string l2 = two.stdout_lines().back();
+  EXPECT_NE(l2.find("\"workers\":2"), std::string::npos);
+  // Every example was trained on once per epoch, whatever the worker count.
+  EXPECT_NE(l2.find("\"samples\":48000"), std::string::npos) << l2;
+  EXPECT_NEAR(SplitMetric(l2, "test", "auc"), SplitMetric(l1, "test", "auc"), 0.03) << l1 << "\n"
+                                                                                    << l2;
+  // Distributed evaluation covers every test example exactly once.
+  EXPECT_EQ(SplitMetric(l2, "test", "count"), 3000);
+}
+
+TEST_F(MpiTrainTest, WritesMetricsAndACheckpoint) {
+  const std::string out = *dir_ + "/out";
+  Subprocess job(Train(1, {"--set", "output_dir=" + out, "--set", "training.eval_every=20"}));
+  ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
+  const std::string metrics = ReadFile(out + "/metrics.jsonl");
+  EXPECT_NE(metrics.find("\"event\":\"progress\""), std::string::npos);
+  EXPECT_NE(metrics.find("\"event\":\"eval\",\"split\":\"valid\",\"step\":20,"), std::string::npos);
+  EXPECT_NE(metrics.find("\"event\":\"done\""), std::string::npos);
+  const std::string manifest = ReadFile(out + "/checkpoints/LATEST");
+  EXPECT_FALSE(manifest.empty());
+}
+
+TEST_F(MpiTrainTest, BadConfigValueIsAUsageErrorNamingTheOverride) {
+  Subprocess job(Train(1, {"--set", "model.family=dfm"}));
+  EXPECT_EQ(job.Wait(), 2);
+  EXPECT_NE(job.stderr_text().find("--set model.family=dfm: model.family: 'dfm' is not one of"),
+            std::string::npos)
+      << job.stderr_text();
+}
+
+TEST_F(MpiTrainTest, MalformedDataFailsNamingFileAndLine) {
+  const std::string bad = *dir_ + "/bad";
+  ASSERT_EQ(system(("mkdir -p " + bad).c_str()), 0);
+  {
+    std::ifstream in(*dir_ + "/ctr/valid.txt");
+    std::ofstream out(bad + "/train.txt");
+    std::string line;
+    for (int i = 0; i < 50 && std::getline(in, line); ++i) {
+      out << (i == 7 ? "not\ta\tcriteo\tline" : line) << "\n";
+    }
+  }
+  Subprocess job({Env("METAPS_SOURCE_DIR") + "/launch/local.sh", "1", "1", "--", "train",
+                  "--config", Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+                  "--data", bad, "--set", "data.format=criteo", "--set", "data.train=train.txt"});
+  EXPECT_NE(job.Wait(), 0);
+  EXPECT_NE(job.stderr_text().find(bad + "/train.txt:8:"), std::string::npos) << job.stderr_text();
+}
+
+}  // namespace
+}  // namespace metaps

@@ -1,3 +1,0 @@
-// Moved to common/metrics.h (the scheduler merges evaluation partials).
-#pragma once
-#include "common/metrics.h"
