@@ -142,19 +142,26 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
   std::vector<uint64_t> unique;
   auto key_buffers = Slice(keys, n, servers, &unique, &st.inverse, &st.server_of, &st.offset);
 
-  // Sum the gradients of repeated keys straight into per-server send buffers.
-  std::vector<std::shared_ptr<Buffer>> grad_buffers(static_cast<size_t>(servers));
+  // Sum the gradients of repeated keys straight into per-server send buffers,
+  // one buffer per chunk of rows: chunk-sized allocations are reused from the
+  // heap, where one buffer of a whole request would be fresh mmap'd pages.
+  const size_t per_chunk = RowsPerChunk(st.dim);
+  std::vector<std::vector<std::shared_ptr<Buffer>>> chunks(static_cast<size_t>(servers));
   for (int s = 0; s < servers; ++s) {
     if (!key_buffers[static_cast<size_t>(s)]) continue;
     const size_t rows = key_buffers[static_cast<size_t>(s)]->size() / sizeof(uint64_t);
-    grad_buffers[static_cast<size_t>(s)] = std::make_shared<Buffer>(rows * dim * sizeof(float));
+    for (size_t first = 0; first < rows; first += per_chunk) {
+      chunks[static_cast<size_t>(s)].push_back(
+          std::make_shared<Buffer>(std::min(per_chunk, rows - first) * dim * sizeof(float)));
+    }
   }
   std::vector<uint8_t> seen(unique.size(), 0);
   for (size_t i = 0; i < n; ++i) {
     const uint32_t u = st.inverse[i];
-    float* dst =
-        reinterpret_cast<float*>(grad_buffers[static_cast<size_t>(st.server_of[u])]->data()) +
-        st.offset[u] * dim;
+    const size_t o = st.offset[u];
+    float* dst = reinterpret_cast<float*>(
+                     chunks[static_cast<size_t>(st.server_of[u])][o / per_chunk]->data()) +
+                 (o % per_chunk) * dim;
     const float* src = grads + i * dim;
     if (!seen[u]) {
       std::memcpy(dst, src, dim * sizeof(float));
@@ -165,19 +172,13 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
   }
 
   st.replies.resize(static_cast<size_t>(servers));
-  const size_t per_chunk = RowsPerChunk(st.dim);
   for (int s = 0; s < servers; ++s) {
     if (!key_buffers[static_cast<size_t>(s)]) continue;
-    const size_t rows = key_buffers[static_cast<size_t>(s)]->size() / sizeof(uint64_t);
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);
     m.AddShared(std::move(key_buffers[static_cast<size_t>(s)]));
-    for (size_t first = 0; first < rows; first += per_chunk) {
-      const size_t chunk_rows = std::min(per_chunk, rows - first);
-      m.AddShared(grad_buffers[static_cast<size_t>(s)], first * dim * sizeof(float),
-                  chunk_rows * dim * sizeof(float));
-    }
+    for (auto& chunk : chunks[static_cast<size_t>(s)]) m.AddShared(std::move(chunk));
     st.replies[static_cast<size_t>(s)] =
         rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
   }
