@@ -83,6 +83,9 @@ int TrainCommand(int argc, char** argv) {
     ParameterServer server(ctx.rpc_server, ctx.view);
     RETURN_IF_ERROR(server.AddTable(*embedding, job.training().seed()));
     RETURN_IF_ERROR(server.AddTable(*linear, job.training().seed()));
+    if (job.cluster().consistency() == "bsp" && ctx.view.layout.num_workers() > 1) {
+      server.EnableBspAggregation(ctx.view.layout.num_workers());
+    }
     server.Start();
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
       ASSIGN_OR_RETURN(Message end, scheduler.Gather("ps/quiesce", kGroupMembers));

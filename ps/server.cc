@@ -134,6 +134,29 @@ Status ParameterServer::HandlePush(const Message& request) {
   return Status::Ok();
 }
 
+void ParameterServer::HoldPush(const PeerAddress& from, Message request) {
+  const wire::Header h = request.header;
+  auto& step = held_[{h.table_id(), h.clock()}];
+  if (step.count(from.rank)) {
+    stats_.rejected++;
+    rpc_->Reply(from, MakeReply(h, view_.my_rank,
+                                InvalidArgument("rank " + std::to_string(from.rank) +
+                                                " pushed table " + std::to_string(h.table_id()) +
+                                                " twice at clock " + std::to_string(h.clock()))));
+    return;
+  }
+  step[from.rank] = HeldPush{from, std::move(request)};
+  if (static_cast<int>(step.size()) < bsp_workers_) return;
+  // Every worker's push of this step is in: apply in rank order, then answer.
+  auto held = std::move(step);
+  held_.erase({h.table_id(), h.clock()});
+  for (auto& [rank, push] : held) {
+    Status status = HandlePush(push.request);
+    if (!status.ok()) stats_.rejected++;
+    rpc_->Reply(push.from, MakeReply(push.request.header, view_.my_rank, status));
+  }
+}
+
 void ParameterServer::MaybeEvict(EmbeddingTable* table, int64_t clock) {
   if (table->spec().evict_after_steps <= 0) return;
   // A scan of every row: run it a few times per eviction window, not per push.
@@ -166,6 +189,10 @@ void ParameterServer::Handle(const PeerAddress& from, Message request) {
       break;
     case wire::PUSH:
       stats_.push_requests++;
+      if (bsp_workers_ > 1) {
+        HoldPush(from, std::move(request));
+        return;
+      }
       status = HandlePush(request);
       break;
     default:

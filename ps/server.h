@@ -32,6 +32,14 @@ class ParameterServer {
   ParameterServer(const ParameterServer&) = delete;
   ParameterServer& operator=(const ParameterServer&) = delete;
 
+  // BSP with several workers: hold each (table, clock)'s pushes until all
+  // `num_workers` workers have pushed it (empty pushes count), then apply them
+  // in worker-rank order and acknowledge them. Order-sensitive optimizers
+  // (Adagrad, Adam, FTRL) then give the same tables on every rerun.
+  // REQUIRES: before Start(); every worker pushes every table to every server
+  // once per clock (PsClient::Push with every_server).
+  void EnableBspAggregation(int num_workers) { bsp_workers_ = num_workers; }
+
   // Creates this server's shard of a table. REQUIRES: before Start().
   Status AddTable(const TableSpec& spec, uint64_t job_seed);
   // Starts serving on the RpcServer's loop thread.
@@ -61,6 +69,7 @@ class ParameterServer {
  private:
   Status HandlePull(const Message& request, Message* reply);
   Status HandlePush(const Message& request);
+  void HoldPush(const PeerAddress& from, Message request);
   // Runs eviction on tables that have a policy, every evict_after_steps / 4
   // clocks (each run scans the table).
   void MaybeEvict(EmbeddingTable* table, int64_t clock);
@@ -71,6 +80,13 @@ class ParameterServer {
   const ClusterView& view_;
   std::map<uint32_t, std::unique_ptr<EmbeddingTable>> tables_;
   std::map<uint32_t, int64_t> last_eviction_clock_;
+  struct HeldPush {
+    PeerAddress from;
+    Message request;
+  };
+  int bsp_workers_ = 0;  // 0: apply pushes as they arrive
+  // (table, clock) -> worker rank -> its push, until every worker's is in.
+  std::map<std::pair<uint32_t, int64_t>, std::map<int, HeldPush>> held_;
   ServerStats stats_;
 };
 

@@ -126,7 +126,7 @@ PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float
 }
 
 PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
-                        int64_t clock) {
+                        int64_t clock, bool every_server) {
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
@@ -173,7 +173,10 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
 
   st.replies.resize(static_cast<size_t>(servers));
   for (int s = 0; s < servers; ++s) {
-    if (!key_buffers[static_cast<size_t>(s)]) continue;
+    if (!key_buffers[static_cast<size_t>(s)]) {
+      if (!every_server) continue;
+      key_buffers[static_cast<size_t>(s)] = std::make_shared<Buffer>();  // an empty push
+    }
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);

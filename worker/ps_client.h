@@ -53,8 +53,11 @@ class PsClient {
   PsFuture Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out);
   // Applies grads[i*dim..] to keys[i] on the servers; repeated keys are summed.
   // `clock` is the worker's step, recorded by the servers as the rows' last use.
+  // With `every_server`, servers that own none of the keys get an empty PUSH
+  // too: under BSP aggregation each server waits for one push per worker per
+  // step (see ParameterServer::EnableBspAggregation).
   PsFuture Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
-                int64_t clock);
+                int64_t clock, bool every_server = false);
 
  private:
   StatusOr<int> Dim(uint32_t table_id) const;

@@ -61,6 +61,7 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
       worker_index_(worker_index),
       num_workers_(num_workers),
       logistic_(job.model().loss() == "logistic"),
+      aggregated_pushes_(job.cluster().consistency() == "bsp" && num_workers > 1),
       dense_optimizer_(ToOptimizerParams(job.dense_optimizer())) {
   const int n = static_cast<int>(deps_.model->num_dense());
   row_.assign(static_cast<size_t>(n + OptimizerStateFloats(dense_optimizer_.kind, n)), 0.0f);
@@ -113,13 +114,22 @@ Status Trainer::Step(Reader* reader, bool* done) {
     std::vector<PsFuture> pushes;
     for (auto& table : emb_.tables) {
       pushes.push_back(deps_.ps->Push(table.table_id, table.keys.data(), table.keys.size(),
-                                      table.grads.data(), step_ + 1));
+                                      table.grads.data(), step_ + 1, aggregated_pushes_));
     }
     for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
     timers_.push += Since(t);
     for (size_t i = 0; i < num_dense; ++i) reduce_[i] = double(dense_grad_[i]) * double(n);
     reduce_[num_dense] = static_cast<double>(n);
     reduce_[num_dense + 1] = loss;
+  }
+  if (n == 0 && aggregated_pushes_) {
+    // The servers wait for one push per worker per step, data or not.
+    std::vector<PsFuture> pushes;
+    const uint32_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
+    for (uint32_t table = 0; table < tables; ++table) {
+      pushes.push_back(deps_.ps->Push(table, nullptr, 0, nullptr, step_ + 1, true));
+    }
+    for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
   }
   t = Clock::now();
   RETURN_IF_ERROR(deps_.allreduce->Sum(reduce_.data(), reduce_.size()));

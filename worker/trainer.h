@@ -8,6 +8,9 @@
 // so under BSP no worker pulls step t+1 before every push of step t is in.
 // A worker whose shard ran out keeps stepping with zero examples until the
 // all-reduce says every worker is done, so the collectives stay matched.
+// Under BSP with several workers the servers apply a step's pushes in worker
+// order once all are in (ParameterServer::EnableBspAggregation), so reruns
+// with the same seed give the same numbers.
 //
 // Evaluation scores the valid/test shards with Forward and sends mergeable
 // metric partials to the scheduler (gather "eval/<split>/<step>").
@@ -71,6 +74,9 @@ class Trainer {
   TrainerDeps deps_;
   const int worker_index_, num_workers_;
   const bool logistic_;
+  // BSP with several workers: the servers aggregate each step's pushes, so
+  // every worker pushes every table to every server each step.
+  const bool aggregated_pushes_;
   OptimizerParams dense_optimizer_;
   // The dense weights followed by their optimizer state: one "row" for
   // ApplyOptimizer, the same update rules the servers use.
