@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The quick start: installs missing packages, builds, generates synthetic CTR
-# data from a planted model (once, into build/quickstart-data), and trains
-# DeepFM on 1 scheduler + 1 server + 1 worker under mpirun. Prints the test
-# AUC next to the planted (Bayes-optimal) one, then the job's final JSON line.
+# The quick start: installs missing packages, builds, checks the cluster with
+# `metaps ping` (1 scheduler + 1 server + 1 worker over CURVE), generates
+# synthetic CTR data from a planted model (once, into build/quickstart-data),
+# and trains DeepFM on the same cluster shape under mpirun. Prints the test AUC
+# next to the planted (Bayes-optimal) one, then the job's final JSON line.
 #   launch/quickstart.sh [ROWS] [extra train flags, e.g. --set training.epochs=3]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,7 @@ data="$here/build/quickstart-data/ctr-$rows"
 if [ ! -f "$data/oracle.json" ]; then
   "$here/build/bin/metaps" datagen --kind ctr --rows "$rows" --seed 1 --out "$data" >/dev/null
 fi
+"$here/launch/local.sh" 1 1 -- ping --log-level warning
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$here/launch/local.sh" 1 1 -- train --config "$here/launch/jobs/quickstart_deepfm.pbtxt" \
