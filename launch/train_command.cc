@@ -1,6 +1,7 @@
 // `metaps train --config JOB [--data DIR] [--set field=value ...]`: trains a
 // job's model across the cluster and prints {"event":"done",...} last.
 #include <iostream>
+#include <sstream>
 
 #include "common/job_config.h"
 #include "common/logging.h"
@@ -49,6 +50,9 @@ int TrainCommand(int argc, char** argv) {
   flags.String("data", &data_dir, "data directory: relative data paths and datagen/MovieLens dirs");
   flags.StringList("set", &overrides,
                    "override a config field: --set training.epochs=3 (repeatable)");
+  bool resume = false;
+  flags.Bool("resume", &resume,
+             "continue from the latest checkpoint under the job's output_dir/checkpoints");
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   if (config_path.empty()) {
     std::cerr << "metaps train: --config JOB is required (see launch/jobs/)\n";
@@ -69,6 +73,12 @@ int TrainCommand(int argc, char** argv) {
     return 2;
   }
 
+  if (resume && job.output_dir().empty()) {
+    std::cerr << "metaps train: --resume needs the job's output_dir (its checkpoints)\n";
+    return 2;
+  }
+  const std::string checkpoint_dir =
+      job.output_dir().empty() ? "" : job.output_dir() + "/checkpoints";
   bool scheduler_here = false, done = false;
   JobRoles roles;
   roles.scheduler = [&](RankContext& ctx) -> Status {
@@ -86,12 +96,34 @@ int TrainCommand(int argc, char** argv) {
     if (job.cluster().consistency() == "bsp" && ctx.view.layout.num_workers() > 1) {
       server.EnableBspAggregation(ctx.view.layout.num_workers());
     }
+    Env* env = Env::Default();
+    int64_t restored = 0;
+    if (resume) {
+      ASSIGN_OR_RETURN(restored, server.RestoreCheckpoint(env, checkpoint_dir));
+    }
     server.Start();
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
-      ASSIGN_OR_RETURN(Message end, scheduler.Gather("ps/quiesce", kGroupMembers));
-      if (job.output_dir().empty()) return Status::Ok();
-      return server.SaveCheckpoint(Env::Default(), &scheduler, job.output_dir() + "/checkpoints",
-                                   end.header.control().value(), job.name());
+      if (resume) {
+        RETURN_IF_ERROR(
+            scheduler.Gather("ps/resume", kGroupMembers, std::to_string(restored)).status());
+      }
+      // Serve until the workers say "end"; checkpoint when they say so.
+      for (int k = 0;; ++k) {
+        const std::string round = std::to_string(k);
+        ASSIGN_OR_RETURN(Message sync, scheduler.Gather("ps/sync/" + round, kGroupMembers));
+        std::istringstream words(sync.header.control().text());
+        std::string action;
+        int64_t step = 0;
+        if (!(words >> action >> step)) {
+          return ProtocolError("ps/sync: malformed action '" + sync.header.control().text() + "'");
+        }
+        if (action.find("checkpoint") != std::string::npos) {
+          RETURN_IF_ERROR(scheduler.Barrier("ps/state/" + round, kGroupMembers));
+          RETURN_IF_ERROR(server.SaveCheckpoint(env, &scheduler, checkpoint_dir, step, job.name()));
+          RETURN_IF_ERROR(scheduler.Barrier("ps/saved/" + round, kGroupMembers));
+        }
+        if (action.rfind("end", 0) == 0) return Status::Ok();
+      }
     });
   };
   roles.worker = [&](RankContext& ctx) -> Status {
@@ -107,9 +139,8 @@ int TrainCommand(int argc, char** argv) {
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
       TrainerDeps deps{&ps, &scheduler, ctx.allreduce, model.get()};
       Trainer trainer(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
-                      ctx.view.layout.num_workers());
-      RETURN_IF_ERROR(trainer.Run());
-      return scheduler.Barrier("ps/quiesce", kGroupMembers);
+                      ctx.view.layout.num_workers(), TrainerCheckpoints{checkpoint_dir, resume});
+      return trainer.Run();
     });
   };
   const int code = RunJob(cluster, roles);

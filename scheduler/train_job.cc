@@ -107,6 +107,20 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     reply->set_value(last_step_);
     return Status::Ok();
   }
+  if (name.rfind("ps/sync/", 0) == 0 || name.rfind("ps/resume", 0) == 0) {
+    // Workers say what happens ("checkpoint <step>", "end <step>", ...);
+    // servers say nothing (sync) or their restored step (resume). Everyone
+    // gets the workers' word, and for resume the servers' step.
+    for (auto& e : entries) {
+      const std::string& t = e.request.header.control().text();
+      if (view_.layout.RoleOf(e.rank) == wire::WORKER) reply->set_text(t);
+      if (view_.layout.RoleOf(e.rank) == wire::SERVER && !t.empty()) {
+        reply->set_value(std::stoll(t));
+      }
+    }
+    return Status::Ok();
+  }
+  if (name.rfind("ps/", 0) == 0) return Status::Ok();  // plain barriers of the PS protocol
   const std::string& text = entries[0].request.header.control().text();
   if (name.rfind("train/progress/", 0) == 0) {
     long long epoch, step;

@@ -2,8 +2,11 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
+#include "common/env.h"
+#include "common/hash.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 
@@ -53,8 +56,12 @@ ModelOptions ToModelOptions(const config::ModelConfig& c) {
   return o;
 }
 
+std::string WorkerStatePath(const std::string& dir, int64_t step) {
+  return dir + "/worker-state-" + std::to_string(step) + ".bin";
+}
+
 Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
-                 int num_workers)
+                 int num_workers, TrainerCheckpoints checkpoints)
     : job_(job),
       data_(std::move(data)),
       deps_(deps),
@@ -62,7 +69,8 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
       num_workers_(num_workers),
       logistic_(job.model().loss() == "logistic"),
       aggregated_pushes_(job.cluster().consistency() == "bsp" && num_workers > 1),
-      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())) {
+      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())),
+      checkpoints_(std::move(checkpoints)) {
   const int n = static_cast<int>(deps_.model->num_dense());
   row_.assign(static_cast<size_t>(n + OptimizerStateFloats(dense_optimizer_.kind, n)), 0.0f);
   deps_.model->InitDense(job.training().seed(), row_.data());
@@ -193,19 +201,110 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
       .status();
 }
 
+namespace {
+
+// worker-state-<step>.bin: "MPWS1", then step, epoch, steps_in_epoch (int64),
+// samples, loss_sum (double), n (uint64), n floats, and the CRC32C of all that.
+constexpr char kStateMagic[] = "MPWS1";
+
+template <typename T>
+void Put(std::string* out, const T& v) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+template <typename T>
+bool Get(const std::string& in, size_t* pos, T* v) {
+  if (*pos + sizeof(T) > in.size()) return false;
+  std::memcpy(v, in.data() + *pos, sizeof(T));
+  *pos += sizeof(T);
+  return true;
+}
+
+}  // namespace
+
+Status Trainer::WriteState() const {
+  std::string data(kStateMagic, 5);
+  Put(&data, step_);
+  Put(&data, static_cast<int64_t>(epoch_));
+  Put(&data, steps_in_epoch_);
+  Put(&data, samples_);
+  Put(&data, loss_sum_);
+  Put(&data, static_cast<uint64_t>(row_.size()));
+  data.append(reinterpret_cast<const char*>(row_.data()), row_.size() * sizeof(float));
+  Put(&data, Crc32c(data.data(), data.size()));
+  Env* env = Env::Default();
+  RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
+  return WriteFileAtomically(env, WorkerStatePath(checkpoints_.dir, step_), data);
+}
+
+Status Trainer::LoadState(int64_t step) {
+  const std::string path = WorkerStatePath(checkpoints_.dir, step);
+  std::string data;
+  RETURN_IF_ERROR(Env::Default()->ReadFileToString(path, &data));
+  size_t pos = 5;
+  int64_t saved_step = 0, epoch = 0;
+  uint64_t n = 0;
+  uint32_t crc = 0;
+  const bool framed = data.size() >= 9 && data.compare(0, 5, kStateMagic) == 0 &&
+                      Get(data, &pos, &saved_step) && Get(data, &pos, &epoch) &&
+                      Get(data, &pos, &steps_in_epoch_) && Get(data, &pos, &samples_) &&
+                      Get(data, &pos, &loss_sum_) && Get(data, &pos, &n);
+  if (!framed || n != row_.size() || pos + n * sizeof(float) + 4 != data.size()) {
+    return DataLoss(path + ": not a worker state of this model (" + std::to_string(row_.size()) +
+                    " dense floats expected)");
+  }
+  std::memcpy(&crc, data.data() + data.size() - 4, 4);
+  if (crc != Crc32c(data.data(), data.size() - 4)) return DataLoss(path + ": crc32c mismatch");
+  if (saved_step != step) {
+    return DataLoss(path + " holds step " + std::to_string(saved_step) + ", the servers restored " +
+                    std::to_string(step));
+  }
+  std::memcpy(row_.data(), data.data() + pos, n * sizeof(float));
+  step_ = saved_step;
+  epoch_ = static_cast<int>(epoch);
+  return Status::Ok();
+}
+
+Status Trainer::SyncServers(const std::string& action) {
+  const std::string k = std::to_string(sync_round_++);
+  RETURN_IF_ERROR(
+      deps_.scheduler->Gather("ps/sync/" + k, kGroupMembers, action + " " + std::to_string(step_))
+          .status());
+  if (action.find("checkpoint") == std::string::npos) return Status::Ok();
+  // The worker state exists before the servers' manifest names this step.
+  if (worker_index_ == 0) RETURN_IF_ERROR(WriteState());
+  RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/state/" + k, kGroupMembers));
+  return deps_.scheduler->Barrier("ps/saved/" + k, kGroupMembers);
+}
+
 Status Trainer::Run() {
   const auto start = Clock::now();
   const auto& tr = job_.training();
   double last_samples = 0;
   auto last_log = Clock::now();
-  bool stop = false;
-  for (int epoch = 1; epoch <= tr.epochs() && !stop; ++epoch) {
+  if (checkpoints_.resume) {
+    ASSIGN_OR_RETURN(Message restored, deps_.scheduler->Gather("ps/resume", kGroupMembers));
+    RETURN_IF_ERROR(LoadState(restored.header.control().value()));
+    METAPS_LOG(INFO) << "resumed at step " << step_ << " (epoch " << epoch_ << ", "
+                     << steps_in_epoch_ << " steps into it)";
+  }
+  bool stop = tr.max_steps() > 0 && step_ >= tr.max_steps();
+  while (epoch_ <= tr.epochs() && !stop) {
+    const int epoch = epoch_;
     ASSIGN_OR_RETURN(auto reader, data_.train(ReaderOptionsFor()));
+    // Resuming mid-epoch: a shard is read in a fixed order, so skipping the
+    // steps already trained lands on the same batch.
+    Batch skipped;
+    for (int64_t i = 0; i < steps_in_epoch_; ++i) RETURN_IF_ERROR(reader->Next(&skipped));
     bool done = false;
     while (!done && !stop) {
       RETURN_IF_ERROR(Step(reader.get(), &done));
       if (done) break;
+      ++steps_in_epoch_;
       stop = tr.max_steps() > 0 && step_ >= tr.max_steps();
+      if (!checkpoints_.dir.empty() && tr.checkpoint_every() > 0 &&
+          step_ % tr.checkpoint_every() == 0 && !stop) {
+        RETURN_IF_ERROR(SyncServers("checkpoint"));
+      }
       if (tr.log_every() > 0 && step_ % tr.log_every() == 0) {
         // Every worker computed the same totals from the all-reduce.
         std::ostringstream text;
@@ -219,12 +318,15 @@ Status Trainer::Run() {
         RETURN_IF_ERROR(Evaluate("valid", data_.valid));
       }
     }
-    // The last epoch's reader stays open until here only to report its stats.
     const ReaderStats stats = reader->stats();
     if (stats.bad_lines > 0) {
       METAPS_LOG(WARNING) << "epoch " << epoch << ": " << stats.bad_lines << " malformed of "
                           << stats.lines << " lines skipped";
     }
+    // A stop at max_steps keeps the position, so a resumed run goes on from it.
+    if (stop) break;
+    ++epoch_;
+    steps_in_epoch_ = 0;
   }
   const double seconds = Since(start);
   RETURN_IF_ERROR(Evaluate("valid", data_.valid));
@@ -233,7 +335,8 @@ Status Trainer::Run() {
   text << step_ << ' ' << samples_ << ' ' << (samples_ > 0 ? loss_sum_ / samples_ : 0) << ' '
        << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
        << timers_.push << ' ' << timers_.allreduce;
-  return Report("train/done", text.str());
+  RETURN_IF_ERROR(Report("train/done", text.str()));
+  return SyncServers(checkpoints_.dir.empty() ? "end" : "end-checkpoint");
 }
 
 }  // namespace metaps

@@ -47,10 +47,25 @@ struct TrainerDeps {
 OptimizerParams ToOptimizerParams(const config::OptimizerConfig& c);
 ModelOptions ToModelOptions(const config::ModelConfig& c);
 
+// Checkpoints: at every training.checkpoint_every steps and at the end (when
+// `checkpoint_dir` is set) workers and servers meet in gather "ps/sync/<k>"
+// ("checkpoint <step>", "end <step>" or "end-checkpoint <step>"); worker 0
+// writes worker-state-<step>.bin (dense weights with optimizer state, epoch,
+// position, totals) before the servers write their shards and the manifest
+// ("ps/state/<k>", then "ps/saved/<k>"). With `resume`, the servers restore the
+// latest manifest and report its step ("ps/resume"); every worker loads that
+// step's state and skips the batches already trained on.
+struct TrainerCheckpoints {
+  std::string dir;  // empty: no checkpoints
+  bool resume = false;
+};
+
+std::string WorkerStatePath(const std::string& dir, int64_t step);
+
 class Trainer {
  public:
   Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
-          int num_workers);
+          int num_workers, TrainerCheckpoints checkpoints = {});
 
   // Trains for the configured epochs/steps, evaluates, reports. Returns the
   // first error (a reader's bad-data error names the file and line).
@@ -67,6 +82,10 @@ class Trainer {
   Status Step(Reader* reader, bool* done);
   Status Evaluate(const std::string& split, const ReaderFactory& open);
   Status Report(const std::string& gather, const std::string& text);
+  // Meets the servers in "ps/sync/<k>"; `action` is checkpoint, end or end-checkpoint.
+  Status SyncServers(const std::string& action);
+  Status WriteState() const;
+  Status LoadState(int64_t step);
   ReaderOptions ReaderOptionsFor() const;
 
   const config::JobConfig& job_;
@@ -86,6 +105,10 @@ class Trainer {
   Batch batch_;
   EmbeddingBatch emb_;
   EmbeddingBatchBuilder builder_;
+  TrainerCheckpoints checkpoints_;
+  int sync_round_ = 0;
+  int epoch_ = 1;               // the epoch being trained
+  int64_t steps_in_epoch_ = 0;  // steps of this epoch already trained
   int64_t step_ = 0;
   double samples_ = 0, loss_sum_ = 0;
   Timers timers_;

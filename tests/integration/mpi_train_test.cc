@@ -141,3 +141,36 @@ TEST_F(MpiTrainTest, MalformedDataFailsNamingFileAndLine) {
 
 }  // namespace
 }  // namespace metaps
+
+namespace metaps {
+namespace {
+
+// Stopping at step 20 and resuming to 40 gives exactly the uninterrupted run:
+// tables, dense weights with their Adam state, and the reader position.
+TEST_F(MpiTrainTest, ResumeContinuesLikeAnUninterruptedRun) {
+  auto final_line = [&](const std::string& out, int max_steps, bool resume) {
+    std::vector<std::string> extra = {"--set", "output_dir=" + out, "--set",
+                                      "training.max_steps=" + std::to_string(max_steps)};
+    if (resume) extra.push_back("--resume");
+    Subprocess job(Train(2, extra));
+    EXPECT_EQ(job.Wait(), 0) << job.stderr_text();
+    if (resume) {
+      EXPECT_NE(job.stderr_text().find("resumed at step 20"), std::string::npos)
+          << job.stderr_text();
+    }
+    return job.stdout_lines().empty() ? std::string() : job.stdout_lines().back();
+  };
+  const std::string whole = final_line(*dir_ + "/whole", 40, false);
+  final_line(*dir_ + "/parts", 20, false);
+  const std::string resumed = final_line(*dir_ + "/parts", 40, true);
+  for (const char* key : {"auc", "logloss"}) {
+    EXPECT_EQ(SplitMetric(whole, "test", key), SplitMetric(resumed, "test", key)) << key;
+  }
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(whole, a, std::regex("\"train_loss\":([0-9.e-]+)")));
+  ASSERT_TRUE(std::regex_search(resumed, b, std::regex("\"train_loss\":([0-9.e-]+)")));
+  EXPECT_EQ(a[1], b[1]);
+}
+
+}  // namespace
+}  // namespace metaps
