@@ -16,6 +16,9 @@ constexpr char kUsage[] =
     "usage: metaps <subcommand> [flags]   (metaps <subcommand> --help for its flags)\n"
     "\n"
     "  train     train a job's model (--config JOB [--data DIR] [--set field=value])\n"
+    "  eval      score a checkpoint on the job's valid/test data (--config JOB --checkpoint DIR)\n"
+    "  export    write a checkpoint's embeddings and dense weights for serving\n"
+    "            (--config JOB --checkpoint DIR --out DIR)\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
@@ -47,6 +50,8 @@ int main(int argc, char** argv) {
   if (command == "bench-ps") return metaps::BenchPsCommand(argc, argv);
   if (command == "datagen") return metaps::DatagenCommand(argc, argv);
   if (command == "train") return metaps::TrainCommand(argc, argv);
+  if (command == "eval") return metaps::EvalCommand(argc, argv);
+  if (command == "export") return metaps::ExportCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;

@@ -12,6 +12,8 @@ int PingCommand(int argc, char** argv);
 int KeygenCommand(int argc, char** argv);
 int BenchPsCommand(int argc, char** argv);
 int TrainCommand(int argc, char** argv);
+int EvalCommand(int argc, char** argv);
+int ExportCommand(int argc, char** argv);
 int DatagenCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.

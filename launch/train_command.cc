@@ -39,28 +39,42 @@ int64_t Staleness(const config::ClusterConfig& c) {
 
 }  // namespace
 
-int TrainCommand(int argc, char** argv) {
+// train, eval and export share everything but what happens after startup.
+int RunModelJob(const std::string& command, int argc, char** argv) {
   ClusterOptions cluster;
   std::string config_path, data_dir;
   std::vector<std::string> overrides;
-  FlagSet flags("train");
+  FlagSet flags(command);
   cluster.Register(&flags);
   flags.String("config", &config_path,
                "job config (protobuf text format), e.g. launch/jobs/*.pbtxt");
   flags.String("data", &data_dir, "data directory: relative data paths and datagen/MovieLens dirs");
   flags.StringList("set", &overrides,
                    "override a config field: --set training.epochs=3 (repeatable)");
-  bool resume = false;
-  flags.Bool("resume", &resume,
-             "continue from the latest checkpoint under the job's output_dir/checkpoints");
+  bool resume = command != "train";
+  std::string checkpoint_flag, export_dir;
+  if (command == "train") {
+    flags.Bool("resume", &resume,
+               "continue from the latest checkpoint under the job's output_dir/checkpoints");
+  } else {
+    flags.String("checkpoint", &checkpoint_flag,
+                 "checkpoint directory (a job's output_dir/checkpoints)");
+  }
+  if (command == "export") {
+    flags.String("out", &export_dir, "directory for server-<i>.emb and dense.bin");
+  }
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
-  if (config_path.empty()) {
-    std::cerr << "metaps train: --config JOB is required (see launch/jobs/)\n";
+  const std::string me = "metaps " + command + ": ";
+  if (config_path.empty() || (command != "train" && checkpoint_flag.empty()) ||
+      (command == "export" && export_dir.empty())) {
+    std::cerr << me << "--config JOB is required"
+              << (command == "train" ? "" : ", and --checkpoint DIR")
+              << (command == "export" ? ", and --out DIR" : "") << " (see --help)\n";
     return 2;
   }
   auto loaded = LoadJobConfig(config_path, overrides);
   if (!loaded.ok()) {
-    std::cerr << "metaps train: " << loaded.status().message() << "\n";
+    std::cerr << me << loaded.status().message() << "\n";
     return 2;
   }
   const config::JobConfig job = std::move(loaded).value();
@@ -73,16 +87,26 @@ int TrainCommand(int argc, char** argv) {
     return 2;
   }
 
-  if (resume && job.output_dir().empty()) {
-    std::cerr << "metaps train: --resume needs the job's output_dir (its checkpoints)\n";
+  if (command == "train" && resume && job.output_dir().empty()) {
+    std::cerr << me << "--resume needs the job's output_dir (its checkpoints)\n";
     return 2;
   }
-  const std::string checkpoint_dir =
-      job.output_dir().empty() ? "" : job.output_dir() + "/checkpoints";
+  const std::string checkpoint_dir = command != "train"         ? checkpoint_flag
+                                     : job.output_dir().empty() ? ""
+                                                                : job.output_dir() + "/checkpoints";
+  TrainerCheckpoints checkpoints;
+  checkpoints.dir = checkpoint_dir;
+  checkpoints.resume = resume;
+  if (command == "eval") checkpoints.mode = TrainerCheckpoints::Mode::kEvaluate;
+  if (command == "export") {
+    checkpoints.mode = TrainerCheckpoints::Mode::kExport;
+    checkpoints.export_dir = export_dir;
+  }
   bool scheduler_here = false, done = false;
   JobRoles roles;
   roles.scheduler = [&](RankContext& ctx) -> Status {
-    TrainReport report{job.model().family(), job.output_dir(), job.training().max_steps()};
+    TrainReport report{job.model().family(), command == "train" ? job.output_dir() : "",
+                       job.training().max_steps()};
     TrainJob train(ctx.view, report);
     scheduler_here = true;
     RETURN_IF_ERROR(RunScheduler(ctx, &train, Staleness(job.cluster())));
@@ -122,6 +146,12 @@ int TrainCommand(int argc, char** argv) {
           RETURN_IF_ERROR(server.SaveCheckpoint(env, &scheduler, checkpoint_dir, step, job.name()));
           RETURN_IF_ERROR(scheduler.Barrier("ps/saved/" + round, kGroupMembers));
         }
+        if (action.find("export") != std::string::npos) {
+          RETURN_IF_ERROR(env->CreateDir(export_dir));
+          const int index = ctx.view.layout.ServerIndex(ctx.view.my_rank);
+          RETURN_IF_ERROR(ExportEmbeddings(
+              env, export_dir + "/server-" + std::to_string(index) + ".emb", server.tables()));
+        }
         if (action.rfind("end", 0) == 0) return Status::Ok();
       }
     });
@@ -139,13 +169,25 @@ int TrainCommand(int argc, char** argv) {
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
       TrainerDeps deps{&ps, &scheduler, ctx.allreduce, model.get()};
       Trainer trainer(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
-                      ctx.view.layout.num_workers(), TrainerCheckpoints{checkpoint_dir, resume});
+                      ctx.view.layout.num_workers(), checkpoints);
       return trainer.Run();
     });
   };
   const int code = RunJob(cluster, roles);
   if (code != 0) return code;
+  if (command == "export") {
+    if (scheduler_here) {
+      std::cout << "{\"event\":\"export\",\"out\":\"" << export_dir
+                << "\",\"servers\":" << cluster.servers
+                << ",\"files\":\"server-<i>.emb (keys, values), dense.bin\"}" << std::endl;
+    }
+    return 0;
+  }
   return scheduler_here && !done ? 1 : 0;
 }
+
+int TrainCommand(int argc, char** argv) { return RunModelJob("train", argc, argv); }
+int EvalCommand(int argc, char** argv) { return RunModelJob("eval", argc, argv); }
+int ExportCommand(int argc, char** argv) { return RunModelJob("export", argc, argv); }
 
 }  // namespace metaps

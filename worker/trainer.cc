@@ -287,7 +287,21 @@ Status Trainer::Run() {
     METAPS_LOG(INFO) << "resumed at step " << step_ << " (epoch " << epoch_ << ", "
                      << steps_in_epoch_ << " steps into it)";
   }
-  bool stop = tr.max_steps() > 0 && step_ >= tr.max_steps();
+  if (checkpoints_.mode == TrainerCheckpoints::Mode::kExport) {
+    // dense.bin: "MPDW1", n (uint64), n floats (the weights, no optimizer state).
+    if (worker_index_ == 0) {
+      const uint64_t n = deps_.model->num_dense();
+      std::string data("MPDW1");
+      Put(&data, n);
+      data.append(reinterpret_cast<const char*>(row_.data()), n * sizeof(float));
+      RETURN_IF_ERROR(Env::Default()->CreateDir(checkpoints_.export_dir));
+      RETURN_IF_ERROR(
+          WriteFileAtomically(Env::Default(), checkpoints_.export_dir + "/dense.bin", data));
+    }
+    return SyncServers("end-export");
+  }
+  bool stop = checkpoints_.mode == TrainerCheckpoints::Mode::kEvaluate ||
+              (tr.max_steps() > 0 && step_ >= tr.max_steps());
   while (epoch_ <= tr.epochs() && !stop) {
     const int epoch = epoch_;
     ASSIGN_OR_RETURN(auto reader, data_.train(ReaderOptionsFor()));
@@ -336,7 +350,9 @@ Status Trainer::Run() {
        << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
        << timers_.push << ' ' << timers_.allreduce;
   RETURN_IF_ERROR(Report("train/done", text.str()));
-  return SyncServers(checkpoints_.dir.empty() ? "end" : "end-checkpoint");
+  const bool save =
+      !checkpoints_.dir.empty() && checkpoints_.mode == TrainerCheckpoints::Mode::kTrain;
+  return SyncServers(save ? "end-checkpoint" : "end");
 }
 
 }  // namespace metaps

@@ -58,6 +58,10 @@ ModelOptions ToModelOptions(const config::ModelConfig& c);
 struct TrainerCheckpoints {
   std::string dir;  // empty: no checkpoints
   bool resume = false;
+  // After resuming: only evaluate (`metaps eval`), or only write the dense
+  // weights to export_dir/dense.bin for serving (`metaps export`).
+  enum class Mode { kTrain, kEvaluate, kExport } mode = Mode::kTrain;
+  std::string export_dir;
 };
 
 std::string WorkerStatePath(const std::string& dir, int64_t step);

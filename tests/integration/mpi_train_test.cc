@@ -111,6 +111,25 @@ TEST_F(MpiTrainTest, WritesMetricsAndACheckpoint) {
   EXPECT_NE(metrics.find("\"event\":\"done\""), std::string::npos);
   const std::string manifest = ReadFile(out + "/checkpoints/LATEST");
   EXPECT_FALSE(manifest.empty());
+
+  // `eval` of the final checkpoint scores exactly what training reported.
+  const std::string trained = job.stdout_lines().back();
+  Subprocess eval({Env("METAPS_SOURCE_DIR") + "/launch/local.sh", "1", "1", "--", "eval",
+                   "--config", Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+                   "--data", *dir_ + "/ctr", "--checkpoint", out + "/checkpoints"});
+  ASSERT_EQ(eval.Wait(), 0) << eval.stderr_text();
+  const std::string evaluated = eval.stdout_lines().back();
+  for (const char* key : {"auc", "logloss", "count"}) {
+    EXPECT_EQ(SplitMetric(evaluated, "test", key), SplitMetric(trained, "test", key)) << key;
+  }
+
+  // `export` writes the serving snapshot: embeddings per server and dense weights.
+  Subprocess exp({Env("METAPS_SOURCE_DIR") + "/launch/local.sh", "1", "1", "--", "export",
+                  "--config", Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+                  "--checkpoint", out + "/checkpoints", "--out", out + "/serving"});
+  ASSERT_EQ(exp.Wait(), 0) << exp.stderr_text();
+  EXPECT_GT(ReadFile(out + "/serving/server-0.emb").size(), 1000u);
+  EXPECT_EQ(ReadFile(out + "/serving/dense.bin").substr(0, 5), "MPDW1");
 }
 
 TEST_F(MpiTrainTest, BadConfigValueIsAUsageErrorNamingTheOverride) {
