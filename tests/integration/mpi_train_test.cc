@@ -130,6 +130,35 @@ TEST_F(MpiTrainTest, WritesMetricsAndACheckpoint) {
   ASSERT_EQ(exp.Wait(), 0) << exp.stderr_text();
   EXPECT_GT(ReadFile(out + "/serving/server-0.emb").size(), 1000u);
   EXPECT_EQ(ReadFile(out + "/serving/dense.bin").substr(0, 5), "MPDW1");
+
+  // Distributed evaluation is exact: 2 workers score the same checkpoint to
+  // the same numbers as 1 (merged histograms, not averaged AUCs).
+  Subprocess eval2({Env("METAPS_SOURCE_DIR") + "/launch/local.sh", "1", "2", "--", "eval",
+                    "--config", Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+                    "--data", *dir_ + "/ctr", "--checkpoint", out + "/checkpoints"});
+  ASSERT_EQ(eval2.Wait(), 0) << eval2.stderr_text();
+  const std::string evaluated2 = eval2.stdout_lines().back();
+  for (const char* split : {"valid", "test"}) {
+    for (const char* key : {"auc", "logloss", "accuracy", "count"}) {
+      EXPECT_EQ(SplitMetric(evaluated2, split, key), SplitMetric(evaluated, split, key))
+          << split << " " << key;
+    }
+  }
+}
+
+TEST_F(MpiTrainTest, CriteoAndAvazuSamplesTrainWithoutBadLines) {
+  const std::string samples = Env("METAPS_SOURCE_DIR") + "/../shared/data/ctr-samples";
+  if (ReadFile(samples + "/criteo_sample.txt").empty()) GTEST_SKIP() << "no " << samples;
+  for (const std::string format : {"criteo", "avazu"}) {
+    Subprocess job({Env("METAPS_BIN"), "train", "--config",
+                    Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt", "--data",
+                    samples, "--set", "data.format=" + format, "--set",
+                    "data.train=" + format + "_sample.txt", "--set",
+                    "data.test=" + format + "_sample.txt", "--set", "data.batch_size=32"});
+    ASSERT_EQ(job.Wait(), 0) << format << job.stderr_text();
+    EXPECT_EQ(job.stderr_text().find("malformed"), std::string::npos) << job.stderr_text();
+    EXPECT_GT(SplitMetric(job.stdout_lines().back(), "test", "count"), 99) << format;
+  }
 }
 
 TEST_F(MpiTrainTest, BadConfigValueIsAUsageErrorNamingTheOverride) {
