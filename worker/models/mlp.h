@@ -29,6 +29,8 @@ class Mlp {
   int out_dim() const { return widths_.back(); }
   size_t dense_offset() const { return offset_; }
   size_t num_params() const { return num_params_; }
+  // Where the last layer's biases start (offset into the dense buffer).
+  size_t OutputBiasOffset() const { return BiasOffset(num_layers() - 1); }
 
   // He-uniform weights for ReLU layers (limit sqrt(6 / in)), Glorot-uniform for
   // a linear last layer (sqrt(6 / (in + out))); zero biases.

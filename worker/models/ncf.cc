@@ -3,7 +3,8 @@
 // u (v) is the value-weighted sum of the embedding rows of the user (item)
 // slots' keys; the MLP applies ReLU after every hidden layer, so its first
 // layer is h = ReLU(W x + b). With no hidden layers it is GMF: z = w·x + b.
-// Dense layout: the MLP's layers (W then b, per layer) from offset 0.
+// Dense layout: the MLP's layers (W then b, per layer) from offset 0; the
+// output bias starts at options.global_bias.
 #include <utility>
 #include <vector>
 
@@ -32,7 +33,12 @@ class NcfModel final : public ModelFamily {
         mlp_(NcfWidths(options), /*relu_last=*/false, /*dense_offset=*/0) {}
 
   size_t num_dense() const override { return mlp_.num_params(); }
-  void InitDense(uint64_t seed, float* dense) const override { mlp_.Init(seed, dense); }
+  // The output starts at global_bias (e.g. the mean rating): the MLP's last
+  // bias would otherwise climb there one small optimizer step at a time.
+  void InitDense(uint64_t seed, float* dense) const override {
+    mlp_.Init(seed, dense);
+    dense[mlp_.OutputBiasOffset()] = options_.global_bias;
+  }
 
  protected:
   StatusOr<double> Compute(const Batch& batch, const EmbeddingBatch& emb, const float* dense,
