@@ -23,8 +23,8 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
     long long rows = 0, admitted = 0, pending = 0, evicted = 0;
     for (auto& e : entries) {
       long long r, a, p, v;
-      if (std::sscanf(e.request.header.control().text().c_str(), "%lld %lld %lld %lld", &r, &a,
-                      &p, &v) != 4) {
+      if (std::sscanf(e.request.header.control().text().c_str(), "%lld %lld %lld %lld", &r, &a, &p,
+                      &v) != 4) {
         return ProtocolError("rank " + std::to_string(e.rank) + " sent malformed table counts");
       }
       rows += r;

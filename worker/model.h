@@ -30,13 +30,13 @@ class KernelBackend;  // kernels/backend.h
 enum class LossKind { kLogistic, kSquared };
 
 struct ModelOptions {
-  std::string family;          // "mf", "ncf", "deepfm", "multi_scenario"
+  std::string family;  // "mf", "ncf", "deepfm", "multi_scenario"
   int embedding_dim = 16;
-  std::vector<int> hidden;     // MLP hidden layer widths (ncf, deepfm, multi_scenario)
+  std::vector<int> hidden;  // MLP hidden layer widths (ncf, deepfm, multi_scenario)
   LossKind loss = LossKind::kLogistic;
-  bool use_mlp = true;         // deepfm: false gives plain FM (first + second order)
-  int num_scenarios = 1;       // multi_scenario: towers, one per scenario id
-  float global_bias = 0.0f;    // mf: mu, e.g. the mean rating
+  bool use_mlp = true;       // deepfm: false gives plain FM (first + second order)
+  int num_scenarios = 1;     // multi_scenario: towers, one per scenario id
+  float global_bias = 0.0f;  // mf: mu, e.g. the mean rating
   // mf and ncf: which slots form the user side and the item side; the side's
   // vector is the sum of its slots' embeddings (ids plus side features).
   std::vector<std::string> user_slots = {"user"};
@@ -84,7 +84,7 @@ class Model {
 
 // Builds a model for data with `schema`. Errors name the option (e.g. a user
 // slot that is not in the schema). `backend` is borrowed for the model's life.
-StatusOr<std::unique_ptr<Model>> CreateModel(const ModelOptions& options,
-                                             const BatchSchema& schema, KernelBackend* backend);
+StatusOr<std::unique_ptr<Model>> CreateModel(const ModelOptions& options, const BatchSchema& schema,
+                                             KernelBackend* backend);
 
 }  // namespace metaps
