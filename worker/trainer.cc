@@ -9,6 +9,7 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "worker/data/prefetching_reader.h"
 
 namespace metaps {
 namespace {
@@ -304,7 +305,8 @@ Status Trainer::Run() {
               (tr.max_steps() > 0 && step_ >= tr.max_steps());
   while (epoch_ <= tr.epochs() && !stop) {
     const int epoch = epoch_;
-    ASSIGN_OR_RETURN(auto reader, data_.train(ReaderOptionsFor()));
+    ASSIGN_OR_RETURN(auto inner, data_.train(ReaderOptionsFor()));
+    auto reader = std::make_unique<PrefetchingReader>(std::move(inner));
     // Resuming mid-epoch: a shard is read in a fixed order, so skipping the
     // steps already trained lands on the same batch.
     Batch skipped;
@@ -332,7 +334,8 @@ Status Trainer::Run() {
         RETURN_IF_ERROR(Evaluate("valid", data_.valid));
       }
     }
-    const ReaderStats stats = reader->stats();
+    // Stats are stable once the input is exhausted (the read-ahead thread is idle).
+    const ReaderStats stats = done ? reader->stats() : ReaderStats{};
     if (stats.bad_lines > 0) {
       METAPS_LOG(WARNING) << "epoch " << epoch << ": " << stats.bad_lines << " malformed of "
                           << stats.lines << " lines skipped";
