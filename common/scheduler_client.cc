@@ -98,6 +98,7 @@ void SchedulerClient::HeartbeatLoop() {
     const auto now = std::chrono::steady_clock::now();
     if (reply.ok()) {
       last_answer = now;
+      if (reply->header.control().value() == kJobStopRequested) stop_requested_ = true;
       if (reply->header.control().value() == kJobAborted) {
         Fail(Aborted("the scheduler aborted the job: " + reply->header.control().text()));
       }

@@ -27,6 +27,7 @@ struct HeartbeatOptions {
 // Job states carried in HEARTBEAT replies (Control.value).
 constexpr int64_t kJobRunning = 0;
 constexpr int64_t kJobAborted = 1;
+constexpr int64_t kJobStopRequested = 2;  // someone asked the job to stop in order
 
 class SchedulerClient {
  public:
@@ -51,6 +52,9 @@ class SchedulerClient {
   void StopHeartbeats();
   // OK while the job is healthy; otherwise why it is not.
   Status job_status() const;
+  // True once the scheduler said the job should stop in order (SIGINT/SIGTERM
+  // on the scheduler). Seen within a heartbeat interval.
+  bool stop_requested() const { return stop_requested_.load(); }
 
  private:
   StatusOr<Message> CallAndWait(Message request);
@@ -62,6 +66,7 @@ class SchedulerClient {
   HeartbeatOptions options_;
   std::thread heartbeat_thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_requested_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Status job_status_;  // GUARDED_BY(mu_)

@@ -111,6 +111,8 @@ void Scheduler::OnRequest(const PeerAddress& from, Message request) {
       if (!abort_status_.ok()) {
         reply.header.mutable_control()->set_value(kJobAborted);
         reply.header.mutable_control()->set_text(abort_status_.message());
+      } else if (stop_forwarded_) {
+        reply.header.mutable_control()->set_value(kJobStopRequested);
       }
       server_->Reply(from, std::move(reply));
       return;

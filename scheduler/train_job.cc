@@ -155,13 +155,14 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     if (std::sscanf(text.c_str(), "%lld %lf %lf %lf", &steps, &samples, &loss, &seconds) != 4) {
       return ProtocolError("malformed done report: " + text);
     }
+    double run_samples = 0;
     for (auto& e : entries) {
       double s, v[5];
       long long st;
       double sa, lo;
       if (std::sscanf(e.request.header.control().text().c_str(),
-                      "%lld %lf %lf %lf %lf %lf %lf %lf %lf", &st, &sa, &lo, &s, &v[0], &v[1],
-                      &v[2], &v[3], &v[4]) != 9) {
+                      "%lld %lf %lf %lf %lf %lf %lf %lf %lf %lf", &st, &sa, &lo, &s, &v[0], &v[1],
+                      &v[2], &v[3], &v[4], &run_samples) != 10) {
         return ProtocolError("malformed done report from rank " + std::to_string(e.rank));
       }
       seconds = std::max(seconds, s);
@@ -174,7 +175,7 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
          << ",\"workers\":" << view_.layout.num_workers() << ",\"steps\":" << steps
          << ",\"samples\":" << Num(samples) << ",\"train_loss\":" << Num(loss)
          << ",\"seconds\":" << Num(seconds)
-         << ",\"samples_per_s\":" << Num(seconds > 0 ? samples / seconds : 0)
+         << ",\"samples_per_s\":" << Num(seconds > 0 ? run_samples / seconds : 0)
          << ",\"time_s\":{\"read\":" << Num(t[0]) << ",\"pull\":" << Num(t[1])
          << ",\"compute\":" << Num(t[2]) << ",\"push\":" << Num(t[3])
          << ",\"allreduce\":" << Num(t[4]) << "}";

@@ -7,7 +7,9 @@
 // samples_per_s elapsed_s"; "eval/<split>/<step>" frames [binary or regression
 // partial, optional ranking partial], text "binary"|"regression";
 // "train/done" text "steps samples loss seconds read pull compute push
-// allreduce". Gather "ps/quiesce" (all members): replies value = last step.
+// allreduce run_samples" (run_samples: trained by this run, for the rate).
+// Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
+// workers' text and, for resume, the servers' restored step as value.
 #pragma once
 
 #include <fstream>

@@ -77,7 +77,7 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
   deps_.model->InitDense(job.training().seed(), row_.data());
   InitOptimizerState(dense_optimizer_, row_.data(), n);
   dense_grad_.resize(static_cast<size_t>(n));
-  reduce_.resize(static_cast<size_t>(n) + 2);
+  reduce_.resize(static_cast<size_t>(n) + 3);  // + examples, loss, stop votes
   deps_.ps->AddTable(0, job.model().embedding_dim());
   deps_.ps->AddTable(1, 1);
 }
@@ -140,9 +140,13 @@ Status Trainer::Step(Reader* reader, bool* done) {
     }
     for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
   }
+  // A stop request reaches workers at different moments; voting in the
+  // all-reduce makes them all stop after the same step.
+  reduce_[num_dense + 2] = deps_.scheduler->stop_requested() ? 1.0 : 0.0;
   t = Clock::now();
   RETURN_IF_ERROR(deps_.allreduce->Sum(reduce_.data(), reduce_.size()));
   timers_.allreduce += Since(t);
+  stop_requested_ = reduce_[num_dense + 2] > 0;
   const double total = reduce_[num_dense];
   if (total == 0) {
     *done = true;
@@ -301,6 +305,7 @@ Status Trainer::Run() {
     }
     return SyncServers("end-export");
   }
+  const double samples_at_start = samples_;  // resumed runs report their own rate
   bool stop = checkpoints_.mode == TrainerCheckpoints::Mode::kEvaluate ||
               (tr.max_steps() > 0 && step_ >= tr.max_steps());
   while (epoch_ <= tr.epochs() && !stop) {
@@ -316,7 +321,10 @@ Status Trainer::Run() {
       RETURN_IF_ERROR(Step(reader.get(), &done));
       if (done) break;
       ++steps_in_epoch_;
-      stop = tr.max_steps() > 0 && step_ >= tr.max_steps();
+      stop = stop_requested_ || (tr.max_steps() > 0 && step_ >= tr.max_steps());
+      if (stop_requested_) {
+        METAPS_LOG(INFO) << "stop requested: stopping after step " << step_;
+      }
       if (!checkpoints_.dir.empty() && tr.checkpoint_every() > 0 &&
           step_ % tr.checkpoint_every() == 0 && !stop) {
         RETURN_IF_ERROR(SyncServers("checkpoint"));
@@ -351,7 +359,7 @@ Status Trainer::Run() {
   std::ostringstream text;
   text << step_ << ' ' << samples_ << ' ' << (samples_ > 0 ? loss_sum_ / samples_ : 0) << ' '
        << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
-       << timers_.push << ' ' << timers_.allreduce;
+       << timers_.push << ' ' << timers_.allreduce << ' ' << samples_ - samples_at_start;
   RETURN_IF_ERROR(Report("train/done", text.str()));
   const bool save =
       !checkpoints_.dir.empty() && checkpoints_.mode == TrainerCheckpoints::Mode::kTrain;

@@ -114,6 +114,7 @@ class Trainer {
   int epoch_ = 1;               // the epoch being trained
   int64_t steps_in_epoch_ = 0;  // steps of this epoch already trained
   int64_t step_ = 0;
+  bool stop_requested_ = false;  // some worker saw a stop request this step
   double samples_ = 0, loss_sum_ = 0;
   Timers timers_;
 };

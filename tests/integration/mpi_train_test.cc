@@ -222,3 +222,45 @@ TEST_F(MpiTrainTest, ResumeContinuesLikeAnUninterruptedRun) {
 
 }  // namespace
 }  // namespace metaps
+
+namespace metaps {
+namespace {
+
+// SIGTERM to the scheduler stops training in order: every worker stops after
+// the same step, the job evaluates, checkpoints and exits 0; resume goes on.
+TEST_F(MpiTrainTest, SigtermStopsTrainingInOrderAndResumeFinishes) {
+  const std::string out = *dir_ + "/stopped";
+  const std::string cluster_file = *dir_ + "/stopped-cluster.json";
+  Subprocess job(Train(2, {"--set", "training.epochs=200", "--set", "output_dir=" + out,
+                           "--cluster-file", cluster_file}));
+  ASSERT_TRUE(job.WaitForStderr("step 20: ")) << job.stderr_text();
+  const std::string text = ReadFile(cluster_file);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(text, m, std::regex("\"rank\":0,[^}]*\"pid\":([0-9]+)"))) << text;
+  ASSERT_EQ(kill(static_cast<pid_t>(std::stol(m[1])), SIGTERM), 0);
+  ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
+  const std::string err = job.stderr_text();
+  std::smatch w0, w1;
+  ASSERT_TRUE(std::regex_search(
+      err, w0, std::regex("worker 0\\] stop requested: stopping after step ([0-9]+)")))
+      << err;
+  ASSERT_TRUE(std::regex_search(
+      err, w1, std::regex("worker 1\\] stop requested: stopping after step ([0-9]+)")))
+      << err;
+  EXPECT_EQ(w0[1], w1[1]);  // the same step on every worker
+  const std::string stopped_at = w0[1];
+  EXPECT_NE(job.stdout_lines().back().find("\"steps\":" + stopped_at + ","), std::string::npos);
+  EXPECT_FALSE(ReadFile(out + "/checkpoints/worker-state-" + stopped_at + ".bin").empty());
+
+  Subprocess resumed(
+      Train(2, {"--set", "training.epochs=200", "--set", "output_dir=" + out, "--set",
+                "training.max_steps=" + std::to_string(std::stol(stopped_at) + 5), "--resume"}));
+  ASSERT_EQ(resumed.Wait(), 0) << resumed.stderr_text();
+  EXPECT_NE(resumed.stderr_text().find("resumed at step " + stopped_at), std::string::npos);
+  EXPECT_NE(resumed.stdout_lines().back().find(
+                "\"steps\":" + std::to_string(std::stol(stopped_at) + 5) + ","),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace metaps
