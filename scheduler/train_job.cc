@@ -103,10 +103,6 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
 
 Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
                           wire::Control* reply) {
-  if (name == "ps/quiesce") {
-    reply->set_value(last_step_);
-    return Status::Ok();
-  }
   if (name.rfind("ps/sync/", 0) == 0 || name.rfind("ps/resume", 0) == 0) {
     // Workers say what happens ("checkpoint <step>", "end <step>", ...);
     // servers say nothing (sync) or their restored step (resume). Everyone
@@ -168,7 +164,6 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
       seconds = std::max(seconds, s);
       for (int i = 0; i < 5; ++i) t[i] = std::max(t[i], v[i]);
     }
-    last_step_ = steps;
     std::ostringstream line;
     line << "{\"event\":\"done\",\"model\":\"" << report_.model
          << "\",\"servers\":" << view_.layout.num_servers()

@@ -41,7 +41,6 @@ class TrainJob : public JobDriver {
   TrainReport report_;
   std::ofstream metrics_;
   std::map<std::string, std::string> last_eval_;  // split -> JSON object of metrics
-  int64_t last_step_ = 0;
   bool done_ = false;
 };
 
