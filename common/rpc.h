@@ -163,7 +163,4 @@ class RpcClient {
   DropStats drops_;  // GUARDED_BY(stats_mu_)
 };
 
-// Waits for `future` and returns its result.
-inline StatusOr<Message> Await(std::future<StatusOr<Message>> future) { return future.get(); }
-
 }  // namespace metaps

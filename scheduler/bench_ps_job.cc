@@ -4,17 +4,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "scheduler/percentile.h"
+
 namespace metaps {
-namespace {
-
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
-}
-
-}  // namespace
 
 Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
                             wire::Control*) {

@@ -6,17 +6,9 @@
 #include <sstream>
 
 #include "common/logging.h"
+#include "scheduler/percentile.h"
 
 namespace metaps {
-namespace {
-
-double Percentile(std::vector<double>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size()))) - 1;
-  return sorted[std::min(i, sorted.size() - 1)];
-}
-
-}  // namespace
 
 Status PingJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
                          wire::Control* reply) {
@@ -53,7 +45,6 @@ Status PingJob::OnGather(const std::string& name, std::vector<GatherEntry>& entr
   }
   ++rounds_;
   failed_pairs_ += pairs - answered;
-  std::sort(rtts.begin(), rtts.end());
   const double gbps = slowest_phase > 0 ? bytes * 8 / slowest_phase / 1e9 : 0;
   char line[512];
   std::snprintf(line, sizeof(line),

@@ -2,6 +2,7 @@
 // slots, and for every slot the row each of its keys uses. Reuses its buffers.
 #pragma once
 
+#include "common/key_dedup.h"
 #include "worker/batch.h"
 #include "worker/model.h"
 
@@ -15,7 +16,7 @@ class EmbeddingBatchBuilder {
   void Build(const Batch& batch, int embedding_dim, bool with_linear, EmbeddingBatch* emb);
 
  private:
-  std::vector<uint32_t> slots_;  // open-addressing table: unique index or UINT32_MAX
+  KeyDedup dedup_;
 };
 
 }  // namespace metaps

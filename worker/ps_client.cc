@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "common/hash.h"
+#include "common/key_dedup.h"
 #include "common/partition.h"
 #include "common/ps_messages.h"
 
@@ -10,29 +10,6 @@ namespace metaps {
 namespace {
 
 using Buffer = std::vector<char>;
-
-// Unique keys of one call and, for every input position, its unique index.
-// Open addressing over a power-of-two table at most half full.
-void Dedup(const uint64_t* keys, size_t n, std::vector<uint64_t>* unique,
-           std::vector<uint32_t>* inverse) {
-  size_t capacity = 16;
-  while (capacity < 2 * n) capacity <<= 1;
-  std::vector<uint32_t> slots(capacity, UINT32_MAX);
-  const size_t mask = capacity - 1;
-  unique->clear();
-  unique->reserve(n);
-  inverse->resize(n);
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t key = keys[i];
-    size_t s = Mix64(key) & mask;
-    while (slots[s] != UINT32_MAX && (*unique)[slots[s]] != key) s = (s + 1) & mask;
-    if (slots[s] == UINT32_MAX) {
-      slots[s] = static_cast<uint32_t>(unique->size());
-      unique->push_back(key);
-    }
-    (*inverse)[i] = slots[s];
-  }
-}
 
 }  // namespace
 
@@ -65,19 +42,32 @@ StatusOr<int> PsClient::Dim(uint32_t table_id) const {
 
 namespace {
 
-// Shared by Pull and Push: dedup, then assign each unique key its server and
-// its row within that server's slice. Returns per-server key buffers.
-std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, int servers,
-                                           std::vector<uint64_t>* unique,
+// Shared by Pull and Push: dedup (unless the caller vouches the keys are
+// distinct), then assign each unique key its server and its row within that
+// server's slice. Returns per-server key buffers.
+std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, bool keys_unique,
+                                           int servers, std::vector<uint64_t>* unique_storage,
                                            std::vector<uint32_t>* inverse,
                                            std::vector<int>* server_of,
                                            std::vector<uint32_t>* offset) {
-  Dedup(keys, n, unique, inverse);
-  server_of->resize(unique->size());
-  offset->resize(unique->size());
+  inverse->resize(n);
+  const uint64_t* unique = keys;
+  size_t num_unique = n;
+  if (keys_unique) {
+    for (size_t i = 0; i < n; ++i) (*inverse)[i] = static_cast<uint32_t>(i);
+  } else {
+    KeyDedup dedup;
+    dedup.Reset(n);
+    dedup.Add(keys, n, inverse->data());
+    unique_storage->swap(dedup.unique());
+    unique = unique_storage->data();
+    num_unique = unique_storage->size();
+  }
+  server_of->resize(num_unique);
+  offset->resize(num_unique);
   std::vector<uint32_t> counts(static_cast<size_t>(servers), 0);
-  for (size_t u = 0; u < unique->size(); ++u) {
-    const int s = KeyToServer((*unique)[u], servers);
+  for (size_t u = 0; u < num_unique; ++u) {
+    const int s = KeyToServer(unique[u], servers);
     (*server_of)[u] = s;
     (*offset)[u] = counts[static_cast<size_t>(s)]++;
   }
@@ -87,17 +77,18 @@ std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, int s
     key_buffers[static_cast<size_t>(s)] =
         std::make_shared<Buffer>(counts[static_cast<size_t>(s)] * sizeof(uint64_t));
   }
-  for (size_t u = 0; u < unique->size(); ++u) {
+  for (size_t u = 0; u < num_unique; ++u) {
     auto* dst =
         reinterpret_cast<uint64_t*>(key_buffers[static_cast<size_t>((*server_of)[u])]->data());
-    dst[(*offset)[u]] = (*unique)[u];
+    dst[(*offset)[u]] = unique[u];
   }
   return key_buffers;
 }
 
 }  // namespace
 
-PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out) {
+PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
+                        bool keys_unique) {
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
@@ -112,7 +103,8 @@ PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float
   st.dim = *dim;
   const int servers = view_.layout.num_servers();
   std::vector<uint64_t> unique;
-  auto key_buffers = Slice(keys, n, servers, &unique, &st.inverse, &st.server_of, &st.offset);
+  auto key_buffers =
+      Slice(keys, n, keys_unique, servers, &unique, &st.inverse, &st.server_of, &st.offset);
   st.replies.resize(static_cast<size_t>(servers));
   for (int s = 0; s < servers; ++s) {
     if (!key_buffers[static_cast<size_t>(s)]) continue;
@@ -126,7 +118,7 @@ PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float
 }
 
 PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
-                        int64_t clock, bool every_server) {
+                        int64_t clock, bool every_server, bool keys_unique) {
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
@@ -140,7 +132,8 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
   st.dim = *dim_or;
   const int servers = view_.layout.num_servers();
   std::vector<uint64_t> unique;
-  auto key_buffers = Slice(keys, n, servers, &unique, &st.inverse, &st.server_of, &st.offset);
+  auto key_buffers =
+      Slice(keys, n, keys_unique, servers, &unique, &st.inverse, &st.server_of, &st.offset);
 
   // Sum the gradients of repeated keys straight into per-server send buffers,
   // one buffer per chunk of rows: chunk-sized allocations are reused from the
@@ -155,7 +148,7 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
           std::make_shared<Buffer>(std::min(per_chunk, rows - first) * dim * sizeof(float)));
     }
   }
-  std::vector<uint8_t> seen(unique.size(), 0);
+  std::vector<uint8_t> seen(st.server_of.size(), 0);
   for (size_t i = 0; i < n; ++i) {
     const uint32_t u = st.inverse[i];
     const size_t o = st.offset[u];

@@ -50,14 +50,17 @@ class PsClient {
   void AddTable(uint32_t table_id, int dim) { dims_[table_id] = dim; }
 
   // Rows of keys[0..n) into out[0..n*dim), in the caller's order.
-  PsFuture Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out);
+  // `keys_unique`: the caller guarantees distinct keys (e.g. an
+  // EmbeddingBatch's), so the per-call dedup is skipped.
+  PsFuture Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
+                bool keys_unique = false);
   // Applies grads[i*dim..] to keys[i] on the servers; repeated keys are summed.
   // `clock` is the worker's step, recorded by the servers as the rows' last use.
   // With `every_server`, servers that own none of the keys get an empty PUSH
   // too: under BSP aggregation each server waits for one push per worker per
   // step (see ParameterServer::EnableBspAggregation).
   PsFuture Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
-                int64_t clock, bool every_server = false);
+                int64_t clock, bool every_server = false, bool keys_unique = false);
 
  private:
   StatusOr<int> Dim(uint32_t table_id) const;

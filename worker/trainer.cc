@@ -105,8 +105,9 @@ Status Trainer::Step(Reader* reader, bool* done) {
     t = Clock::now();
     std::vector<PsFuture> pulls;
     for (auto& table : emb_.tables) {
-      pulls.push_back(
-          deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(), table.rows.data()));
+      pulls.push_back(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
+                                     table.rows.data(),
+                                     /*keys_unique=*/true));
     }
     for (auto& p : pulls) RETURN_IF_ERROR(p.Wait());
     timers_.pull += Since(t);
@@ -123,7 +124,8 @@ Status Trainer::Step(Reader* reader, bool* done) {
     std::vector<PsFuture> pushes;
     for (auto& table : emb_.tables) {
       pushes.push_back(deps_.ps->Push(table.table_id, table.keys.data(), table.keys.size(),
-                                      table.grads.data(), step_ + 1, aggregated_pushes_));
+                                      table.grads.data(), step_ + 1, aggregated_pushes_,
+                                      /*keys_unique=*/true));
     }
     for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
     timers_.push += Since(t);
@@ -184,9 +186,11 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     if (n == 0) break;
     builder_.Build(batch, job_.model().embedding_dim(), linear, &emb_);
     for (auto& table : emb_.tables) {
-      RETURN_IF_ERROR(
-          deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(), table.rows.data())
-              .Wait());
+      RETURN_IF_ERROR(deps_.ps
+                          ->Pull(table.table_id, table.keys.data(), table.keys.size(),
+                                 table.rows.data(),
+                                 /*keys_unique=*/true)
+                          .Wait());
     }
     predictions_.resize(n);
     RETURN_IF_ERROR(deps_.model->Forward(batch, emb_, row_.data(), predictions_.data()));

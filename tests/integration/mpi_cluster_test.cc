@@ -10,14 +10,10 @@
 namespace metaps {
 namespace {
 
+using metaps::testing::Env;
 using metaps::testing::JsonInt;
 using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 std::vector<std::string> Local(int servers, int workers, std::vector<std::string> args) {
   std::vector<std::string> argv = {Env("METAPS_SOURCE_DIR") + "/launch/local.sh",

@@ -14,12 +14,8 @@
 namespace metaps {
 namespace {
 
+using metaps::testing::Env;
 using metaps::testing::Subprocess;
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 constexpr int kWorkers = 2, kSteps = 3, kDim = 8, kKeys = 3000;
 

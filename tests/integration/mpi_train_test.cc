@@ -11,13 +11,9 @@
 namespace metaps {
 namespace {
 
+using metaps::testing::Env;
 using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 // The value of "key":number inside the JSON object "split":{...}.
 double SplitMetric(const std::string& line, const std::string& split, const std::string& key) {

@@ -142,6 +142,12 @@ class Subprocess {
   std::vector<std::thread> readers_;
 };
 
+// An environment variable, or "" (ctest sets METAPS_BIN and METAPS_SOURCE_DIR).
+inline std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
 // The integer value of "key":N in a JSON line, or -1.
 inline long JsonInt(const std::string& line, const std::string& key) {
   std::smatch m;
