@@ -182,6 +182,11 @@ void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::str
   c.Require(o.eps() > 0, path + ".eps", "must be positive");
   c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0, path,
             "l1, l2 and weight_decay must not be negative");
+  // Only FTRL reads l1 and l2; anywhere else they would be silently ignored.
+  c.Require(o.kind() == "ftrl" || o.l1() == 0, path + ".l1",
+            "applies to ftrl only; use weight_decay with " + o.kind());
+  c.Require(o.kind() == "ftrl" || o.l2() == 0, path + ".l2",
+            "applies to ftrl only; use weight_decay with " + o.kind());
 }
 
 void Validate(Checker& c, const config::JobConfig& job) {

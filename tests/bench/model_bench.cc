@@ -25,7 +25,8 @@ constexpr size_t kBatch = 1024;
 
 BatchSchema CriteoSchema() {
   BatchSchema schema;
-  for (int d = 0; d < 13; ++d) schema.dense_names.push_back("I" + std::to_string(d + 1));
+  // As the Criteo reader has them: I1..I13, then their missing indicators.
+  for (int d = 0; d < 26; ++d) schema.dense_names.push_back("I" + std::to_string(d + 1));
   for (int s = 0; s < 26; ++s) schema.slots.push_back({"C" + std::to_string(s + 1), false});
   schema.slots[0].name = "user";  // mf and ncf read a user and an item slot
   schema.slots[1].name = "item";

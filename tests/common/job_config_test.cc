@@ -82,6 +82,20 @@ TEST(JobConfigTest, OverridesFromTheCommandLine) {
       << bad_choice.status();
 }
 
+// l1/l2 are FTRL's; on another optimizer they would be silently ignored.
+TEST(JobConfigTest, L2OnAdagradIsAnErrorNotIgnored) {
+  std::string text = kJob;
+  text += "embedding {\n  optimizer { kind: \"adagrad\" l2: 0.001 }\n}\n";
+  auto job = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find(
+                "job.pbtxt:12:31: embedding.optimizer.l2: applies to ftrl only; use weight_decay"),
+            std::string::npos)
+      << job.status();
+  text.replace(text.find("\"adagrad\""), 9, "\"ftrl\"");
+  EXPECT_TRUE(ParseJobConfig(text, "job.pbtxt").ok());
+}
+
 TEST(JobConfigTest, MissingFileIsNamed) {
   auto job = LoadJobConfig("/nonexistent/job.pbtxt");
   EXPECT_EQ(job.status().code(), StatusCode::kNotFound);

@@ -82,14 +82,15 @@ TEST_F(MpiTrainTest, FixedSeedBspRunsAreIdentical) {
 }
 
 TEST_F(MpiTrainTest, TwoWorkersReachTheQualityOfOne) {
-  Subprocess one(Train(1, {}));
+  Subprocess one(Train(1, {"--set", "training.epochs=2"}));
   ASSERT_EQ(one.Wait(), 0) << one.stderr_text();
-  Subprocess two(Train(2, {}));
+  Subprocess two(Train(2, {"--set", "training.epochs=2"}));
   ASSERT_EQ(two.Wait(), 0) << two.stderr_text();
   const std::string l1 = one.stdout_lines().back();
   const std::string l2 = two.stdout_lines().back();
   EXPECT_NE(l2.find("\"workers\":2"), std::string::npos);
   // Every example was trained on once per epoch, whatever the worker count.
+  EXPECT_NE(l1.find("\"samples\":48000"), std::string::npos) << l1;
   EXPECT_NE(l2.find("\"samples\":48000"), std::string::npos) << l2;
   EXPECT_NEAR(SplitMetric(l2, "test", "auc"), SplitMetric(l1, "test", "auc"), 0.03) << l1 << "\n"
                                                                                     << l2;

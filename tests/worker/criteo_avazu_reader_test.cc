@@ -37,7 +37,9 @@ TEST(CriteoReaderTest, ParsesCsvFixtureValues) {
   options.batch_size = 8;
   auto reader = OpenCriteo(FixtureDir() + "/ctr/criteo_head30.csv", options);
   ASSERT_NE(reader, nullptr);
-  EXPECT_EQ(reader->schema().num_dense(), 13u);
+  // I1..I13, then the missing indicators I1_missing..I13_missing.
+  ASSERT_EQ(reader->schema().num_dense(), 26u);
+  EXPECT_EQ(reader->schema().dense_names[13], "I1_missing");
   EXPECT_EQ(reader->schema().num_slots(), 26u);
   EXPECT_EQ(reader->schema().slots[0].name, "C1");
   Batch batch;
@@ -49,8 +51,13 @@ TEST(CriteoReaderTest, ParsesCsvFixtureValues) {
   EXPECT_FLOAT_EQ(batch.dense[1], std::log1p(3.0f));
   EXPECT_FLOAT_EQ(batch.dense[2], std::log1p(260.0f));
   EXPECT_EQ(batch.dense[11], 0.0f);  // I12 = 0.0
+  // Missing I1 and present-but-zero I12 differ only in their indicators.
+  EXPECT_EQ(batch.dense[13 + 0], 1.0f);
+  EXPECT_EQ(batch.dense[13 + 1], 0.0f);
+  EXPECT_EQ(batch.dense[13 + 11], 0.0f);
+  EXPECT_EQ(batch.dense[13 + 12], 1.0f);  // I13 missing
   // Row 2 has I2 = -1: non-positive values are kept.
-  EXPECT_EQ(batch.dense[13 + 1], -1.0f);
+  EXPECT_EQ(batch.dense[26 + 1], -1.0f);
   ASSERT_EQ(batch.slots[0].NumKeys(0), 1u);
   EXPECT_EQ(batch.slots[0].KeysOf(0)[0], HashToken(0, "05db9164"));
   EXPECT_EQ(batch.slots[17].KeysOf(0)[0], HashToken(17, "87c6f83c"));
@@ -78,6 +85,9 @@ TEST(CriteoReaderTest, TsvWithCrlfEmptyLinesAndMissingFields) {
   EXPECT_EQ(b.labels, (std::vector<float>{1, 0, 1}));
   EXPECT_FLOAT_EQ(b.dense[0], std::log1p(5.0f));
   EXPECT_EQ(b.dense[1], 0.0f);
+  EXPECT_EQ(b.dense[13 + 1], 1.0f);  // I2 empty
+  EXPECT_EQ(b.dense[13 + 2], 0.0f);  // I3 = "0"
+  EXPECT_EQ(b.dense[26 + 13 + 0], 1.0f);  // second line: every field empty
   EXPECT_EQ(b.slots[2].KeysOf(0)[0], HashToken(2, "abc"));  // no "\r" left on the last field
   EXPECT_EQ(b.slots[1].NumKeys(0), 0u);
   for (int s = 0; s < 26; ++s) EXPECT_EQ(b.slots[s].NumKeys(1), 0u);

@@ -16,6 +16,8 @@ class CriteoReader : public LineReader {
       : LineReader(std::move(files), options) {
     for (int i = 1; i <= kCriteoNumDense; ++i)
       schema_.dense_names.push_back("I" + std::to_string(i));
+    for (int i = 1; i <= kCriteoNumDense; ++i)
+      schema_.dense_names.push_back("I" + std::to_string(i) + "_missing");
     for (int i = 1; i <= kCriteoNumSlots; ++i) schema_.slots.push_back({"C" + std::to_string(i)});
     fields_.reserve(kCriteoFields);
   }
@@ -50,6 +52,7 @@ class CriteoReader : public LineReader {
       }
       batch->AddDense(CriteoDenseTransform(x));
     }
+    for (int i = 0; i < kCriteoNumDense; ++i) batch->AddDense(fields_[1 + i].empty() ? 1.0f : 0.0f);
     for (int s = 0; s < kCriteoNumSlots; ++s) {
       std::string_view token = fields_[1 + kCriteoNumDense + s];
       if (!token.empty()) batch->AddKey(s, HashToken(s, token));

@@ -16,8 +16,9 @@ constexpr int kHidden = 8;  // hidden units of the dense MLP term
 constexpr double kTargetRate = 0.25;
 // Scale of the standardized logit; sets the Bayes AUC (about 0.82 at 1.45).
 constexpr double kLogitScale = 1.45;
-// Frequency rank at which an id's planted effect has shrunk by 1/sqrt(2).
-constexpr float kTailRank = 100.0f;
+// An id's planted effect shrinks with its frequency rank k (1-based) as
+// 1 / (1 + (k - 1) / kTailRank): halved at rank 11, a tenth at rank 91.
+constexpr float kTailRank = 10.0f;
 constexpr uint64_t kCalibrationRows = 20000;
 // Variance shares of first-order, FM and dense terms in the standardized logit.
 constexpr double kShares[3] = {0.5, 0.3, 0.2};
@@ -102,8 +103,11 @@ PlantedCtrModel::PlantedCtrModel(uint64_t seed) : seed_(seed) {
     for (uint32_t k = 0; k < spec.vocab; ++k) {
       // Rare ids carry less signal (their effect shrinks with frequency rank),
       // as in real logs; otherwise the Bayes optimum would rest on ids a
-      // learner sees a handful of times and no model could approach it.
-      const float tail = 1.0f / std::sqrt(1.0f + static_cast<float>(k) / kTailRank);
+      // learner sees a handful of times and no model could approach it. With
+      // the slower 1/sqrt(1 + k/100), a 1M-row job saw most signal-bearing
+      // ids too rarely: deepfm reached AUC 0.789 against an optimum of 0.815
+      // (0.798 with 6.4M rows).
+      const float tail = 1.0f / (1.0f + static_cast<float>(k) / kTailRank);
       weights_[f][k] = importance * tail * CounterNormal(seed, kCtrFieldTable + f, k, 0);
       for (int d = 0; d < kDim; ++d) {
         latent_[f][static_cast<size_t>(k) * kDim + d] =
