@@ -40,6 +40,11 @@ class [[nodiscard]] Status {
   std::string ToString() const;
   // Returns a copy whose message is "context: message" (for adding the call site).
   Status Annotate(const std::string& context) const;
+  // Keeps the first error: becomes `other` only while this is OK (for waiting
+  // on several operations and reporting the first failure).
+  void Update(const Status& other) {
+    if (ok() && !other.ok()) *this = other;
+  }
 
  private:
   StatusCode code_ = StatusCode::kOk;

@@ -237,14 +237,15 @@ void PlanRequest(const uint64_t* keys, size_t n, size_t num_stripes, StripeOfFn 
 }  // namespace
 
 Status EmbeddingTable::ResolveRows(Stripe& stripe, const uint64_t* keys, const uint64_t* hashes,
-                                   const uint32_t* pos, size_t m, uint32_t* slots, float** rows) {
+                                   const uint32_t* pos, size_t m, bool create, uint32_t* slots,
+                                   float** rows) {
   for (size_t j = 0; j < std::min(m, kIndexAhead); ++j) stripe.index.Prefetch(hashes[pos[j]]);
   for (size_t j = 0; j < m; ++j) {
     if (j + kIndexAhead < m) stripe.index.Prefetch(hashes[pos[j + kIndexAhead]]);
     const uint64_t key = keys[pos[j]];
     const uint64_t hash = hashes[pos[j]];
     uint32_t slot = stripe.index.Find(key, hash);
-    if (slot == KeyIndex::kAbsent) {
+    if (slot == KeyIndex::kAbsent && create) {
       ASSIGN_OR_RETURN(slot, ResolveMissing(stripe, key, hash));
     }
     slots[j] = slot;
@@ -254,8 +255,18 @@ Status EmbeddingTable::ResolveRows(Stripe& stripe, const uint64_t* keys, const u
 }
 
 Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
+  return Read(keys, n, /*create=*/true, out);
+}
+
+Status EmbeddingTable::Peek(const uint64_t* keys, size_t n, float* out) {
+  return Read(keys, n, /*create=*/false, out);
+}
+
+Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, float* out) {
   if (n == 0) return Status::Ok();
-  if (n > kMaxRequestKeys) return InvalidArgument("Pull of " + std::to_string(n) + " keys");
+  if (n > kMaxRequestKeys) {
+    return InvalidArgument((create ? "Pull of " : "Peek of ") + std::to_string(n) + " keys");
+  }
   RequestScratch& s = tls_scratch;
   PlanRequest(
       keys, n, stripes_.size(), [this](uint64_t h) { return StripeOf(h); }, &s);
@@ -273,7 +284,7 @@ Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
     // Two passes: resolving every key first keeps the index misses apart from
     // the row misses, which measured faster than one interleaved pipeline.
     RETURN_IF_ERROR(
-        ResolveRows(stripe, keys, s.hashes.data(), pos, m, s.slots.data() + begin, rows));
+        ResolveRows(stripe, keys, s.hashes.data(), pos, m, create, s.slots.data() + begin, rows));
     for (size_t j = 0; j < std::min(m, ahead); ++j) {
       if (rows[j] != nullptr) PrefetchRead(rows[j], value_bytes);
     }
@@ -312,7 +323,8 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
     uint32_t* slots = s.slots.data() + begin;
     float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
-    RETURN_IF_ERROR(ResolveRows(stripe, keys, s.hashes.data(), pos, m, slots, rows));
+    RETURN_IF_ERROR(
+        ResolveRows(stripe, keys, s.hashes.data(), pos, m, /*create=*/true, slots, rows));
     const UpdateBatch batch{
         rows, pos, slots, m, grads, dim, row_bytes, track_steps ? &stripe.slab : nullptr, step};
     if (kHaveAvx2) {

@@ -54,6 +54,9 @@ class EmbeddingTable {
   // with the initializer; a key not yet admitted gets the initializer's value
   // and one more sighting, but no row.
   Status Pull(const uint64_t* keys, size_t n, float* out);
+  // Pull without side effects, for evaluation: a key without a row reads as
+  // the initializer's value, and no row is created, no sighting counted.
+  Status Peek(const uint64_t* keys, size_t n, float* out);
 
   // Applies grads[i*dim .. (i+1)*dim) to keys[i] with the table's optimizer, in
   // order (keys may repeat), creating admitted rows as Pull does. A gradient for
@@ -92,11 +95,13 @@ class EmbeddingTable {
   // is admitted. Returns its slot, or KeyIndex::kAbsent when not yet admitted.
   // REQUIRES: stripe.mu held; key not in stripe.index.
   StatusOr<uint32_t> ResolveMissing(Stripe& stripe, uint64_t key, uint64_t hash);
-  // Finds or creates (ResolveMissing) the rows of keys[pos[0..m)], all in this
-  // stripe: slots[j] and rows[j] get the slot and row, or kAbsent and nullptr
-  // for a key not yet admitted. REQUIRES: stripe.mu held.
+  // Finds or, with `create`, creates (ResolveMissing) the rows of
+  // keys[pos[0..m)], all in this stripe: slots[j] and rows[j] get the slot and
+  // row, or kAbsent and nullptr for a key without one (not yet admitted, or
+  // not created). REQUIRES: stripe.mu held.
   Status ResolveRows(Stripe& stripe, const uint64_t* keys, const uint64_t* hashes,
-                     const uint32_t* pos, size_t m, uint32_t* slots, float** rows);
+                     const uint32_t* pos, size_t m, bool create, uint32_t* slots, float** rows);
+  Status Read(const uint64_t* keys, size_t n, bool create, float* out);
   // REQUIRES: stripe.mu held; key not in stripe.index.
   StatusOr<uint32_t> CreateRow(Stripe& stripe, uint64_t key, uint64_t hash);
   // Writes a full new row (value and optimizer state) for `key`.

@@ -110,7 +110,9 @@ Status ParameterServer::HandlePull(const Message& request, Message* reply) {
   for (size_t first = 0; first < n; first += per_chunk) {
     const size_t rows = std::min(per_chunk, n - first);
     zmq::message_t chunk(rows * dim * sizeof(float));
-    RETURN_IF_ERROR(table->Pull(keys + first, rows, static_cast<float*>(chunk.data())));
+    float* out = static_cast<float*>(chunk.data());
+    RETURN_IF_ERROR(request.header.read_only() ? table->Peek(keys + first, rows, out)
+                                               : table->Pull(keys + first, rows, out));
     reply->AddFrame(std::move(chunk));
   }
   stats_.pulled_rows += n;

@@ -88,7 +88,7 @@ std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, bool 
 }  // namespace
 
 PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
-                        bool keys_unique) {
+                        bool keys_unique, PullMode mode) {
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
@@ -110,6 +110,7 @@ PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float
     if (!key_buffers[static_cast<size_t>(s)]) continue;
     Message m = MakeMessage(wire::PULL, view_.my_rank);
     m.header.set_table_id(table_id);
+    m.header.set_read_only(mode == PullMode::kReadOnly);
     m.AddShared(std::move(key_buffers[static_cast<size_t>(s)]));
     st.replies[static_cast<size_t>(s)] =
         rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);

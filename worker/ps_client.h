@@ -51,9 +51,12 @@ class PsClient {
 
   // Rows of keys[0..n) into out[0..n*dim), in the caller's order.
   // `keys_unique`: the caller guarantees distinct keys (e.g. an
-  // EmbeddingBatch's), so the per-call dedup is skipped.
+  // EmbeddingBatch's), so the per-call dedup is skipped. kReadOnly (for
+  // evaluation) leaves the tables as they were: keys without a row read as
+  // their initial value and are neither created nor counted for admission.
+  enum class PullMode { kTrain, kReadOnly };
   PsFuture Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
-                bool keys_unique = false);
+                bool keys_unique = false, PullMode mode = PullMode::kTrain);
   // Applies grads[i*dim..] to keys[i] on the servers; repeated keys are summed.
   // `clock` is the worker's step, recorded by the servers as the rows' last use.
   // With `every_server`, servers that own none of the keys get an empty PUSH

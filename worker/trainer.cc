@@ -70,6 +70,8 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
       num_workers_(num_workers),
       logistic_(job.model().loss() == "logistic"),
       aggregated_pushes_(job.cluster().consistency() == "bsp" && num_workers > 1),
+      prefetch_rows_(!(job.cluster().consistency() == "bsp" && num_workers > 1) &&
+                     !(job.cluster().consistency() == "ssp" && job.cluster().staleness() == 0)),
       dense_optimizer_(ToOptimizerParams(job.dense_optimizer())),
       checkpoints_(std::move(checkpoints)) {
   const int n = static_cast<int>(deps_.model->num_dense());
@@ -91,26 +93,135 @@ ReaderOptions Trainer::ReaderOptionsFor() const {
   return o;
 }
 
+Status Trainer::PullAll() {
+  std::vector<PsFuture> pulls;
+  for (auto& table : emb_.tables) {
+    pulls.push_back(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
+                                   table.rows.data(),
+                                   /*keys_unique=*/true));
+  }
+  Status status;
+  for (auto& p : pulls) status.Update(p.Wait());
+  return status;
+}
+
+Status Trainer::StartPrefetch(Reader* reader) {
+  Prefetch& p = next_;
+  p.batch.Clear();
+  RETURN_IF_ERROR(reader->Next(&p.batch));
+  p.ready = true;
+  if (p.batch.size() == 0) return Status::Ok();
+  builder_.Build(p.batch, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &p.emb);
+  // Which of the next batch's keys the current batch also uses: after the
+  // current keys, a next key whose index is below their count is shared.
+  const std::vector<uint64_t>& current = emb_.tables[0].keys;
+  const std::vector<uint64_t>& keys = p.emb.tables[0].keys;
+  p.dedup.Reset(current.size() + keys.size());
+  std::vector<uint32_t>& index = p.shared;  // scratch for Add's output
+  index.resize(std::max(current.size(), keys.size()));
+  p.dedup.Add(current.data(), current.size(), index.data());
+  p.dedup.Add(keys.data(), keys.size(), index.data());
+  p.ahead.clear();
+  p.keys.clear();
+  size_t shared = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (index[i] < current.size()) {
+      p.shared[shared++] = static_cast<uint32_t>(i);  // shared <= i: no overwrite ahead
+    } else {
+      p.ahead.push_back(static_cast<uint32_t>(i));
+      p.keys.push_back(keys[i]);
+    }
+  }
+  p.shared.resize(shared);
+  rows_pulled_ahead_ += p.ahead.size();
+  p.rows.resize(p.emb.tables.size());
+  p.pulls.clear();
+  if (p.ahead.empty()) return Status::Ok();
+  for (size_t t = 0; t < p.emb.tables.size(); ++t) {
+    const TableRows& table = p.emb.tables[t];
+    p.rows[t].resize(p.ahead.size() * static_cast<size_t>(table.dim));
+    p.pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(),
+                                     p.rows[t].data(), /*keys_unique=*/true));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// rows[j] (dim floats) -> table.rows at position positions[j].
+void ScatterRows(const std::vector<float>& rows, const std::vector<uint32_t>& positions,
+                 TableRows* table) {
+  const size_t dim = static_cast<size_t>(table->dim);
+  for (size_t j = 0; j < positions.size(); ++j) {
+    std::memcpy(table->rows.data() + positions[j] * dim, rows.data() + j * dim,
+                dim * sizeof(float));
+  }
+}
+
+}  // namespace
+
+Status Trainer::FinishPrefetch() {
+  Prefetch& p = next_;
+  Status status;
+  for (auto& f : p.pulls) status.Update(f.Wait());
+  p.pulls.clear();
+  RETURN_IF_ERROR(status);
+  for (size_t t = 0; t < emb_.tables.size(); ++t) ScatterRows(p.rows[t], p.ahead, &emb_.tables[t]);
+  if (p.shared.empty()) return Status::Ok();
+  // The shared keys, now that the previous step's pushes are applied.
+  p.keys.clear();
+  for (uint32_t i : p.shared) p.keys.push_back(emb_.tables[0].keys[i]);
+  std::vector<PsFuture> pulls;
+  for (size_t t = 0; t < emb_.tables.size(); ++t) {
+    const TableRows& table = emb_.tables[t];
+    p.rows[t].resize(p.shared.size() * static_cast<size_t>(table.dim));
+    pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(),
+                                   p.rows[t].data(), /*keys_unique=*/true));
+  }
+  for (auto& f : pulls) status.Update(f.Wait());
+  RETURN_IF_ERROR(status);
+  for (size_t t = 0; t < emb_.tables.size(); ++t) {
+    ScatterRows(p.rows[t], p.shared, &emb_.tables[t]);
+  }
+  return Status::Ok();
+}
+
+Status Trainer::DropPrefetch() {
+  Status status;
+  for (auto& f : next_.pulls) status.Update(f.Wait());
+  next_.pulls.clear();
+  next_.ready = false;
+  return status;
+}
+
 Status Trainer::Step(Reader* reader, bool* done) {
   auto t = Clock::now();
-  batch_.Clear();
-  if (reader != nullptr) RETURN_IF_ERROR(reader->Next(&batch_));
+  const bool prefetched = next_.ready;
+  if (prefetched) {
+    std::swap(batch_, next_.batch);
+    std::swap(emb_, next_.emb);
+    next_.ready = false;
+  } else {
+    batch_.Clear();
+    if (reader != nullptr) RETURN_IF_ERROR(reader->Next(&batch_));
+  }
   const size_t n = batch_.size();
   timers_.read += Since(t);
   const size_t num_dense = deps_.model->num_dense();
   std::fill(reduce_.begin(), reduce_.end(), 0.0);
   if (n > 0) {
-    const bool linear = deps_.model->NeedsLinearTable();
-    builder_.Build(batch_, job_.model().embedding_dim(), linear, &emb_);
-    t = Clock::now();
-    std::vector<PsFuture> pulls;
-    for (auto& table : emb_.tables) {
-      pulls.push_back(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
-                                     table.rows.data(),
-                                     /*keys_unique=*/true));
+    if (!prefetched) {
+      builder_.Build(batch_, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &emb_);
     }
-    for (auto& p : pulls) RETURN_IF_ERROR(p.Wait());
+    t = Clock::now();
+    rows_pulled_ += emb_.tables[0].keys.size();
+    RETURN_IF_ERROR(prefetched ? FinishPrefetch() : PullAll());
     timers_.pull += Since(t);
+    if (prefetch_rows_ && reader != nullptr) {
+      t = Clock::now();
+      RETURN_IF_ERROR(StartPrefetch(reader));
+      timers_.read += Since(t);
+    }
 
     t = Clock::now();
     std::fill(dense_grad_.begin(), dense_grad_.end(), 0.0f);
@@ -188,8 +299,8 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     for (auto& table : emb_.tables) {
       RETURN_IF_ERROR(deps_.ps
                           ->Pull(table.table_id, table.keys.data(), table.keys.size(),
-                                 table.rows.data(),
-                                 /*keys_unique=*/true)
+                                 table.rows.data(), /*keys_unique=*/true,
+                                 PsClient::PullMode::kReadOnly)
                           .Wait());
     }
     predictions_.resize(n);
@@ -346,6 +457,8 @@ Status Trainer::Run() {
         RETURN_IF_ERROR(Evaluate("valid", data_.valid));
       }
     }
+    // A stop leaves the next batch read ahead: it is read again on resume.
+    RETURN_IF_ERROR(DropPrefetch());
     // Stats are stable once the input is exhausted (the read-ahead thread is idle).
     const ReaderStats stats = done ? reader->stats() : ReaderStats{};
     if (stats.bad_lines > 0) {
@@ -358,6 +471,12 @@ Status Trainer::Run() {
     steps_in_epoch_ = 0;
   }
   const double seconds = Since(start);
+  if (prefetch_rows_) {
+    METAPS_LOG(INFO) << "rows pulled ahead of their step: " << rows_pulled_ahead_ << " of "
+                     << rows_pulled_ << " ("
+                     << (rows_pulled_ > 0 ? 100.0 * rows_pulled_ahead_ / rows_pulled_ : 0.0)
+                     << "%)";
+  }
   RETURN_IF_ERROR(Evaluate("valid", data_.valid));
   RETURN_IF_ERROR(Evaluate("test", data_.test));
   std::ostringstream text;

@@ -12,14 +12,24 @@
 // order once all are in (ParameterServer::EnableBspAggregation), so reruns
 // with the same seed give the same numbers.
 //
+// Row prefetch: under SSP and ASP, and under BSP with one worker, the next
+// batch is read and the rows of its keys that the current batch does not use
+// are pulled while the current batch computes; the keys both batches share are
+// pulled after the current push is acknowledged, so a worker always reads its
+// own writes. Under BSP with one worker this is exact (no other worker pushes
+// between the two reads); under BSP with several workers every pull waits for
+// the step barrier, as BSP requires.
+//
 // Evaluation scores the valid/test shards with Forward and sends mergeable
-// metric partials to the scheduler (gather "eval/<split>/<step>").
+// metric partials to the scheduler (gather "eval/<split>/<step>"). Its pulls
+// are read-only: evaluating creates no rows and counts no admission sightings.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "common/key_dedup.h"
 #include "common/proto/job.pb.h"
 #include "common/scheduler_client.h"
 #include "kernels/optimizer_rules.h"
@@ -82,8 +92,29 @@ class Trainer {
   struct Timers {
     double read = 0, pull = 0, compute = 0, push = 0, allreduce = 0;
   };
+  // The next batch, read one step early, and its rows pulled ahead.
+  struct Prefetch {
+    bool ready = false;  // batch (maybe empty: the shard ran out) is the next one
+    Batch batch;
+    EmbeddingBatch emb;
+    std::vector<uint32_t> ahead;   // positions among emb's keys pulled ahead
+    std::vector<uint32_t> shared;  // positions of keys the current batch also uses
+    std::vector<uint64_t> keys;    // scratch: the keys of `ahead` or `shared`
+    std::vector<std::vector<float>> rows;  // per table: rows of `ahead`, then of `shared`
+    std::vector<PsFuture> pulls;   // in flight: rows of `ahead`
+    KeyDedup dedup;
+  };
+
   // One step; `done` becomes true when no worker had data.
   Status Step(Reader* reader, bool* done);
+  // Pulls every row of emb_ (no prefetch).
+  Status PullAll();
+  // Reads the next batch into next_ and pulls its rows not in emb_.
+  Status StartPrefetch(Reader* reader);
+  // emb_ came from next_: waits for the rows pulled ahead, pulls the shared ones.
+  Status FinishPrefetch();
+  // Forgets the prefetched batch (end of an epoch, stop), waiting for its pulls.
+  Status DropPrefetch();
   Status Evaluate(const std::string& split, const ReaderFactory& open);
   Status Report(const std::string& gather, const std::string& text);
   // Meets the servers in "ps/sync/<k>"; `action` is checkpoint, end or end-checkpoint.
@@ -109,6 +140,8 @@ class Trainer {
   Batch batch_;
   EmbeddingBatch emb_;
   EmbeddingBatchBuilder builder_;
+  const bool prefetch_rows_;
+  Prefetch next_;
   TrainerCheckpoints checkpoints_;
   int sync_round_ = 0;
   int epoch_ = 1;               // the epoch being trained
@@ -116,6 +149,7 @@ class Trainer {
   int64_t step_ = 0;
   bool stop_requested_ = false;  // some worker saw a stop request this step
   double samples_ = 0, loss_sum_ = 0;
+  uint64_t rows_pulled_ = 0, rows_pulled_ahead_ = 0;  // distinct keys per step, summed
   Timers timers_;
 };
 

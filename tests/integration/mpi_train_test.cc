@@ -81,6 +81,39 @@ TEST_F(MpiTrainTest, FixedSeedBspRunsAreIdentical) {
   EXPECT_EQ(a[1], b[1]);
 }
 
+// With one worker, BSP pulls most of the next batch's rows while the current
+// one computes (only this worker pushes, so nothing changes them meanwhile):
+// the numbers equal those of staleness-0 SSP, which pulls every row in its step.
+TEST_F(MpiTrainTest, RowPrefetchWithOneWorkerIsExact) {
+  Subprocess ahead(Train(1, {"--set", "training.epochs=1"}));
+  ASSERT_EQ(ahead.Wait(), 0) << ahead.stderr_text();
+  Subprocess in_step(Train(
+      1, {"--set", "training.epochs=1", "--set", "cluster.consistency=ssp", "--set",
+          "cluster.staleness=0"}));
+  ASSERT_EQ(in_step.Wait(), 0) << in_step.stderr_text();
+  std::smatch m;
+  const std::string log = ahead.stderr_text();
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("rows pulled ahead of their step: (\\d+) of (\\d+)")))
+      << log;
+  EXPECT_GT(std::stoull(m[1]), std::stoull(m[2]) / 2) << m[0];  // the tail keys: most of them
+  EXPECT_EQ(in_step.stderr_text().find("rows pulled ahead"), std::string::npos);
+  const std::string a = ahead.stdout_lines().back(), b = in_step.stdout_lines().back();
+  for (const char* key : {"auc", "logloss"}) {
+    EXPECT_EQ(SplitMetric(a, "test", key), SplitMetric(b, "test", key)) << key;
+  }
+}
+
+// ASP with two workers: each worker pulls ahead and nobody waits for the
+// other; the job still trains every example once and learns.
+TEST_F(MpiTrainTest, AspWithTwoWorkersTrains) {
+  Subprocess job(Train(2, {"--set", "training.epochs=1", "--set", "cluster.consistency=asp"}));
+  ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
+  const std::string line = job.stdout_lines().back();
+  EXPECT_NE(line.find("\"samples\":24000"), std::string::npos) << line;
+  EXPECT_GT(SplitMetric(line, "test", "auc"), 0.65) << line;
+  EXPECT_NE(job.stderr_text().find("rows pulled ahead"), std::string::npos);
+}
+
 TEST_F(MpiTrainTest, TwoWorkersReachTheQualityOfOne) {
   Subprocess one(Train(1, {"--set", "training.epochs=2"}));
   ASSERT_EQ(one.Wait(), 0) << one.stderr_text();

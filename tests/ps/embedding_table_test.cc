@@ -195,6 +195,38 @@ TEST(EmbeddingTableTest, AdmissionAfterKSightings) {
   EXPECT_EQ(table->stats().rows, 2u);
 }
 
+// Peek (evaluation's read) leaves the table exactly as it was.
+TEST(EmbeddingTableTest, PeekReadsWithoutCreatingRowsOrCountingSightings) {
+  TableSpec spec = Spec(OptimizerKind::kSgd, 2);
+  spec.admit_after = 2;
+  auto table = MakeTable(spec);
+  const uint64_t trained = 5;
+  Pull(table.get(), {trained, trained});  // admitted on its second sighting
+  const float grad[2] = {1, -1};
+  ASSERT_TRUE(table->Push(&trained, 1, grad, 1).ok());
+  const auto before = Snapshot(*table);
+  ASSERT_EQ(before.size(), 1u);
+  const TableStats stats_before = table->stats();
+
+  const std::vector<uint64_t> keys = {trained, 6, 6, 7};
+  std::vector<float> peeked(keys.size() * 2);
+  ASSERT_TRUE(table->Peek(keys.data(), keys.size(), peeked.data()).ok());
+  EXPECT_EQ(peeked[0], before.at(trained)[0]);  // a live row reads as itself
+  EXPECT_EQ(peeked[1], before.at(trained)[1]);
+  float init[2];
+  table->InitialValue(6, init);
+  EXPECT_EQ(peeked[2], init[0]);  // a key without a row reads as its initial value
+  EXPECT_EQ(peeked[5], init[1]);
+  EXPECT_EQ(Snapshot(*table), before);
+  EXPECT_EQ(table->stats().rows, stats_before.rows);
+  EXPECT_EQ(table->stats().pending_admission, stats_before.pending_admission);
+  EXPECT_EQ(table->stats().admitted, stats_before.admitted);
+  // Peeked twice, key 6 has still not been seen: one Pull is its first sighting.
+  Pull(table.get(), {6});
+  EXPECT_EQ(table->stats().rows, 1u);
+  EXPECT_EQ(table->stats().pending_admission, stats_before.pending_admission + 1);
+}
+
 TEST(EmbeddingTableTest, EvictionRemovesStaleRowsAndReusesSlots) {
   TableSpec spec = Spec(OptimizerKind::kSgd, 4);
   spec.evict_after_steps = 10;

@@ -106,6 +106,30 @@ TEST(PsClientTest, PullReassemblesRowsInCallerOrderAcrossServers) {
   EXPECT_EQ(total, 6u);
 }
 
+// A read-only pull (evaluation) gets the same values as a training pull but
+// creates no row on any server.
+TEST(PsClientTest, ReadOnlyPullCreatesNoRows) {
+  const TableSpec spec = Spec(3, 4, OptimizerKind::kSgd, 0.1f);
+  PsCluster cluster(2, {spec});
+  std::vector<uint64_t> keys = {11, 12, 13, 11, 1ULL << 50};
+  std::vector<float> read_only(keys.size() * 4), trained(keys.size() * 4);
+  ASSERT_TRUE(cluster.client()
+                  .Pull(3, keys.data(), keys.size(), read_only.data(), /*keys_unique=*/false,
+                        PsClient::PullMode::kReadOnly)
+                  .Wait()
+                  .ok());
+  // A training pull of the first three keys only creates their rows.
+  ASSERT_TRUE(cluster.client().Pull(3, keys.data(), 3, trained.data()).Wait().ok());
+  EXPECT_EQ(std::vector<float>(read_only.begin(), read_only.begin() + 12),
+            std::vector<float>(trained.begin(), trained.begin() + 12));
+  for (int s = 0; s < 2; ++s) cluster.server(s).Stop();
+  size_t rows = 0;
+  for (int s = 0; s < 2; ++s) {
+    for (const EmbeddingTable* t : cluster.server(s).tables()) rows += t->stats().rows;
+  }
+  EXPECT_EQ(rows, 3u);  // the read-only pull of 1 << 50 created nothing
+}
+
 TEST(PsClientTest, RepeatedKeysAreSummedBeforePush) {
   const TableSpec spec = Spec(1, 2, OptimizerKind::kSgd, 1.0f);
   PsCluster cluster(2, {spec});
