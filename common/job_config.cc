@@ -13,6 +13,8 @@ namespace {
 
 namespace pb = google::protobuf;
 
+constexpr int kMaxReaderThreads = 64;
+
 class Collector : public pb::io::ErrorCollector {
  public:
   explicit Collector(std::string source) : source_(std::move(source)) {}
@@ -153,6 +155,7 @@ void FillDefaults(config::JobConfig* job) {
   if (d->batch_size() == 0) d->set_batch_size(256);
   if (d->max_bad_fraction() == 0) d->set_max_bad_fraction(0.001);
   if (d->rating_threshold() == 0) d->set_rating_threshold(3.5f);
+  if (d->reader_threads() == 0) d->set_reader_threads(1);
   auto* m = job->mutable_model();
   if (m->embedding_dim() == 0) m->set_embedding_dim(16);
   if (m->loss().empty()) {
@@ -204,6 +207,10 @@ void Validate(Checker& c, const config::JobConfig& job) {
             "must be in [0, 1]");
   c.Require(d.holdout_fraction() >= 0 && d.holdout_fraction() < 0.5, "data.holdout_fraction",
             "must be in [0, 0.5)");
+  c.Require(d.reader_threads() >= 1 && d.reader_threads() <= kMaxReaderThreads,
+            "data.reader_threads",
+            "must be in [1, " + std::to_string(kMaxReaderThreads) + "], got " +
+                std::to_string(d.reader_threads()));
   const auto& m = job.model();
   c.OneOf(m.family(), {"mf", "ncf", "deepfm", "multi_scenario"}, "model.family");
   c.Require(m.embedding_dim() >= 1 && m.embedding_dim() <= 4096, "model.embedding_dim",

@@ -55,4 +55,33 @@ void Batch::Truncate(size_t n) {
   timestamps.resize(n);
 }
 
+void Batch::AppendRange(const Batch& src, size_t begin, size_t end) {
+  METAPS_CHECK(begin <= end && end <= src.size()) << begin << ".." << end << " of " << src.size();
+  METAPS_CHECK(src.num_dense == num_dense && src.slots.size() == slots.size())
+      << "batches of different shapes";
+  auto append = [begin, end](auto& to, const auto& from, size_t width) {
+    to.insert(to.end(), from.begin() + static_cast<std::ptrdiff_t>(begin * width),
+              from.begin() + static_cast<std::ptrdiff_t>(end * width));
+  };
+  append(labels, src.labels, 1);
+  append(dense, src.dense, num_dense);
+  for (size_t s = 0; s < slots.size(); ++s) {
+    const SparseSlot& from = src.slots[s];
+    SparseSlot& to = slots[s];
+    const uint32_t first = from.offsets[begin];
+    const uint32_t last = from.offsets[end];
+    METAPS_CHECK(to.keys.size() + (last - first) <= UINT32_MAX) << "slot overflows 32-bit offsets";
+    const uint32_t shift = static_cast<uint32_t>(to.keys.size()) - first;  // mod 2^32 on purpose
+    to.keys.insert(to.keys.end(), from.keys.begin() + first, from.keys.begin() + last);
+    if (to.has_values) {
+      to.values.insert(to.values.end(), from.values.begin() + first, from.values.begin() + last);
+    }
+    for (size_t i = begin + 1; i <= end; ++i) to.offsets.push_back(from.offsets[i] + shift);
+  }
+  append(scenario_ids, src.scenario_ids, 1);
+  append(user_ids, src.user_ids, 1);
+  append(item_ids, src.item_ids, 1);
+  append(timestamps, src.timestamps, 1);
+}
+
 }  // namespace metaps

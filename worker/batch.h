@@ -82,6 +82,10 @@ struct Batch {
   void AbortExample();
   // Keeps the first n examples. REQUIRES: n <= size().
   void Truncate(size_t n);
+  // Appends examples [begin, end) of `src`, column by column.
+  // REQUIRES: src has this batch's shape (Reset with the same schema) and
+  // begin <= end <= src.size().
+  void AppendRange(const Batch& src, size_t begin, size_t end);
 };
 
 }  // namespace metaps

@@ -1,5 +1,6 @@
 #include "worker/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -90,6 +91,7 @@ ReaderOptions Trainer::ReaderOptionsFor() const {
   o.worker_index = worker_index_;
   o.num_workers = num_workers_;
   o.max_bad_fraction = job_.data().max_bad_fraction();
+  o.threads = std::max(1, job_.data().reader_threads());  // 0 when the job skipped defaults
   return o;
 }
 

@@ -4,11 +4,14 @@
 //
 // Writes the file once (deterministic content, Criteo-like field widths), then
 // reports, best of 3 passes over the page-cached file: a bare line scan
-// (LineFile) and a full parse into Batches (4096 examples each). Prints a JSON
-// line last. Never fails on speed.
+// (LineFile) and a full parse into Batches (4096 examples each) with 1, 2 and 4
+// parsing threads (ReaderOptions::threads; the batches are the same for all).
+// Prints a JSON line last. Never fails on speed.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 
@@ -52,6 +55,35 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+struct ParsePass {
+  double seconds = 0;
+  double cpu_seconds = 0;  // all threads of the process
+  size_t examples = 0, keys = 0;
+};
+
+// One full parse of `path`; false (with the error printed) on a reader error.
+bool Parse(const std::string& path, int threads, ParsePass* pass) {
+  const auto start = Clock::now();
+  const std::clock_t cpu_start = std::clock();
+  metaps::ReaderOptions options;
+  options.batch_size = 4096;
+  options.threads = threads;
+  auto reader = metaps::OpenCriteoReader({path}, options);
+  if (!reader.ok()) return std::fprintf(stderr, "%s\n", reader.status().ToString().c_str()), false;
+  metaps::Batch batch;
+  pass->examples = pass->keys = 0;
+  for (;;) {
+    metaps::Status status = (*reader)->Next(&batch);
+    if (!status.ok()) return std::fprintf(stderr, "%s\n", status.ToString().c_str()), false;
+    if (batch.empty()) break;
+    pass->examples += batch.size();
+    for (const auto& slot : batch.slots) pass->keys += slot.keys.size();
+  }
+  pass->seconds = Seconds(start);
+  pass->cpu_seconds = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,7 +94,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  double best_scan = 1e30, best_parse = 1e30;
+  constexpr int kThreads[] = {1, 2, 4};
+  double best_scan = 1e30;
+  double best_parse[3] = {1e30, 1e30, 1e30};
+  double cpu_of_best[3] = {0, 0, 0};
   size_t bytes = 0, examples = 0, keys = 0;
   for (int pass = 0; pass < 3; ++pass) {
     auto start = Clock::now();
@@ -79,32 +114,40 @@ int main(int argc, char** argv) {
     bytes = (*file)->bytes_read();
     if (scanned == 0) return 1;
 
-    start = Clock::now();
-    metaps::ReaderOptions options;
-    options.batch_size = 4096;
-    auto reader = metaps::OpenCriteoReader({path}, options);
-    if (!reader.ok()) return std::fprintf(stderr, "%s\n", reader.status().ToString().c_str()), 1;
-    metaps::Batch batch;
-    examples = keys = 0;
-    for (;;) {
-      metaps::Status status = (*reader)->Next(&batch);
-      if (!status.ok()) return std::fprintf(stderr, "%s\n", status.ToString().c_str()), 1;
-      if (batch.empty()) break;
-      examples += batch.size();
-      for (const auto& slot : batch.slots) keys += slot.keys.size();
+    for (int t = 0; t < 3; ++t) {
+      ParsePass parsed;
+      if (!Parse(path, kThreads[t], &parsed)) return 1;
+      if (parsed.seconds < best_parse[t]) {
+        best_parse[t] = parsed.seconds;
+        cpu_of_best[t] = parsed.cpu_seconds;
+      }
+      if (t > 0 && (parsed.examples != examples || parsed.keys != keys)) {
+        std::fprintf(stderr, "threads=%d read %zu examples, %zu keys; threads=1 read %zu, %zu\n",
+                     kThreads[t], parsed.examples, parsed.keys, examples, keys);
+        return 1;
+      }
+      examples = parsed.examples;
+      keys = parsed.keys;
     }
-    best_parse = std::min(best_parse, Seconds(start));
   }
 
   const double mb = static_cast<double>(bytes) / 1e6;
   std::printf("file: %s, %zu lines, %.1f MB\n", path.c_str(), lines, mb);
   std::printf("line scan : %.3f s, %.2f M lines/s, %.0f MB/s\n", best_scan, lines / best_scan / 1e6,
               mb / best_scan);
-  std::printf("criteo parse: %.3f s, %.2f M lines/s, %.0f MB/s (%zu examples, %zu keys)\n",
-              best_parse, examples / best_parse / 1e6, mb / best_parse, examples, keys);
+  for (int t = 0; t < 3; ++t) {
+    std::printf(
+        "criteo parse, %d thread%s: %.3f s (cpu %.3f s), %.2f M lines/s, %.0f MB/s, x%.2f (%zu "
+        "examples, %zu keys)\n",
+        kThreads[t], kThreads[t] == 1 ? " " : "s", best_parse[t], cpu_of_best[t],
+        examples / best_parse[t] / 1e6, mb / best_parse[t], best_parse[0] / best_parse[t], examples,
+        keys);
+  }
   std::printf(
       "{\"bench\":\"reader\",\"format\":\"criteo_tsv\",\"lines\":%zu,\"bytes\":%zu,"
-      "\"scan_lines_per_s\":%.0f,\"parse_lines_per_s\":%.0f,\"parse_mb_per_s\":%.1f}\n",
-      lines, bytes, lines / best_scan, examples / best_parse, mb / best_parse);
+      "\"scan_lines_per_s\":%.0f,\"parse_lines_per_s\":%.0f,\"parse_mb_per_s\":%.1f,"
+      "\"parse_lines_per_s_2_threads\":%.0f,\"parse_lines_per_s_4_threads\":%.0f}\n",
+      lines, bytes, lines / best_scan, examples / best_parse[0], mb / best_parse[0],
+      examples / best_parse[1], examples / best_parse[2]);
   return 0;
 }

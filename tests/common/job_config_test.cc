@@ -30,6 +30,7 @@ TEST(JobConfigTest, ParsesAndFillsDefaults) {
   EXPECT_EQ(job->embedding().optimizer().kind(), "adagrad");
   EXPECT_EQ(job->dense_optimizer().kind(), "adam");
   EXPECT_EQ(job->training().epochs(), 1);
+  EXPECT_EQ(job->data().reader_threads(), 1);
   // The printed config parses back to the same thing.
   auto again = ParseJobConfig(JobConfigToText(*job), "printed");
   ASSERT_TRUE(again.ok()) << again.status();
@@ -94,6 +95,27 @@ TEST(JobConfigTest, L2OnAdagradIsAnErrorNotIgnored) {
       << job.status();
   text.replace(text.find("\"adagrad\""), 9, "\"ftrl\"");
   EXPECT_TRUE(ParseJobConfig(text, "job.pbtxt").ok());
+}
+
+TEST(JobConfigTest, ReaderThreadsAreBetweenOneAnd64) {
+  std::string text = kJob;
+  text.replace(text.find("  batch_size"), 0, "  reader_threads: 65\n");
+  auto job = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(
+      job.status().message().find("job.pbtxt:5:3: data.reader_threads: must be in [1, 64], got 65"),
+      std::string::npos)
+      << job.status();
+  text.replace(text.find("65"), 2, "-1");
+  EXPECT_NE(ParseJobConfig(text, "job.pbtxt").status().message().find("got -1"), std::string::npos);
+  text.replace(text.find("-1"), 2, "4");
+  auto four = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_TRUE(four.ok()) << four.status();
+  EXPECT_EQ(four->data().reader_threads(), 4);
+  auto set = ParseJobConfig(kJob, "job.pbtxt", {"data.reader_threads=100"});
+  EXPECT_NE(set.status().message().find("--set data.reader_threads=100: data.reader_threads"),
+            std::string::npos)
+      << set.status();
 }
 
 TEST(JobConfigTest, MissingFileIsNamed) {

@@ -19,49 +19,23 @@ int Weekday(int y, int m, int d) {
   return (y + y / 4 - y / 100 + y / 400 + kOffsets[m - 1] + d) % 7;
 }
 
-class AvazuReader : public LineReader {
+class AvazuParser : public LineParser {
  public:
-  AvazuReader(std::vector<std::string> files, const ReaderOptions& options, std::string header)
-      : LineReader(std::move(files), options), header_(std::move(header)) {
-    std::vector<std::string_view> names;
-    SplitFields(header_, ',', &names);
-    for (std::string_view name : names) {
-      const uint32_t slot = static_cast<uint32_t>(schema_.slots.size());
-      if (name == "id") {
-        columns_.push_back({Column::kSkip, 0});
-      } else if (name == "click") {
-        columns_.push_back({Column::kLabel, 0});
-      } else if (name == "hour") {
-        columns_.push_back({Column::kHour, slot});
-        schema_.slots.push_back({"hour_of_day"});
-        schema_.slots.push_back({"weekday"});
-      } else {
-        columns_.push_back({Column::kCategorical, slot});
-        schema_.slots.push_back({std::string(name)});
-      }
-    }
-  }
-
- protected:
-  StatusOr<bool> IsHeader(std::string_view line, const std::string& path) override {
-    if (line != header_) {
-      return InvalidArgument(path + ":1: header '" + std::string(line.substr(0, 200)) +
-                             "' differs from the first file's '" + header_ + "'");
-    }
-    return true;
-  }
+  explicit AvazuParser(std::shared_ptr<const std::vector<Column>> columns)
+      : columns_(std::move(columns)) {}
 
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
+    const std::vector<Column>& columns = *columns_;
     SplitFields(line, ',', &fields_);
-    if (fields_.size() != columns_.size()) {
-      *reason = "expected " + std::to_string(columns_.size()) + " fields, got " +
+    if (fields_.size() != columns.size()) {
+      *reason = "expected " + std::to_string(columns.size()) + " fields, got " +
                 std::to_string(fields_.size());
       return false;
     }
     float label = 0;
-    for (size_t i = 0; i < columns_.size(); ++i) {
+    for (size_t i = 0; i < columns.size(); ++i) {
       const std::string_view field = fields_[i];
-      const Column& column = columns_[i];
+      const Column& column = columns[i];
       switch (column.kind) {
         case Column::kSkip:
           break;
@@ -100,9 +74,51 @@ class AvazuReader : public LineReader {
   }
 
  private:
-  const std::string header_;
-  std::vector<Column> columns_;
+  const std::shared_ptr<const std::vector<Column>> columns_;
   std::vector<std::string_view> fields_;
+};
+
+class AvazuReader : public LineReader {
+ public:
+  AvazuReader(std::vector<std::string> files, const ReaderOptions& options, std::string header)
+      : LineReader(std::move(files), options), header_(std::move(header)) {
+    std::vector<Column> columns;
+    std::vector<std::string_view> names;
+    SplitFields(header_, ',', &names);
+    for (std::string_view name : names) {
+      const uint32_t slot = static_cast<uint32_t>(schema_.slots.size());
+      if (name == "id") {
+        columns.push_back({Column::kSkip, 0});
+      } else if (name == "click") {
+        columns.push_back({Column::kLabel, 0});
+      } else if (name == "hour") {
+        columns.push_back({Column::kHour, slot});
+        schema_.slots.push_back({"hour_of_day"});
+        schema_.slots.push_back({"weekday"});
+      } else {
+        columns.push_back({Column::kCategorical, slot});
+        schema_.slots.push_back({std::string(name)});
+      }
+    }
+    columns_ = std::make_shared<const std::vector<Column>>(std::move(columns));
+  }
+
+ protected:
+  std::unique_ptr<LineParser> NewParser() const override {
+    return std::make_unique<AvazuParser>(columns_);
+  }
+
+  StatusOr<bool> IsHeader(std::string_view line, const std::string& path) const override {
+    if (line != header_) {
+      return InvalidArgument(path + ":1: header '" + std::string(line.substr(0, 200)) +
+                             "' differs from the first file's '" + header_ + "'");
+    }
+    return true;
+  }
+
+ private:
+  const std::string header_;
+  std::shared_ptr<const std::vector<Column>> columns_;
 };
 
 }  // namespace

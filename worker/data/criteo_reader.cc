@@ -10,28 +10,19 @@ namespace {
 
 constexpr size_t kCriteoFields = 1 + kCriteoNumDense + kCriteoNumSlots;
 
-class CriteoReader : public LineReader {
+// The delimiter of a file: the first tab or comma of its first line.
+char DetectDelimiter(std::string_view first_line) {
+  const size_t at = first_line.find_first_of("\t,");
+  return at == std::string_view::npos ? '\t' : first_line[at];
+}
+
+class CriteoParser : public LineParser {
  public:
-  CriteoReader(std::vector<std::string> files, const ReaderOptions& options)
-      : LineReader(std::move(files), options) {
-    for (int i = 1; i <= kCriteoNumDense; ++i)
-      schema_.dense_names.push_back("I" + std::to_string(i));
-    for (int i = 1; i <= kCriteoNumDense; ++i)
-      schema_.dense_names.push_back("I" + std::to_string(i) + "_missing");
-    for (int i = 1; i <= kCriteoNumSlots; ++i) schema_.slots.push_back({"C" + std::to_string(i)});
-    fields_.reserve(kCriteoFields);
-  }
+  CriteoParser() { fields_.reserve(kCriteoFields); }
 
- protected:
-  void OnFileOpened(const std::string&) override { delimiter_ = 0; }
-
-  StatusOr<bool> IsHeader(std::string_view line, const std::string&) override {
-    DetectDelimiter(line);
-    return line.substr(0, 6) == "label" + std::string(1, delimiter_);
-  }
+  void BeginFile(std::string_view first_line) override { delimiter_ = DetectDelimiter(first_line); }
 
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
-    if (delimiter_ == 0) DetectDelimiter(line);
     SplitFields(line, delimiter_, &fields_);
     if (fields_.size() != kCriteoFields) {
       *reason =
@@ -62,13 +53,29 @@ class CriteoReader : public LineReader {
   }
 
  private:
-  void DetectDelimiter(std::string_view line) {
-    const size_t at = line.find_first_of("\t,");
-    delimiter_ = at == std::string_view::npos ? '\t' : line[at];
+  char delimiter_ = '\t';  // of the file being parsed
+  std::vector<std::string_view> fields_;
+};
+
+class CriteoReader : public LineReader {
+ public:
+  CriteoReader(std::vector<std::string> files, const ReaderOptions& options)
+      : LineReader(std::move(files), options) {
+    for (int i = 1; i <= kCriteoNumDense; ++i)
+      schema_.dense_names.push_back("I" + std::to_string(i));
+    for (int i = 1; i <= kCriteoNumDense; ++i)
+      schema_.dense_names.push_back("I" + std::to_string(i) + "_missing");
+    for (int i = 1; i <= kCriteoNumSlots; ++i) schema_.slots.push_back({"C" + std::to_string(i)});
   }
 
-  char delimiter_ = 0;  // per file; 0 until the first line is seen
-  std::vector<std::string_view> fields_;
+ protected:
+  std::unique_ptr<LineParser> NewParser() const override {
+    return std::make_unique<CriteoParser>();
+  }
+
+  StatusOr<bool> IsHeader(std::string_view line, const std::string&) const override {
+    return line.substr(0, 6) == "label" + std::string(1, DetectDelimiter(line));
+  }
 };
 
 }  // namespace

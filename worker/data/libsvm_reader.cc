@@ -6,21 +6,10 @@
 namespace metaps {
 namespace {
 
-class LibsvmReader : public LineReader {
+class LibsvmParser : public LineParser {
  public:
-  LibsvmReader(std::vector<std::string> files, const LibsvmOptions& format,
-               const ReaderOptions& options)
-      : LineReader(std::move(files), options), format_(format) {
-    if (format_.ffm) {
-      for (int f = 0; f < format_.num_fields; ++f) {
-        schema_.slots.push_back({"field" + std::to_string(f), /*has_values=*/true});
-      }
-    } else {
-      schema_.slots.push_back({"features", /*has_values=*/true});
-    }
-  }
+  explicit LibsvmParser(const LibsvmOptions& format) : format_(format) {}
 
- protected:
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
     SplitWhitespace(line, &tokens_);
     float label;
@@ -73,6 +62,29 @@ class LibsvmReader : public LineReader {
 
   const LibsvmOptions format_;
   std::vector<std::string_view> tokens_;
+};
+
+class LibsvmReader : public LineReader {
+ public:
+  LibsvmReader(std::vector<std::string> files, const LibsvmOptions& format,
+               const ReaderOptions& options)
+      : LineReader(std::move(files), options), format_(format) {
+    if (format_.ffm) {
+      for (int f = 0; f < format_.num_fields; ++f) {
+        schema_.slots.push_back({"field" + std::to_string(f), /*has_values=*/true});
+      }
+    } else {
+      schema_.slots.push_back({"features", /*has_values=*/true});
+    }
+  }
+
+ protected:
+  std::unique_ptr<LineParser> NewParser() const override {
+    return std::make_unique<LibsvmParser>(format_);
+  }
+
+ private:
+  const LibsvmOptions format_;
 };
 
 }  // namespace

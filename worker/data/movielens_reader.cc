@@ -18,35 +18,18 @@ bool IsRegularFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-class MovieLensReader : public LineReader {
+// Side data and slots shared, read-only, by a reader's parsers.
+struct MovieLensSlots {
+  MovieLensSideData side;
+  int user_slot = -1;   // first of the user attribute slots, or -1
+  int genre_slot = -1;  // or -1
+};
+
+class MovieLensParser : public LineParser {
  public:
-  MovieLensReader(const MovieLensFiles& files, const MovieLensOptions& format,
-                  const ReaderOptions& options)
-      : LineReader({files.ratings}, options), flavor_(files.flavor), format_(format) {
-    schema_.slots.push_back({"user"});
-    schema_.slots.push_back({"item"});
-  }
-
-  // Adds the side-file slots and loads them.
-  Status LoadSideFiles(const MovieLensFiles& files) {
-    if (!files.users.empty()) {
-      user_slot_ = static_cast<int>(schema_.slots.size());
-      for (const char* name : {"gender", "age", "occupation", "zip"})
-        schema_.slots.push_back({name});
-      RETURN_IF_ERROR(LoadMovieLensUsers(flavor_, files.users, user_slot_, &side_));
-    }
-    if (!files.items.empty()) {
-      genre_slot_ = static_cast<int>(schema_.slots.size());
-      schema_.slots.push_back({"genres"});
-      RETURN_IF_ERROR(LoadMovieLensItems(flavor_, files.items, genre_slot_, &side_));
-    }
-    return Status::Ok();
-  }
-
- protected:
-  StatusOr<bool> IsHeader(std::string_view line, const std::string&) override {
-    return flavor_ == MovieLensFlavor::kLatest && line.substr(0, 7) == "userId,";
-  }
+  MovieLensParser(MovieLensFlavor flavor, const MovieLensOptions& format,
+                  std::shared_ptr<const MovieLensSlots> slots)
+      : flavor_(flavor), format_(format), slots_(std::move(slots)) {}
 
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
     switch (flavor_) {
@@ -75,18 +58,18 @@ class MovieLensReader : public LineReader {
 
     batch->AddKey(kUserSlot, HashId(kUserSlot, user));
     batch->AddKey(kItemSlot, HashId(kItemSlot, item));
-    if (user_slot_ >= 0) {
-      auto it = side_.user_keys.find(user);
-      if (it != side_.user_keys.end()) {
+    if (slots_->user_slot >= 0) {
+      auto it = slots_->side.user_keys.find(user);
+      if (it != slots_->side.user_keys.end()) {
         for (int a = 0; a < MovieLensSideData::kUserAttributes; ++a) {
-          batch->AddKey(user_slot_ + a, it->second[a]);
+          batch->AddKey(slots_->user_slot + a, it->second[a]);
         }
       }
     }
-    if (genre_slot_ >= 0) {
-      auto it = side_.item_genre_keys.find(item);
-      if (it != side_.item_genre_keys.end()) {
-        for (uint64_t key : it->second) batch->AddKey(genre_slot_, key);
+    if (slots_->genre_slot >= 0) {
+      auto it = slots_->side.item_genre_keys.find(item);
+      if (it != slots_->side.item_genre_keys.end()) {
+        for (uint64_t key : it->second) batch->AddKey(slots_->genre_slot, key);
       }
     }
     const float label = format_.binary_label ? (rating > format_.rating_threshold ? 1.0f : 0.0f)
@@ -103,10 +86,52 @@ class MovieLensReader : public LineReader {
 
   const MovieLensFlavor flavor_;
   const MovieLensOptions format_;
-  MovieLensSideData side_;
-  int user_slot_ = -1;
-  int genre_slot_ = -1;
+  const std::shared_ptr<const MovieLensSlots> slots_;
   std::vector<std::string_view> fields_;
+};
+
+class MovieLensReader : public LineReader {
+ public:
+  MovieLensReader(const MovieLensFiles& files, const MovieLensOptions& format,
+                  const ReaderOptions& options)
+      : LineReader({files.ratings}, options),
+        flavor_(files.flavor),
+        format_(format),
+        slots_(std::make_shared<MovieLensSlots>()) {
+    schema_.slots.push_back({"user"});
+    schema_.slots.push_back({"item"});
+  }
+
+  // Adds the side-file slots and loads them.
+  Status LoadSideFiles(const MovieLensFiles& files) {
+    if (!files.users.empty()) {
+      slots_->user_slot = static_cast<int>(schema_.slots.size());
+      for (const char* name : {"gender", "age", "occupation", "zip"})
+        schema_.slots.push_back({name});
+      RETURN_IF_ERROR(LoadMovieLensUsers(flavor_, files.users, slots_->user_slot, &slots_->side));
+    }
+    if (!files.items.empty()) {
+      slots_->genre_slot = static_cast<int>(schema_.slots.size());
+      schema_.slots.push_back({"genres"});
+      RETURN_IF_ERROR(LoadMovieLensItems(flavor_, files.items, slots_->genre_slot, &slots_->side));
+    }
+    return Status::Ok();
+  }
+
+ protected:
+  std::unique_ptr<LineParser> NewParser() const override {
+    return std::make_unique<MovieLensParser>(flavor_, format_, slots_);
+  }
+
+  StatusOr<bool> IsHeader(std::string_view line, const std::string&) const override {
+    return flavor_ == MovieLensFlavor::kLatest && line.substr(0, 7) == "userId,";
+  }
+
+ private:
+  const MovieLensFlavor flavor_;
+  const MovieLensOptions format_;
+  // Filled before the first Next, read-only after.
+  const std::shared_ptr<MovieLensSlots> slots_;
 };
 
 }  // namespace

@@ -13,26 +13,9 @@ constexpr size_t kFixedColumns = 4;  // label, scenario, user, item
 constexpr uint32_t kUserSlot = 0;
 constexpr uint32_t kItemSlot = 1;
 
-class ScenarioReader : public LineReader {
+class ScenarioParser : public LineParser {
  public:
-  ScenarioReader(std::vector<std::string> files, const ReaderOptions& options, std::string header,
-                 const std::vector<std::string_view>& columns)
-      : LineReader(std::move(files), options), header_(std::move(header)) {
-    schema_.slots.push_back({"user"});
-    schema_.slots.push_back({"item"});
-    for (size_t c = kFixedColumns; c < columns.size(); ++c) {
-      schema_.slots.push_back({std::string(columns[c])});
-    }
-    num_columns_ = columns.size();
-  }
-
- protected:
-  StatusOr<bool> IsHeader(std::string_view line, const std::string& path) override {
-    if (line == header_) return true;
-    return InvalidArgument(path + ":1: header '" + std::string(line.substr(0, 200)) +
-                           "' differs from the first file's '" + header_ +
-                           "' (every scenario file needs the same header)");
-  }
+  explicit ScenarioParser(size_t num_columns) : num_columns_(num_columns) {}
 
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
     SplitFields(line, ',', &fields_);
@@ -72,9 +55,39 @@ class ScenarioReader : public LineReader {
     return false;
   }
 
-  const std::string header_;
-  size_t num_columns_ = 0;
+  const size_t num_columns_;
   std::vector<std::string_view> fields_, tokens_;
+};
+
+class ScenarioReader : public LineReader {
+ public:
+  ScenarioReader(std::vector<std::string> files, const ReaderOptions& options, std::string header,
+                 const std::vector<std::string_view>& columns)
+      : LineReader(std::move(files), options),
+        header_(std::move(header)),
+        num_columns_(columns.size()) {
+    schema_.slots.push_back({"user"});
+    schema_.slots.push_back({"item"});
+    for (size_t c = kFixedColumns; c < columns.size(); ++c) {
+      schema_.slots.push_back({std::string(columns[c])});
+    }
+  }
+
+ protected:
+  std::unique_ptr<LineParser> NewParser() const override {
+    return std::make_unique<ScenarioParser>(num_columns_);
+  }
+
+  StatusOr<bool> IsHeader(std::string_view line, const std::string& path) const override {
+    if (line == header_) return true;
+    return InvalidArgument(path + ":1: header '" + std::string(line.substr(0, 200)) +
+                           "' differs from the first file's '" + header_ +
+                           "' (every scenario file needs the same header)");
+  }
+
+ private:
+  const std::string header_;
+  const size_t num_columns_;
 };
 
 }  // namespace
