@@ -17,7 +17,7 @@ runs=(
   "deepfm|quickstart_deepfm.pbtxt|ctr|"
   "fm|quickstart_deepfm.pbtxt|ctr|--set model.fm_only=true"
   "mf|movielens_mf.pbtxt|ratings|--set data.format=datagen-ratings --set training.epochs=1 --set training.ranking_k=0"
-  "ncf|movielens_ncf.pbtxt|ratings|--set data.format=datagen-ratings --set training.epochs=1 --set training.ranking_k=0"
+  "ncf|movielens_ncf.pbtxt|ratings|--set data.format=datagen-ratings --set training.epochs=1 --set training.ranking_k=0 --set model.hidden=32,16"
   "multi_scenario|scenarios.pbtxt|scenarios|"
 )
 lines=()

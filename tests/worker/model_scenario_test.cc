@@ -55,7 +55,9 @@ TEST_F(ModelOptionsTest, DenseLayoutSizes) {
   EXPECT_EQ(Create(ms)->num_dense(), (18u * 8 + 8) + 3 * ((8 * 6 + 6) + (6 + 1)));
   EXPECT_TRUE(Create(Options("mf", {}))->NeedsLinearTable());
   EXPECT_TRUE(Create(fm)->NeedsLinearTable());
-  EXPECT_FALSE(Create(Options("ncf", {}))->NeedsLinearTable());
+  // ncf keeps b_u and b_i in the linear table, as mf does.
+  EXPECT_TRUE(Create(Options("ncf", {}))->NeedsLinearTable());
+  EXPECT_TRUE(Create(Options("ncf", {8, 4}))->NeedsLinearTable());
   EXPECT_FALSE(Create(ms)->NeedsLinearTable());
 }
 

@@ -115,6 +115,9 @@ TEST_P(ModelFamilyTest, GradientsMatchFiniteDifferences) {
     }
   }
   EXPECT_GT(max_dense, 1e-3f) << "the dense gradient is trivially small";
+  // Every table the model reads is perturbed below, the linear one (mf's and
+  // ncf's b_u, b_i; deepfm's first order) included.
+  ASSERT_EQ(emb.tables.size(), model_->NeedsLinearTable() ? 2u : 1u);
   for (size_t t = 0; t < emb.tables.size(); ++t) {
     const std::vector<float> analytic = emb.tables[t].grads;
     float max_row = 0.0f;
@@ -154,13 +157,16 @@ TEST_P(ModelFamilyTest, GradientsAccumulateIntoTheBuffers) {
   std::vector<float> once(dense_.size()), twice(dense_.size()), predictions(batch.size());
   ASSERT_TRUE(
       model_->ForwardBackward(batch, emb, dense_.data(), once.data(), predictions.data()).ok());
-  const std::vector<float> rows_once = emb.tables[0].grads;
+  std::vector<std::vector<float>> rows_once;
+  for (const TableRows& table : emb.tables) rows_once.push_back(table.grads);
   twice = once;
   ASSERT_TRUE(
       model_->ForwardBackward(batch, emb, dense_.data(), twice.data(), predictions.data()).ok());
   for (size_t k = 0; k < once.size(); ++k) EXPECT_NEAR(twice[k], 2 * once[k], 1e-6) << k;
-  for (size_t k = 0; k < rows_once.size(); ++k) {
-    EXPECT_NEAR(emb.tables[0].grads[k], 2 * rows_once[k], 1e-6) << k;
+  for (size_t t = 0; t < emb.tables.size(); ++t) {
+    for (size_t k = 0; k < rows_once[t].size(); ++k) {
+      EXPECT_NEAR(emb.tables[t].grads[k], 2 * rows_once[t][k], 1e-6) << "table " << t << " " << k;
+    }
   }
 }
 

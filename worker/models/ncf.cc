@@ -1,8 +1,10 @@
-// ncf: two-tower neural collaborative filtering.
-//   x = u ⊙ v,  z = MLP(x)  with widths [dim, hidden..., 1]
+// ncf: two-tower neural collaborative filtering with first-order biases.
+//   x = u ⊙ v,  r = MLP(x) + b_u + b_i  with MLP widths [dim, hidden..., 1]
 // u (v) is the value-weighted sum of the embedding rows of the user (item)
-// slots' keys; the MLP applies ReLU after every hidden layer, so its first
-// layer is h = ReLU(W x + b). With no hidden layers it is GMF: z = w·x + b.
+// slots' keys, b_u (b_i) the same sum over the linear table (as in mf). The
+// MLP applies ReLU after every hidden layer, so its first layer is
+// h = ReLU(W x + b); with no hidden layers it is GMF: MLP(x) = w·x + b. The
+// MLP's output bias plays mf's mu.
 // Dense layout: the MLP's layers (W then b, per layer) from offset 0; the
 // output bias starts at options.global_bias.
 #include <utility>
@@ -27,7 +29,7 @@ class NcfModel final : public ModelFamily {
  public:
   NcfModel(const ModelOptions& options, const BatchSchema& schema, KernelBackend* backend,
            std::vector<int> user_slots, std::vector<int> item_slots)
-      : ModelFamily(options, schema, backend, /*needs_linear=*/false),
+      : ModelFamily(options, schema, backend, /*needs_linear=*/true),
         user_slots_(std::move(user_slots)),
         item_slots_(std::move(item_slots)),
         mlp_(NcfWidths(options), /*relu_last=*/false, /*dense_offset=*/0) {}
@@ -48,20 +50,25 @@ class NcfModel final : public ModelFamily {
     const size_t nd = n * dim_;
     u_.assign(nd, 0.0f);
     v_.assign(nd, 0.0f);
+    z_.assign(n, 0.0f);  // b_u + b_i first, then the MLP's output
     const float* rows = emb.tables[0].rows.data();
+    const float* linear = emb.tables[1].rows.data();
     for (int s : user_slots_) {
       PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, u_.data(), dim_);
+      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, z_.data(), 1);
     }
     for (int s : item_slots_) {
       PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, v_.data(), dim_);
+      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, z_.data(), 1);
     }
     x_.resize(nd);
     backend_->Mul(nd, u_.data(), v_.data(), x_.data());
-    const float* z = mlp_.Forward(backend_, rows_n, x_.data(), dim_, dense);
+    const float* mlp_out = mlp_.Forward(backend_, rows_n, x_.data(), dim_, dense);
+    for (size_t i = 0; i < n; ++i) z_[i] += mlp_out[i];
 
     dz_.resize(n);
     const double loss =
-        LossAndGrad(options_.loss, n, z, batch.labels.data(), 1.0f / static_cast<float>(n),
+        LossAndGrad(options_.loss, n, z_.data(), batch.labels.data(), 1.0f / static_cast<float>(n),
                     predictions, grads ? dz_.data() : nullptr);
     if (grads == nullptr) return loss;
 
@@ -72,11 +79,14 @@ class NcfModel final : public ModelFamily {
     du_.resize(nd);
     backend_->Mul(nd, dx_.data(), v_.data(), du_.data());
     backend_->Mul(nd, dx_.data(), u_.data(), dx_.data());
+    // d r / d b_u = d r / d b_i = 1.
     for (int s : user_slots_) {
       ScatterSlot(batch.slots[s], emb.row_index[s], du_.data(), dim_, dim_, n, grads->embedding);
+      ScatterSlot(batch.slots[s], emb.row_index[s], dz_.data(), 1, 1, n, grads->linear);
     }
     for (int s : item_slots_) {
       ScatterSlot(batch.slots[s], emb.row_index[s], dx_.data(), dim_, dim_, n, grads->embedding);
+      ScatterSlot(batch.slots[s], emb.row_index[s], dz_.data(), 1, 1, n, grads->linear);
     }
     return loss;
   }
@@ -86,7 +96,7 @@ class NcfModel final : public ModelFamily {
   const std::vector<int> item_slots_;
   Mlp mlp_;
   // Per-batch scratch, n x dim or n.
-  std::vector<float> u_, v_, x_, dz_, dx_, du_;
+  std::vector<float> u_, v_, x_, z_, dz_, dx_, du_;
 };
 
 }  // namespace
