@@ -14,6 +14,7 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr int kMaxReaderThreads = 64;
+constexpr int kMaxShuffleBuffer = 10'000'000;  // examples each worker holds in memory
 
 class Collector : public pb::io::ErrorCollector {
  public:
@@ -211,6 +212,10 @@ void Validate(Checker& c, const config::JobConfig& job) {
             "data.reader_threads",
             "must be in [1, " + std::to_string(kMaxReaderThreads) + "], got " +
                 std::to_string(d.reader_threads()));
+  c.Require(d.shuffle_buffer() >= 0 && d.shuffle_buffer() <= kMaxShuffleBuffer,
+            "data.shuffle_buffer",
+            "must be in [0, " + std::to_string(kMaxShuffleBuffer) + "], got " +
+                std::to_string(d.shuffle_buffer()));
   const auto& m = job.model();
   c.OneOf(m.family(), {"mf", "ncf", "deepfm", "multi_scenario"}, "model.family");
   c.Require(m.embedding_dim() >= 1 && m.embedding_dim() <= 4096, "model.embedding_dim",

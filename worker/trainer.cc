@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "worker/data/prefetching_reader.h"
+#include "worker/data/shuffling_reader.h"
 
 namespace metaps {
 namespace {
@@ -423,14 +424,26 @@ Status Trainer::Run() {
     return SyncServers("end-export");
   }
   const double samples_at_start = samples_;  // resumed runs report their own rate
+  if (job_.data().shuffle_buffer() > 1 && checkpoints_.mode == TrainerCheckpoints::Mode::kTrain) {
+    METAPS_LOG(INFO) << "shuffling the training shard through a pool of "
+                     << job_.data().shuffle_buffer() << " examples";
+  }
   bool stop = checkpoints_.mode == TrainerCheckpoints::Mode::kEvaluate ||
               (tr.max_steps() > 0 && step_ >= tr.max_steps());
   while (epoch_ <= tr.epochs() && !stop) {
     const int epoch = epoch_;
     ASSIGN_OR_RETURN(auto inner, data_.train(ReaderOptionsFor()));
+    if (job_.data().shuffle_buffer() > 1) {
+      inner = std::make_unique<ShufflingReader>(std::move(inner),
+                                                static_cast<size_t>(job_.data().shuffle_buffer()),
+                                                static_cast<size_t>(job_.data().batch_size()),
+                                                ShuffleSeed(tr.seed(), epoch, worker_index_));
+    }
+    // The shuffle, like the parsing, runs on the read-ahead thread.
     auto reader = std::make_unique<PrefetchingReader>(std::move(inner));
-    // Resuming mid-epoch: a shard is read in a fixed order, so skipping the
-    // steps already trained lands on the same batch.
+    // Resuming mid-epoch: a shard is read in a fixed order (or shuffled by the
+    // same seed and epoch), so skipping the steps already trained lands on the
+    // same batch.
     Batch skipped;
     for (int64_t i = 0; i < steps_in_epoch_; ++i) RETURN_IF_ERROR(reader->Next(&skipped));
     bool done = false;

@@ -6,6 +6,9 @@
 // the same dense optimizer step on every worker. The all-reduce is also the
 // step barrier: pushes are acknowledged (applied) before a worker enters it,
 // so under BSP no worker pulls step t+1 before every push of step t is in.
+// With data.shuffle_buffer above 1 the training shard goes through a
+// ShufflingReader seeded by (training.seed, epoch, worker) on the read-ahead
+// thread; evaluation reads in file order.
 // A worker whose shard ran out keeps stepping with zero examples until the
 // all-reduce says every worker is done, so the collectives stay matched.
 // Under BSP with several workers the servers apply a step's pushes in worker

@@ -5,7 +5,8 @@
 // Writes the file once (deterministic content, Criteo-like field widths), then
 // reports, best of 3 passes over the page-cached file: a bare line scan
 // (LineFile) and a full parse into Batches (4096 examples each) with 1, 2 and 4
-// parsing threads (ReaderOptions::threads; the batches are the same for all).
+// parsing threads (ReaderOptions::threads; the batches are the same for all),
+// and with one thread through a ShufflingReader of kShuffleBuffer examples.
 // Prints a JSON line last. Never fails on speed.
 #include <algorithm>
 #include <chrono>
@@ -17,10 +18,12 @@
 
 #include "worker/data/criteo_reader.h"
 #include "worker/data/line_file.h"
+#include "worker/data/shuffling_reader.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kShuffleBuffer = 16384;  // 4 batches
 
 bool WriteSyntheticCriteo(const std::string& path, size_t lines) {
   std::FILE* out = std::fopen(path.c_str(), "wb");
@@ -61,8 +64,9 @@ struct ParsePass {
   size_t examples = 0, keys = 0;
 };
 
-// One full parse of `path`; false (with the error printed) on a reader error.
-bool Parse(const std::string& path, int threads, ParsePass* pass) {
+// One full parse of `path`, shuffled through a pool of `shuffle_buffer`
+// examples if above 0; false (with the error printed) on a reader error.
+bool Parse(const std::string& path, int threads, size_t shuffle_buffer, ParsePass* pass) {
   const auto start = Clock::now();
   const std::clock_t cpu_start = std::clock();
   metaps::ReaderOptions options;
@@ -70,6 +74,10 @@ bool Parse(const std::string& path, int threads, ParsePass* pass) {
   options.threads = threads;
   auto reader = metaps::OpenCriteoReader({path}, options);
   if (!reader.ok()) return std::fprintf(stderr, "%s\n", reader.status().ToString().c_str()), false;
+  if (shuffle_buffer > 0) {
+    *reader = std::make_unique<metaps::ShufflingReader>(std::move(*reader), shuffle_buffer,
+                                                        options.batch_size, /*seed=*/1);
+  }
   metaps::Batch batch;
   pass->examples = pass->keys = 0;
   for (;;) {
@@ -98,6 +106,7 @@ int main(int argc, char** argv) {
   double best_scan = 1e30;
   double best_parse[3] = {1e30, 1e30, 1e30};
   double cpu_of_best[3] = {0, 0, 0};
+  double best_shuffled = 1e30;
   size_t bytes = 0, examples = 0, keys = 0;
   for (int pass = 0; pass < 3; ++pass) {
     auto start = Clock::now();
@@ -116,7 +125,7 @@ int main(int argc, char** argv) {
 
     for (int t = 0; t < 3; ++t) {
       ParsePass parsed;
-      if (!Parse(path, kThreads[t], &parsed)) return 1;
+      if (!Parse(path, kThreads[t], 0, &parsed)) return 1;
       if (parsed.seconds < best_parse[t]) {
         best_parse[t] = parsed.seconds;
         cpu_of_best[t] = parsed.cpu_seconds;
@@ -129,6 +138,14 @@ int main(int argc, char** argv) {
       examples = parsed.examples;
       keys = parsed.keys;
     }
+    ParsePass shuffled;
+    if (!Parse(path, 1, kShuffleBuffer, &shuffled)) return 1;
+    if (shuffled.examples != examples || shuffled.keys != keys) {
+      std::fprintf(stderr, "shuffled read %zu examples, %zu keys; unshuffled %zu, %zu\n",
+                   shuffled.examples, shuffled.keys, examples, keys);
+      return 1;
+    }
+    best_shuffled = std::min(best_shuffled, shuffled.seconds);
   }
 
   const double mb = static_cast<double>(bytes) / 1e6;
@@ -143,11 +160,15 @@ int main(int argc, char** argv) {
         examples / best_parse[t] / 1e6, mb / best_parse[t], best_parse[0] / best_parse[t], examples,
         keys);
   }
+  std::printf("criteo parse, 1 thread, shuffle buffer %zu: %.3f s, %.2f M lines/s, x%.2f\n",
+              kShuffleBuffer, best_shuffled, examples / best_shuffled / 1e6,
+              best_parse[0] / best_shuffled);
   std::printf(
       "{\"bench\":\"reader\",\"format\":\"criteo_tsv\",\"lines\":%zu,\"bytes\":%zu,"
       "\"scan_lines_per_s\":%.0f,\"parse_lines_per_s\":%.0f,\"parse_mb_per_s\":%.1f,"
-      "\"parse_lines_per_s_2_threads\":%.0f,\"parse_lines_per_s_4_threads\":%.0f}\n",
+      "\"parse_lines_per_s_2_threads\":%.0f,\"parse_lines_per_s_4_threads\":%.0f,"
+      "\"parse_lines_per_s_shuffled\":%.0f}\n",
       lines, bytes, lines / best_scan, examples / best_parse[0], mb / best_parse[0],
-      examples / best_parse[1], examples / best_parse[2]);
+      examples / best_parse[1], examples / best_parse[2], examples / best_shuffled);
   return 0;
 }

@@ -31,6 +31,7 @@ TEST(JobConfigTest, ParsesAndFillsDefaults) {
   EXPECT_EQ(job->dense_optimizer().kind(), "adam");
   EXPECT_EQ(job->training().epochs(), 1);
   EXPECT_EQ(job->data().reader_threads(), 1);
+  EXPECT_EQ(job->data().shuffle_buffer(), 0);  // file order
   // The printed config parses back to the same thing.
   auto again = ParseJobConfig(JobConfigToText(*job), "printed");
   ASSERT_TRUE(again.ok()) << again.status();
@@ -114,6 +115,29 @@ TEST(JobConfigTest, ReaderThreadsAreBetweenOneAnd64) {
   EXPECT_EQ(four->data().reader_threads(), 4);
   auto set = ParseJobConfig(kJob, "job.pbtxt", {"data.reader_threads=100"});
   EXPECT_NE(set.status().message().find("--set data.reader_threads=100: data.reader_threads"),
+            std::string::npos)
+      << set.status();
+}
+
+TEST(JobConfigTest, ShuffleBufferIsBetweenZeroAndTenMillion) {
+  std::string text = kJob;
+  text.replace(text.find("  batch_size"), 0, "  shuffle_buffer: -1\n");
+  auto job = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_FALSE(job.ok());
+  EXPECT_NE(job.status().message().find(
+                "job.pbtxt:5:3: data.shuffle_buffer: must be in [0, 10000000], got -1"),
+            std::string::npos)
+      << job.status();
+  text.replace(text.find("-1"), 2, "10000001");
+  EXPECT_NE(ParseJobConfig(text, "job.pbtxt").status().message().find("got 10000001"),
+            std::string::npos);
+  text.replace(text.find("10000001"), 8, "4096");
+  auto ok = ParseJobConfig(text, "job.pbtxt");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->data().shuffle_buffer(), 4096);
+  auto set = ParseJobConfig(kJob, "job.pbtxt", {"data.shuffle_buffer=20000000"});
+  EXPECT_NE(set.status().message().find("--set data.shuffle_buffer=20000000: data.shuffle_buffer: "
+                                        "must be in [0, 10000000], got 20000000"),
             std::string::npos)
       << set.status();
 }

@@ -250,6 +250,48 @@ TEST_F(MpiTrainTest, ResumeContinuesLikeAnUninterruptedRun) {
   EXPECT_EQ(a[1], b[1]);
 }
 
+// With shuffling, two runs with the same seed train on the same batches (the
+// progress lines up to step 30 match), and a run stopped at step 30, in the
+// second epoch (24 steps each), and resumed ends as one that was not stopped.
+TEST_F(MpiTrainTest, ShuffledBspRunsRepeatAndResumeLikeAnUninterruptedRun) {
+  struct Run {
+    std::string last_line, log;
+  };
+  auto run = [&](const std::string& out, int max_steps, bool resume) {
+    std::vector<std::string> extra = {"--set", "data.shuffle_buffer=3000",
+                                      "--set", "output_dir=" + out,
+                                      "--set", "training.max_steps=" + std::to_string(max_steps)};
+    if (resume) extra.push_back("--resume");
+    Subprocess job(Train(2, extra));
+    EXPECT_EQ(job.Wait(), 0) << job.stderr_text();
+    return Run{job.stdout_lines().empty() ? std::string() : job.stdout_lines().back(),
+               job.stderr_text()};
+  };
+  const Run whole = run(*dir_ + "/shuffled-whole", 40, false);
+  const Run part = run(*dir_ + "/shuffled-parts", 30, false);
+  const Run resumed = run(*dir_ + "/shuffled-parts", 40, true);
+  EXPECT_NE(whole.log.find("shuffling the training shard through a pool of 3000 examples"),
+            std::string::npos)
+      << whole.log;
+  EXPECT_NE(resumed.log.find("resumed at step 30"), std::string::npos) << resumed.log;
+  for (int step : {10, 20, 30}) {
+    std::smatch a, b;
+    const std::regex progress("step " + std::to_string(step) + ": loss ([0-9.e-]+)");
+    ASSERT_TRUE(std::regex_search(whole.log, a, progress)) << whole.log;
+    ASSERT_TRUE(std::regex_search(part.log, b, progress)) << part.log;
+    EXPECT_EQ(a[1], b[1]) << "step " << step;
+  }
+  for (const char* key : {"auc", "logloss"}) {
+    EXPECT_EQ(SplitMetric(whole.last_line, "test", key),
+              SplitMetric(resumed.last_line, "test", key))
+        << key;
+  }
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(whole.last_line, a, std::regex("\"train_loss\":([0-9.e-]+)")));
+  ASSERT_TRUE(std::regex_search(resumed.last_line, b, std::regex("\"train_loss\":([0-9.e-]+)")));
+  EXPECT_EQ(a[1], b[1]);
+}
+
 }  // namespace
 }  // namespace metaps
 
