@@ -72,9 +72,9 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
       num_workers_(num_workers),
       logistic_(job.model().loss() == "logistic"),
       aggregated_pushes_(job.cluster().consistency() == "bsp" && num_workers > 1),
+      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())),
       prefetch_rows_(!(job.cluster().consistency() == "bsp" && num_workers > 1) &&
                      !(job.cluster().consistency() == "ssp" && job.cluster().staleness() == 0)),
-      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())),
       checkpoints_(std::move(checkpoints)) {
   const int n = static_cast<int>(deps_.model->num_dense());
   row_.assign(static_cast<size_t>(n + OptimizerStateFloats(dense_optimizer_.kind, n)), 0.0f);
