@@ -7,11 +7,6 @@
 #include "common/ps_messages.h"
 
 namespace metaps {
-namespace {
-
-using Buffer = std::vector<char>;
-
-}  // namespace
 
 struct PsFuture::State {
   bool is_pull = false;
@@ -23,7 +18,8 @@ struct PsFuture::State {
   std::vector<int> server_of;     // unique index -> server index
   std::vector<uint32_t> offset;   // unique index -> row within its server's slice
   std::vector<int> server_rank;   // server index -> rank
-  std::vector<std::future<StatusOr<Message>>> replies;  // by server index (invalid: unused)
+  // Pull: by server index (invalid: unused). Push: one per message sent.
+  std::vector<std::future<StatusOr<Message>>> replies;
 };
 
 PsFuture::PsFuture() = default;
@@ -44,8 +40,14 @@ namespace {
 
 // Shared by Pull and Push: dedup (unless the caller vouches the keys are
 // distinct), then assign each unique key its server and its row within that
-// server's slice. Returns per-server key buffers.
-std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, bool keys_unique,
+// server's slice. Returns per-server key frames (empty: the server owns none).
+// Frames are allocated uninitialized (zmq::message_t), never zero-filled: every
+// byte is written before sending.
+inline void AddRow(const float* __restrict src, size_t dim, float* __restrict dst) {
+  for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
+}
+
+std::vector<zmq::message_t> Slice(const uint64_t* keys, size_t n, bool keys_unique,
                                            int servers, std::vector<uint64_t>* unique_storage,
                                            std::vector<uint32_t>* inverse,
                                            std::vector<int>* server_of,
@@ -71,18 +73,17 @@ std::vector<std::shared_ptr<Buffer>> Slice(const uint64_t* keys, size_t n, bool 
     (*server_of)[u] = s;
     (*offset)[u] = counts[static_cast<size_t>(s)]++;
   }
-  std::vector<std::shared_ptr<Buffer>> key_buffers(static_cast<size_t>(servers));
+  std::vector<zmq::message_t> key_frames(static_cast<size_t>(servers));
+  std::vector<uint64_t*> dst(static_cast<size_t>(servers), nullptr);
   for (int s = 0; s < servers; ++s) {
     if (counts[static_cast<size_t>(s)] == 0) continue;
-    key_buffers[static_cast<size_t>(s)] =
-        std::make_shared<Buffer>(counts[static_cast<size_t>(s)] * sizeof(uint64_t));
+    key_frames[static_cast<size_t>(s)].rebuild(counts[static_cast<size_t>(s)] * sizeof(uint64_t));
+    dst[static_cast<size_t>(s)] = key_frames[static_cast<size_t>(s)].data<uint64_t>();
   }
   for (size_t u = 0; u < num_unique; ++u) {
-    auto* dst =
-        reinterpret_cast<uint64_t*>(key_buffers[static_cast<size_t>((*server_of)[u])]->data());
-    dst[(*offset)[u]] = unique[u];
+    dst[static_cast<size_t>((*server_of)[u])][(*offset)[u]] = unique[u];
   }
-  return key_buffers;
+  return key_frames;
 }
 
 }  // namespace
@@ -103,15 +104,15 @@ PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float
   st.dim = *dim;
   const int servers = view_.layout.num_servers();
   std::vector<uint64_t> unique;
-  auto key_buffers =
+  auto key_frames =
       Slice(keys, n, keys_unique, servers, &unique, &st.inverse, &st.server_of, &st.offset);
   st.replies.resize(static_cast<size_t>(servers));
   for (int s = 0; s < servers; ++s) {
-    if (!key_buffers[static_cast<size_t>(s)]) continue;
+    if (key_frames[static_cast<size_t>(s)].size() == 0) continue;
     Message m = MakeMessage(wire::PULL, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
-    m.AddShared(std::move(key_buffers[static_cast<size_t>(s)]));
+    m.AddFrame(std::move(key_frames[static_cast<size_t>(s)]));
     st.replies[static_cast<size_t>(s)] =
         rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
   }
@@ -133,51 +134,75 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
   st.dim = *dim_or;
   const int servers = view_.layout.num_servers();
   std::vector<uint64_t> unique;
-  auto key_buffers =
+  auto key_frames =
       Slice(keys, n, keys_unique, servers, &unique, &st.inverse, &st.server_of, &st.offset);
 
-  // Sum the gradients of repeated keys straight into per-server send buffers,
-  // one buffer per chunk of rows: chunk-sized allocations are reused from the
-  // heap, where one buffer of a whole request would be fresh mmap'd pages.
+  // Gradients are summed, in one pass over the input, into frames of at most
+  // RowsPerChunk rows of one server (chunk-sized allocations are reused from
+  // the heap, where one buffer of a whole request would be fresh mmap'd pages;
+  // zmq::message_t leaves them uninitialized). Unless every server must get
+  // exactly one message (BSP aggregation), each chunk then travels as its own
+  // PUSH, so the server applies one chunk while the next is in transit.
   const size_t per_chunk = RowsPerChunk(st.dim);
-  std::vector<std::vector<std::shared_ptr<Buffer>>> chunks(static_cast<size_t>(servers));
+  struct Chunk {
+    int server;
+    size_t first, rows;  // rows [first, first + rows) of the server's slice
+  };
+  std::vector<Chunk> plan;
+  std::vector<size_t> first_chunk(static_cast<size_t>(servers) + 1, 0);
   for (int s = 0; s < servers; ++s) {
-    if (!key_buffers[static_cast<size_t>(s)]) continue;
-    const size_t rows = key_buffers[static_cast<size_t>(s)]->size() / sizeof(uint64_t);
+    first_chunk[static_cast<size_t>(s)] = plan.size();
+    const size_t rows = key_frames[static_cast<size_t>(s)].size() / sizeof(uint64_t);
     for (size_t first = 0; first < rows; first += per_chunk) {
-      chunks[static_cast<size_t>(s)].push_back(
-          std::make_shared<Buffer>(std::min(per_chunk, rows - first) * dim * sizeof(float)));
+      plan.push_back({s, first, std::min(per_chunk, rows - first)});
     }
   }
-  std::vector<uint8_t> seen(st.server_of.size(), 0);
+  first_chunk[static_cast<size_t>(servers)] = plan.size();
+  const size_t num_unique = st.server_of.size();
+  std::vector<zmq::message_t> values(plan.size());
+  for (size_t c = 0; c < plan.size(); ++c) values[c].rebuild(plan[c].rows * dim * sizeof(float));
+  // Where each distinct key's summed gradient goes.
+  std::vector<float*> dst_of(num_unique);
+  for (size_t u = 0; u < num_unique; ++u) {
+    const size_t c = first_chunk[static_cast<size_t>(st.server_of[u])] + st.offset[u] / per_chunk;
+    dst_of[u] = values[c].data<float>() + (st.offset[u] % per_chunk) * dim;
+  }
+  // Distinct keys are numbered in first-seen order, so position i is its key's
+  // first occurrence exactly when its index is the next new one.
+  uint32_t next_new = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t u = st.inverse[i];
-    const size_t o = st.offset[u];
-    float* dst = reinterpret_cast<float*>(
-                     chunks[static_cast<size_t>(st.server_of[u])][o / per_chunk]->data()) +
-                 (o % per_chunk) * dim;
-    const float* src = grads + i * dim;
-    if (!seen[u]) {
-      std::memcpy(dst, src, dim * sizeof(float));
-      seen[u] = 1;
+    if (u == next_new) {
+      std::memcpy(dst_of[u], grads + i * dim, dim * sizeof(float));
+      ++next_new;
     } else {
-      for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
+      AddRow(grads + i * dim, dim, dst_of[u]);
     }
   }
-
-  st.replies.resize(static_cast<size_t>(servers));
-  for (int s = 0; s < servers; ++s) {
-    if (!key_buffers[static_cast<size_t>(s)]) {
-      if (!every_server) continue;
-      key_buffers[static_cast<size_t>(s)] = std::make_shared<Buffer>();  // an empty push
+  if (!every_server) {
+    // One PUSH per chunk: the server applies chunk c while c + 1 is in transit.
+    for (size_t c = 0; c < plan.size(); ++c) {
+      const Chunk& chunk = plan[c];
+      Message m = MakeMessage(wire::PUSH, view_.my_rank);
+      m.header.set_table_id(table_id);
+      m.header.set_clock(clock);
+      const uint64_t* keys_of = key_frames[static_cast<size_t>(chunk.server)].data<uint64_t>();
+      m.AddFrame(zmq::message_t(keys_of + chunk.first, chunk.rows * sizeof(uint64_t)));
+      m.AddFrame(std::move(values[c]));
+      st.replies.push_back(
+          rpc_->Call(view_.layout.ServerRank(chunk.server), std::move(m), timeout_));
     }
+    return future;
+  }
+  // BSP aggregation: each server gets exactly one PUSH per worker and step.
+  for (int s = 0; s < servers; ++s) {
+    const size_t si = static_cast<size_t>(s);
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);
-    m.AddShared(std::move(key_buffers[static_cast<size_t>(s)]));
-    for (auto& chunk : chunks[static_cast<size_t>(s)]) m.AddShared(std::move(chunk));
-    st.replies[static_cast<size_t>(s)] =
-        rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
+    m.AddFrame(std::move(key_frames[si]));  // empty: an empty push
+    for (size_t c = first_chunk[si]; c < first_chunk[si + 1]; ++c) m.AddFrame(std::move(values[c]));
+    st.replies.push_back(rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_));
   }
   return future;
 }

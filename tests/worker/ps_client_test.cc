@@ -212,6 +212,26 @@ TEST(PsClientTest, LargeRequestsTravelInChunks) {
   ASSERT_TRUE(cluster.client().Pull(2, keys.data(), keys.size(), got.data()).Wait().ok());
   ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
   EXPECT_EQ(got, want);
+
+  // Every key twice, the copies 300k positions apart (in different chunks of
+  // the input): summed before the push, one message per chunk or, with
+  // every_server (BSP aggregation), one message in all.
+  std::vector<uint64_t> twice(keys);
+  twice.insert(twice.end(), keys.begin(), keys.end());
+  std::vector<float> twice_grads(twice.size() * 16);
+  for (size_t i = 0; i < twice_grads.size(); ++i) twice_grads[i] = 0.001f * static_cast<float>(i % 97);
+  std::vector<float> summed(grads.size());
+  for (size_t i = 0; i < summed.size(); ++i) summed[i] = twice_grads[i] + twice_grads[summed.size() + i];
+  for (bool every_server : {false, true}) {
+    ASSERT_TRUE(cluster.client()
+                    .Push(2, twice.data(), twice.size(), twice_grads.data(), 2, every_server)
+                    .Wait()
+                    .ok());
+    ASSERT_TRUE(reference->Push(keys.data(), keys.size(), summed.data(), 2).ok());
+    ASSERT_TRUE(cluster.client().Pull(2, keys.data(), keys.size(), got.data()).Wait().ok());
+    ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+    EXPECT_EQ(got, want) << "every_server " << every_server;
+  }
 }
 
 TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
