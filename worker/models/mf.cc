@@ -17,10 +17,8 @@ namespace {
 class MfModel final : public ModelFamily {
  public:
   MfModel(const ModelOptions& options, const BatchSchema& schema, KernelBackend* backend,
-          std::vector<int> user_slots, std::vector<int> item_slots)
-      : ModelFamily(options, schema, backend, /*needs_linear=*/true),
-        user_slots_(std::move(user_slots)),
-        item_slots_(std::move(item_slots)) {}
+          UserItemTowers towers)
+      : ModelFamily(options, schema, backend, /*needs_linear=*/true), towers_(std::move(towers)) {}
 
   size_t num_dense() const override { return 1; }
   void InitDense(uint64_t /*seed*/, float* dense) const override {
@@ -35,16 +33,7 @@ class MfModel final : public ModelFamily {
     u_.assign(nd, 0.0f);
     v_.assign(nd, 0.0f);
     z_.assign(n, 0.0f);
-    const float* rows = emb.tables[0].rows.data();
-    const float* linear = emb.tables[1].rows.data();
-    for (int s : user_slots_) {
-      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, u_.data(), dim_);
-      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, z_.data(), 1);
-    }
-    for (int s : item_slots_) {
-      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, v_.data(), dim_);
-      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, z_.data(), 1);
-    }
+    towers_.Pool(batch, emb, dim_, n, u_.data(), v_.data(), z_.data());  // z = b_u + b_i
     dot_.resize(n);
     backend_->RowDot(static_cast<int>(n), dim_, u_.data(), dim_, v_.data(), dim_, dot_.data());
     for (size_t i = 0; i < n; ++i) z_[i] += dot_[i] + dense[0];
@@ -65,20 +54,13 @@ class MfModel final : public ModelFamily {
         dv_[i * dim_ + j] = dz_[i] * u_[i * dim_ + j];
       }
     }
-    for (int s : user_slots_) {
-      ScatterSlot(batch.slots[s], emb.row_index[s], du_.data(), dim_, dim_, n, grads->embedding);
-      ScatterSlot(batch.slots[s], emb.row_index[s], dz_.data(), 1, 1, n, grads->linear);
-    }
-    for (int s : item_slots_) {
-      ScatterSlot(batch.slots[s], emb.row_index[s], dv_.data(), dim_, dim_, n, grads->embedding);
-      ScatterSlot(batch.slots[s], emb.row_index[s], dz_.data(), 1, 1, n, grads->linear);
-    }
+    towers_.Scatter(batch, emb, dim_, n, du_.data(), dv_.data(), dz_.data(), grads->embedding,
+                    grads->linear);
     return loss;
   }
 
  private:
-  const std::vector<int> user_slots_;
-  const std::vector<int> item_slots_;
+  const UserItemTowers towers_;
   // Per-batch scratch, n x dim or n.
   std::vector<float> u_, v_, z_, dot_, dz_, du_, dv_;
 };
@@ -87,12 +69,9 @@ class MfModel final : public ModelFamily {
 
 StatusOr<std::unique_ptr<Model>> CreateMfModel(const ModelOptions& options,
                                                const BatchSchema& schema, KernelBackend* backend) {
-  ASSIGN_OR_RETURN(std::vector<int> user_slots,
-                   ResolveSlots(schema, options.user_slots, "user_slots"));
-  ASSIGN_OR_RETURN(std::vector<int> item_slots,
-                   ResolveSlots(schema, options.item_slots, "item_slots"));
-  return std::unique_ptr<Model>(
-      new MfModel(options, schema, backend, std::move(user_slots), std::move(item_slots)));
+  ASSIGN_OR_RETURN(UserItemTowers towers,
+                   UserItemTowers::Resolve(schema, options.user_slots, options.item_slots));
+  return std::unique_ptr<Model>(new MfModel(options, schema, backend, std::move(towers)));
 }
 
 }  // namespace metaps

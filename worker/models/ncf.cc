@@ -28,10 +28,9 @@ std::vector<int> NcfWidths(const ModelOptions& options) {
 class NcfModel final : public ModelFamily {
  public:
   NcfModel(const ModelOptions& options, const BatchSchema& schema, KernelBackend* backend,
-           std::vector<int> user_slots, std::vector<int> item_slots)
+           UserItemTowers towers)
       : ModelFamily(options, schema, backend, /*needs_linear=*/true),
-        user_slots_(std::move(user_slots)),
-        item_slots_(std::move(item_slots)),
+        towers_(std::move(towers)),
         mlp_(NcfWidths(options), /*relu_last=*/false, /*dense_offset=*/0) {}
 
   size_t num_dense() const override { return mlp_.num_params(); }
@@ -51,16 +50,7 @@ class NcfModel final : public ModelFamily {
     u_.assign(nd, 0.0f);
     v_.assign(nd, 0.0f);
     z_.assign(n, 0.0f);  // b_u + b_i first, then the MLP's output
-    const float* rows = emb.tables[0].rows.data();
-    const float* linear = emb.tables[1].rows.data();
-    for (int s : user_slots_) {
-      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, u_.data(), dim_);
-      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, z_.data(), 1);
-    }
-    for (int s : item_slots_) {
-      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim_, n, v_.data(), dim_);
-      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, z_.data(), 1);
-    }
+    towers_.Pool(batch, emb, dim_, n, u_.data(), v_.data(), z_.data());
     x_.resize(nd);
     backend_->Mul(nd, u_.data(), v_.data(), x_.data());
     const float* mlp_out = mlp_.Forward(backend_, rows_n, x_.data(), dim_, dense);
@@ -80,20 +70,13 @@ class NcfModel final : public ModelFamily {
     backend_->Mul(nd, dx_.data(), v_.data(), du_.data());
     backend_->Mul(nd, dx_.data(), u_.data(), dx_.data());
     // d r / d b_u = d r / d b_i = 1.
-    for (int s : user_slots_) {
-      ScatterSlot(batch.slots[s], emb.row_index[s], du_.data(), dim_, dim_, n, grads->embedding);
-      ScatterSlot(batch.slots[s], emb.row_index[s], dz_.data(), 1, 1, n, grads->linear);
-    }
-    for (int s : item_slots_) {
-      ScatterSlot(batch.slots[s], emb.row_index[s], dx_.data(), dim_, dim_, n, grads->embedding);
-      ScatterSlot(batch.slots[s], emb.row_index[s], dz_.data(), 1, 1, n, grads->linear);
-    }
+    towers_.Scatter(batch, emb, dim_, n, du_.data(), dx_.data(), dz_.data(), grads->embedding,
+                    grads->linear);
     return loss;
   }
 
  private:
-  const std::vector<int> user_slots_;
-  const std::vector<int> item_slots_;
+  const UserItemTowers towers_;
   Mlp mlp_;
   // Per-batch scratch, n x dim or n.
   std::vector<float> u_, v_, x_, z_, dz_, dx_, du_;
@@ -103,12 +86,9 @@ class NcfModel final : public ModelFamily {
 
 StatusOr<std::unique_ptr<Model>> CreateNcfModel(const ModelOptions& options,
                                                 const BatchSchema& schema, KernelBackend* backend) {
-  ASSIGN_OR_RETURN(std::vector<int> user_slots,
-                   ResolveSlots(schema, options.user_slots, "user_slots"));
-  ASSIGN_OR_RETURN(std::vector<int> item_slots,
-                   ResolveSlots(schema, options.item_slots, "item_slots"));
-  return std::unique_ptr<Model>(
-      new NcfModel(options, schema, backend, std::move(user_slots), std::move(item_slots)));
+  ASSIGN_OR_RETURN(UserItemTowers towers,
+                   UserItemTowers::Resolve(schema, options.user_slots, options.item_slots));
+  return std::unique_ptr<Model>(new NcfModel(options, schema, backend, std::move(towers)));
 }
 
 }  // namespace metaps

@@ -1,6 +1,7 @@
 #include "worker/models/sparse_features.h"
 
 #include <sstream>
+#include <utility>
 
 namespace metaps {
 namespace {
@@ -120,6 +121,38 @@ void ScatterSlot(const SparseSlot& slot, const std::vector<uint32_t>& row_index,
       const float w = weighted ? slot.values[p] : 1.0f;
       float* g = grads + static_cast<size_t>(row_index[p]) * dim;
       for (int j = 0; j < dim; ++j) g[j] += w * d[j];
+    }
+  }
+}
+
+StatusOr<UserItemTowers> UserItemTowers::Resolve(const BatchSchema& schema,
+                                                 const std::vector<std::string>& user_slots,
+                                                 const std::vector<std::string>& item_slots) {
+  UserItemTowers towers;
+  ASSIGN_OR_RETURN(towers.user_, ResolveSlots(schema, user_slots, "user_slots"));
+  ASSIGN_OR_RETURN(towers.item_, ResolveSlots(schema, item_slots, "item_slots"));
+  return towers;
+}
+
+void UserItemTowers::Pool(const Batch& batch, const EmbeddingBatch& emb, int dim, size_t n,
+                          float* u, float* v, float* bias) const {
+  const float* rows = emb.tables[0].rows.data();
+  const float* linear = emb.tables[1].rows.data();
+  for (const auto& [slots, out] : {std::pair{&user_, u}, std::pair{&item_, v}}) {
+    for (int s : *slots) {
+      PoolSlot(batch.slots[s], emb.row_index[s], rows, dim, n, out, dim);
+      PoolSlot(batch.slots[s], emb.row_index[s], linear, 1, n, bias, 1);
+    }
+  }
+}
+
+void UserItemTowers::Scatter(const Batch& batch, const EmbeddingBatch& emb, int dim, size_t n,
+                             const float* du, const float* dv, const float* d_bias,
+                             float* embedding_grads, float* linear_grads) const {
+  for (const auto& [slots, d] : {std::pair{&user_, du}, std::pair{&item_, dv}}) {
+    for (int s : *slots) {
+      ScatterSlot(batch.slots[s], emb.row_index[s], d, dim, dim, n, embedding_grads);
+      ScatterSlot(batch.slots[s], emb.row_index[s], d_bias, 1, 1, n, linear_grads);
     }
   }
 }

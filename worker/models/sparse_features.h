@@ -36,4 +36,27 @@ void PoolSlot(const SparseSlot& slot, const std::vector<uint32_t>& row_index, co
 void ScatterSlot(const SparseSlot& slot, const std::vector<uint32_t>& row_index, const float* d_out,
                  int ld, int dim, size_t n, float* grads);
 
+// The user and item towers of mf and ncf: u (v) pools the table-0 rows of the
+// user (item) slots' keys, and bias gets b_u + b_i, the same pools over the
+// dim-1 linear table (table 1).
+class UserItemTowers {
+ public:
+  // Resolves ModelOptions' user_slots and item_slots in `schema`.
+  static StatusOr<UserItemTowers> Resolve(const BatchSchema& schema,
+                                          const std::vector<std::string>& user_slots,
+                                          const std::vector<std::string>& item_slots);
+
+  // u, v: n x dim (added to); bias: n (added to).
+  void Pool(const Batch& batch, const EmbeddingBatch& emb, int dim, size_t n, float* u, float* v,
+            float* bias) const;
+  // The adjoint: du, dv (n x dim) into table-0 gradients, d_bias (n) into
+  // table-1 gradients.
+  void Scatter(const Batch& batch, const EmbeddingBatch& emb, int dim, size_t n, const float* du,
+               const float* dv, const float* d_bias, float* embedding_grads,
+               float* linear_grads) const;
+
+ private:
+  std::vector<int> user_, item_;
+};
+
 }  // namespace metaps
