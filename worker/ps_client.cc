@@ -47,11 +47,10 @@ inline void AddRow(const float* __restrict src, size_t dim, float* __restrict ds
   for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
 }
 
-std::vector<zmq::message_t> Slice(const uint64_t* keys, size_t n, bool keys_unique,
-                                           int servers, std::vector<uint64_t>* unique_storage,
-                                           std::vector<uint32_t>* inverse,
-                                           std::vector<int>* server_of,
-                                           std::vector<uint32_t>* offset) {
+std::vector<zmq::message_t> Slice(const uint64_t* keys, size_t n, bool keys_unique, int servers,
+                                  std::vector<uint64_t>* unique_storage,
+                                  std::vector<uint32_t>* inverse, std::vector<int>* server_of,
+                                  std::vector<uint32_t>* offset) {
   inverse->resize(n);
   const uint64_t* unique = keys;
   size_t num_unique = n;

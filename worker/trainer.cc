@@ -143,8 +143,8 @@ Status Trainer::StartPrefetch(Reader* reader) {
   for (size_t t = 0; t < p.emb.tables.size(); ++t) {
     const TableRows& table = p.emb.tables[t];
     p.rows[t].resize(p.ahead.size() * static_cast<size_t>(table.dim));
-    p.pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(),
-                                     p.rows[t].data(), /*keys_unique=*/true));
+    p.pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(), p.rows[t].data(),
+                                     /*keys_unique=*/true));
   }
   return Status::Ok();
 }
@@ -178,8 +178,8 @@ Status Trainer::FinishPrefetch() {
   for (size_t t = 0; t < emb_.tables.size(); ++t) {
     const TableRows& table = emb_.tables[t];
     p.rows[t].resize(p.shared.size() * static_cast<size_t>(table.dim));
-    pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(),
-                                   p.rows[t].data(), /*keys_unique=*/true));
+    pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(), p.rows[t].data(),
+                                   /*keys_unique=*/true));
   }
   for (auto& f : pulls) status.Update(f.Wait());
   RETURN_IF_ERROR(status);

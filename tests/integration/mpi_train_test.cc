@@ -87,13 +87,13 @@ TEST_F(MpiTrainTest, FixedSeedBspRunsAreIdentical) {
 TEST_F(MpiTrainTest, RowPrefetchWithOneWorkerIsExact) {
   Subprocess ahead(Train(1, {"--set", "training.epochs=1"}));
   ASSERT_EQ(ahead.Wait(), 0) << ahead.stderr_text();
-  Subprocess in_step(Train(
-      1, {"--set", "training.epochs=1", "--set", "cluster.consistency=ssp", "--set",
-          "cluster.staleness=0"}));
+  Subprocess in_step(Train(1, {"--set", "training.epochs=1", "--set", "cluster.consistency=ssp",
+                               "--set", "cluster.staleness=0"}));
   ASSERT_EQ(in_step.Wait(), 0) << in_step.stderr_text();
   std::smatch m;
   const std::string log = ahead.stderr_text();
-  ASSERT_TRUE(std::regex_search(log, m, std::regex("rows pulled ahead of their step: (\\d+) of (\\d+)")))
+  ASSERT_TRUE(
+      std::regex_search(log, m, std::regex("rows pulled ahead of their step: (\\d+) of (\\d+)")))
       << log;
   EXPECT_GT(std::stoull(m[1]), std::stoull(m[2]) / 2) << m[0];  // the tail keys: most of them
   EXPECT_EQ(in_step.stderr_text().find("rows pulled ahead"), std::string::npos);

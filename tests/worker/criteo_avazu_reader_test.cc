@@ -85,9 +85,9 @@ TEST(CriteoReaderTest, TsvWithCrlfEmptyLinesAndMissingFields) {
   EXPECT_EQ(b.labels, (std::vector<float>{1, 0, 1}));
   EXPECT_FLOAT_EQ(b.dense[0], std::log1p(5.0f));
   EXPECT_EQ(b.dense[1], 0.0f);
-  EXPECT_EQ(b.dense[13 + 1], 1.0f);  // I2 empty
-  EXPECT_EQ(b.dense[13 + 2], 0.0f);  // I3 = "0"
-  EXPECT_EQ(b.dense[26 + 13 + 0], 1.0f);  // second line: every field empty
+  EXPECT_EQ(b.dense[13 + 1], 1.0f);                         // I2 empty
+  EXPECT_EQ(b.dense[13 + 2], 0.0f);                         // I3 = "0"
+  EXPECT_EQ(b.dense[26 + 13 + 0], 1.0f);                    // second line: every field empty
   EXPECT_EQ(b.slots[2].KeysOf(0)[0], HashToken(2, "abc"));  // no "\r" left on the last field
   EXPECT_EQ(b.slots[1].NumKeys(0), 0u);
   for (int s = 0; s < 26; ++s) EXPECT_EQ(b.slots[s].NumKeys(1), 0u);

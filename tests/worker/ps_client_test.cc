@@ -219,9 +219,11 @@ TEST(PsClientTest, LargeRequestsTravelInChunks) {
   std::vector<uint64_t> twice(keys);
   twice.insert(twice.end(), keys.begin(), keys.end());
   std::vector<float> twice_grads(twice.size() * 16);
-  for (size_t i = 0; i < twice_grads.size(); ++i) twice_grads[i] = 0.001f * static_cast<float>(i % 97);
+  for (size_t i = 0; i < twice_grads.size(); ++i)
+    twice_grads[i] = 0.001f * static_cast<float>(i % 97);
   std::vector<float> summed(grads.size());
-  for (size_t i = 0; i < summed.size(); ++i) summed[i] = twice_grads[i] + twice_grads[summed.size() + i];
+  for (size_t i = 0; i < summed.size(); ++i)
+    summed[i] = twice_grads[i] + twice_grads[summed.size() + i];
   for (bool every_server : {false, true}) {
     ASSERT_TRUE(cluster.client()
                     .Push(2, twice.data(), twice.size(), twice_grads.data(), 2, every_server)
