@@ -17,7 +17,6 @@ struct PsFuture::State {
   std::vector<uint32_t> inverse;  // input position -> unique index
   std::vector<int> server_of;     // unique index -> server index
   std::vector<uint32_t> offset;   // unique index -> row within its server's slice
-  std::vector<int> server_rank;   // server index -> rank
   // Pull: by server index (invalid: unused). Push: one per message sent.
   std::vector<std::future<StatusOr<Message>>> replies;
 };
@@ -38,14 +37,15 @@ StatusOr<int> PsClient::Dim(uint32_t table_id) const {
 
 namespace {
 
+inline void AddRow(const float* __restrict src, size_t dim, float* __restrict dst) {
+  for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
+}
+
 // Shared by Pull and Push: dedup (unless the caller vouches the keys are
 // distinct), then assign each unique key its server and its row within that
 // server's slice. Returns per-server key frames (empty: the server owns none).
 // Frames are allocated uninitialized (zmq::message_t), never zero-filled: every
 // byte is written before sending.
-inline void AddRow(const float* __restrict src, size_t dim, float* __restrict dst) {
-  for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
-}
 
 std::vector<zmq::message_t> Slice(const uint64_t* keys, size_t n, bool keys_unique, int servers,
                                   std::vector<uint64_t>* unique_storage,
@@ -185,8 +185,13 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
       Message m = MakeMessage(wire::PUSH, view_.my_rank);
       m.header.set_table_id(table_id);
       m.header.set_clock(clock);
-      const uint64_t* keys_of = key_frames[static_cast<size_t>(chunk.server)].data<uint64_t>();
-      m.AddFrame(zmq::message_t(keys_of + chunk.first, chunk.rows * sizeof(uint64_t)));
+      zmq::message_t& server_keys = key_frames[static_cast<size_t>(chunk.server)];
+      if (chunk.rows * sizeof(uint64_t) == server_keys.size()) {
+        m.AddFrame(std::move(server_keys));  // the server's only chunk: no copy
+      } else {
+        m.AddFrame(zmq::message_t(server_keys.data<uint64_t>() + chunk.first,
+                                  chunk.rows * sizeof(uint64_t)));
+      }
       m.AddFrame(std::move(values[c]));
       st.replies.push_back(
           rpc_->Call(view_.layout.ServerRank(chunk.server), std::move(m), timeout_));

@@ -96,6 +96,18 @@ ReaderOptions Trainer::ReaderOptionsFor() const {
   return o;
 }
 
+namespace {
+
+// Waits for every future (each exactly once) and returns the first error.
+Status WaitAll(std::vector<PsFuture>* futures) {
+  Status status;
+  for (auto& f : *futures) status.Update(f.Wait());
+  futures->clear();
+  return status;
+}
+
+}  // namespace
+
 Status Trainer::PullAll() {
   std::vector<PsFuture> pulls;
   for (auto& table : emb_.tables) {
@@ -103,9 +115,17 @@ Status Trainer::PullAll() {
                                    table.rows.data(),
                                    /*keys_unique=*/true));
   }
-  Status status;
-  for (auto& p : pulls) status.Update(p.Wait());
-  return status;
+  return WaitAll(&pulls);
+}
+
+void Trainer::PullKeys(const std::vector<TableRows>& tables, std::vector<PsFuture>* pulls) {
+  Prefetch& p = next_;
+  p.rows.resize(tables.size());
+  for (size_t t = 0; t < tables.size(); ++t) {
+    p.rows[t].resize(p.keys.size() * static_cast<size_t>(tables[t].dim));
+    pulls->push_back(deps_.ps->Pull(tables[t].table_id, p.keys.data(), p.keys.size(),
+                                    p.rows[t].data(), /*keys_unique=*/true));
+  }
 }
 
 Status Trainer::StartPrefetch(Reader* reader) {
@@ -120,32 +140,22 @@ Status Trainer::StartPrefetch(Reader* reader) {
   const std::vector<uint64_t>& current = emb_.tables[0].keys;
   const std::vector<uint64_t>& keys = p.emb.tables[0].keys;
   p.dedup.Reset(current.size() + keys.size());
-  std::vector<uint32_t>& index = p.shared;  // scratch for Add's output
-  index.resize(std::max(current.size(), keys.size()));
-  p.dedup.Add(current.data(), current.size(), index.data());
-  p.dedup.Add(keys.data(), keys.size(), index.data());
+  p.index.resize(std::max(current.size(), keys.size()));
+  p.dedup.Add(current.data(), current.size(), p.index.data());
+  p.dedup.Add(keys.data(), keys.size(), p.index.data());
   p.ahead.clear();
+  p.shared.clear();
   p.keys.clear();
-  size_t shared = 0;
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (index[i] < current.size()) {
-      p.shared[shared++] = static_cast<uint32_t>(i);  // shared <= i: no overwrite ahead
+    if (p.index[i] < current.size()) {
+      p.shared.push_back(static_cast<uint32_t>(i));
     } else {
       p.ahead.push_back(static_cast<uint32_t>(i));
       p.keys.push_back(keys[i]);
     }
   }
-  p.shared.resize(shared);
   rows_pulled_ahead_ += p.ahead.size();
-  p.rows.resize(p.emb.tables.size());
-  p.pulls.clear();
-  if (p.ahead.empty()) return Status::Ok();
-  for (size_t t = 0; t < p.emb.tables.size(); ++t) {
-    const TableRows& table = p.emb.tables[t];
-    p.rows[t].resize(p.ahead.size() * static_cast<size_t>(table.dim));
-    p.pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(), p.rows[t].data(),
-                                     /*keys_unique=*/true));
-  }
+  if (!p.ahead.empty()) PullKeys(p.emb.tables, &p.pulls);
   return Status::Ok();
 }
 
@@ -165,24 +175,19 @@ void ScatterRows(const std::vector<float>& rows, const std::vector<uint32_t>& po
 
 Status Trainer::FinishPrefetch() {
   Prefetch& p = next_;
-  Status status;
-  for (auto& f : p.pulls) status.Update(f.Wait());
-  p.pulls.clear();
-  RETURN_IF_ERROR(status);
-  for (size_t t = 0; t < emb_.tables.size(); ++t) ScatterRows(p.rows[t], p.ahead, &emb_.tables[t]);
+  if (!p.ahead.empty()) {
+    RETURN_IF_ERROR(WaitAll(&p.pulls));
+    for (size_t t = 0; t < emb_.tables.size(); ++t) {
+      ScatterRows(p.rows[t], p.ahead, &emb_.tables[t]);
+    }
+  }
   if (p.shared.empty()) return Status::Ok();
   // The shared keys, now that the previous step's pushes are applied.
   p.keys.clear();
   for (uint32_t i : p.shared) p.keys.push_back(emb_.tables[0].keys[i]);
   std::vector<PsFuture> pulls;
-  for (size_t t = 0; t < emb_.tables.size(); ++t) {
-    const TableRows& table = emb_.tables[t];
-    p.rows[t].resize(p.shared.size() * static_cast<size_t>(table.dim));
-    pulls.push_back(deps_.ps->Pull(table.table_id, p.keys.data(), p.keys.size(), p.rows[t].data(),
-                                   /*keys_unique=*/true));
-  }
-  for (auto& f : pulls) status.Update(f.Wait());
-  RETURN_IF_ERROR(status);
+  PullKeys(emb_.tables, &pulls);
+  RETURN_IF_ERROR(WaitAll(&pulls));
   for (size_t t = 0; t < emb_.tables.size(); ++t) {
     ScatterRows(p.rows[t], p.shared, &emb_.tables[t]);
   }
@@ -190,11 +195,8 @@ Status Trainer::FinishPrefetch() {
 }
 
 Status Trainer::DropPrefetch() {
-  Status status;
-  for (auto& f : next_.pulls) status.Update(f.Wait());
-  next_.pulls.clear();
   next_.ready = false;
-  return status;
+  return WaitAll(&next_.pulls);
 }
 
 Status Trainer::Step(Reader* reader, bool* done) {

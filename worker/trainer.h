@@ -102,6 +102,7 @@ class Trainer {
     EmbeddingBatch emb;
     std::vector<uint32_t> ahead;           // positions among emb's keys pulled ahead
     std::vector<uint32_t> shared;          // positions of keys the current batch also uses
+    std::vector<uint32_t> index;           // scratch: KeyDedup's output
     std::vector<uint64_t> keys;            // scratch: the keys of `ahead` or `shared`
     std::vector<std::vector<float>> rows;  // per table: rows of `ahead`, then of `shared`
     std::vector<PsFuture> pulls;           // in flight: rows of `ahead`
@@ -112,6 +113,8 @@ class Trainer {
   Status Step(Reader* reader, bool* done);
   // Pulls every row of emb_ (no prefetch).
   Status PullAll();
+  // Pulls next_.keys from every table of `tables` into next_.rows.
+  void PullKeys(const std::vector<TableRows>& tables, std::vector<PsFuture>* pulls);
   // Reads the next batch into next_ and pulls its rows not in emb_.
   Status StartPrefetch(Reader* reader);
   // emb_ came from next_: waits for the rows pulled ahead, pulls the shared ones.

@@ -10,11 +10,11 @@
 #include <cstdlib>
 #include <random>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/logging.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "worker/embedding_batch.h"
 #include "worker/model.h"
 
 namespace metaps {
@@ -45,30 +45,14 @@ Batch MakeBatch(const BatchSchema& schema) {
   return batch;
 }
 
+// The trainer's own builder (distinct keys, row index per key), then random rows.
 EmbeddingBatch MakeEmbeddingBatch(const Batch& batch) {
   EmbeddingBatch emb;
-  std::unordered_map<uint64_t, uint32_t> index;
-  std::vector<uint64_t> keys;
-  for (const SparseSlot& slot : batch.slots) {
-    std::vector<uint32_t> rows;
-    for (uint64_t key : slot.keys) {
-      auto it = index.emplace(key, static_cast<uint32_t>(keys.size())).first;
-      if (it->second == keys.size()) keys.push_back(key);
-      rows.push_back(it->second);
-    }
-    emb.row_index.push_back(std::move(rows));
-  }
+  EmbeddingBatchBuilder().Build(batch, kDim, /*with_linear=*/true, &emb);
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 0.01f);
-  for (int t = 0; t < 2; ++t) {
-    TableRows table;
-    table.table_id = t;
-    table.dim = t == 0 ? kDim : 1;
-    table.keys = keys;
-    table.rows.resize(keys.size() * table.dim);
+  for (TableRows& table : emb.tables) {
     for (float& x : table.rows) x = normal(rng);
-    table.grads.assign(table.rows.size(), 0.0f);
-    emb.tables.push_back(std::move(table));
   }
   return emb;
 }
