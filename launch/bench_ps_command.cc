@@ -34,6 +34,10 @@ int BenchPsCommand(int argc, char** argv) {
   flags.Int("seed", &seed, "seed of the key streams and the row initializer");
   flags.String("export-dir", &export_dir,
                "each server exports its shard of the table here when the run ends");
+  bool plan_per_call = false;
+  flags.Bool("plan-per-call", &plan_per_call,
+             "dedup and slice the keys in Push too (default: a step's Pull and Push share "
+             "one KeyPlan, made inside the timed pull, as a training step shares its keys)");
   std::string checkpoint_dir, restore_dir;
   int64_t admit_after = 0, evict_after = 0;
   flags.Int("admit-after", &admit_after, "create a row only after a key was seen this many times");
@@ -81,11 +85,14 @@ int BenchPsCommand(int argc, char** argv) {
   options.workload.keys_per_request = static_cast<size_t>(keys);
   options.dim = static_cast<int>(dim);
   options.steps = steps;
+  options.shared_plan = !plan_per_call;
 
   bool scheduler_here = false, reported = false;
   JobRoles roles;
   roles.scheduler = [&](RankContext& ctx) -> Status {
-    BenchPsReport report{table.dim, options.workload.keys_per_request, optimizer, dist, ctx.curve};
+    BenchPsReport report{table.dim, options.workload.keys_per_request,
+                         optimizer, dist,
+                         ctx.curve, options.shared_plan};
     BenchPsJob job(ctx.view, report);
     scheduler_here = true;
     RETURN_IF_ERROR(RunScheduler(ctx, &job));

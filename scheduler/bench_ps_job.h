@@ -17,6 +17,7 @@ struct BenchPsReport {
   size_t keys_per_request = 0;
   std::string optimizer, dist;
   bool curve = true;
+  bool shared_plan = true;  // a step's Pull and Push share one KeyPlan
 };
 
 class BenchPsJob : public JobDriver {

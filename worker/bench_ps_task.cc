@@ -48,9 +48,17 @@ StatusOr<BenchPsResult> RunBenchPs(PsClient* ps, int worker_index, const BenchPs
       }
     }
     const auto t0 = Clock::now();
-    RETURN_IF_ERROR(ps->Pull(0, keys->data(), n, rows.data()).Wait());
-    const auto t1 = Clock::now();
-    RETURN_IF_ERROR(ps->Push(0, keys->data(), n, grads.data(), step + 1).Wait());
+    auto t1 = t0;
+    if (o.shared_plan) {
+      const KeyPlan plan = ps->Plan(keys->data(), n);
+      RETURN_IF_ERROR(ps->Pull(0, plan, rows.data()).Wait());
+      t1 = Clock::now();
+      RETURN_IF_ERROR(ps->Push(0, plan, grads.data(), step + 1).Wait());
+    } else {
+      RETURN_IF_ERROR(ps->Pull(0, keys->data(), n, rows.data()).Wait());
+      t1 = Clock::now();
+      RETURN_IF_ERROR(ps->Push(0, keys->data(), n, grads.data(), step + 1).Wait());
+    }
     const auto t2 = Clock::now();
     if (!measuring) continue;
     result.pull_rows += static_cast<double>(n);

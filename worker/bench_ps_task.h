@@ -15,11 +15,15 @@ struct BenchPsOptions {
   double seconds = 10;  // measured phase, when steps == 0
   double warmup_seconds = 2;
   int64_t steps = 0;  // > 0: exactly this many steps, no warm-up, exact gradients
+  // A step dedups and slices its keys once (PsClient::Plan, timed with the
+  // pull) for its Pull and Push, as a training step does; false: each call
+  // does its own.
+  bool shared_plan = true;
 };
 
 struct BenchPsResult {
   double pull_rows = 0, push_rows = 0;        // rows requested (before dedup)
-  double pull_seconds = 0, push_seconds = 0;  // time inside Pull/Push calls
+  double pull_seconds = 0, push_seconds = 0;  // time inside Plan+Pull / Push calls
   std::vector<double> pull_ms, push_ms;       // per-request latencies
 };
 

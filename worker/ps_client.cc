@@ -8,15 +8,40 @@
 
 namespace metaps {
 
-struct PsFuture::State {
-  bool is_pull = false;
-  int dim = 0;
+struct KeyPlan::Data {
   size_t n = 0;
-  float* out = nullptr;
-  Status early;                   // an error found before sending
   std::vector<uint32_t> inverse;  // input position -> unique index
   std::vector<int> server_of;     // unique index -> server index
   std::vector<uint32_t> offset;   // unique index -> row within its server's slice
+  // The distinct keys grouped by server: server s owns
+  // keys_by_server[server_begin[s] .. server_begin[s + 1]), in first-seen order.
+  std::vector<uint64_t> keys_by_server;
+  std::vector<size_t> server_begin;
+
+  size_t rows_of(int s) const {
+    return server_begin[static_cast<size_t>(s) + 1] - server_begin[static_cast<size_t>(s)];
+  }
+  // A frame of `rows` keys of server s from its row `first` (uninitialized
+  // allocation, then one copy).
+  zmq::message_t KeyFrame(int s, size_t first, size_t rows) const {
+    return zmq::message_t(keys_by_server.data() + server_begin[static_cast<size_t>(s)] + first,
+                          rows * sizeof(uint64_t));
+  }
+};
+
+KeyPlan::KeyPlan() = default;
+KeyPlan::~KeyPlan() = default;
+KeyPlan::KeyPlan(const KeyPlan&) = default;
+KeyPlan& KeyPlan::operator=(const KeyPlan&) = default;
+size_t KeyPlan::size() const { return data_ ? data_->n : 0; }
+size_t KeyPlan::num_unique() const { return data_ ? data_->server_of.size() : 0; }
+
+struct PsFuture::State {
+  bool is_pull = false;
+  int dim = 0;
+  float* out = nullptr;
+  Status early;  // an error found before sending
+  std::shared_ptr<const KeyPlan::Data> plan;
   // Pull: by server index (invalid: unused). Push: one per message sent.
   std::vector<std::future<StatusOr<Message>>> replies;
 };
@@ -41,89 +66,93 @@ inline void AddRow(const float* __restrict src, size_t dim, float* __restrict ds
   for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
 }
 
-// Shared by Pull and Push: dedup (unless the caller vouches the keys are
-// distinct), then assign each unique key its server and its row within that
-// server's slice. Returns per-server key frames (empty: the server owns none).
-// Frames are allocated uninitialized (zmq::message_t), never zero-filled: every
-// byte is written before sending.
+}  // namespace
 
-std::vector<zmq::message_t> Slice(const uint64_t* keys, size_t n, bool keys_unique, int servers,
-                                  std::vector<uint64_t>* unique_storage,
-                                  std::vector<uint32_t>* inverse, std::vector<int>* server_of,
-                                  std::vector<uint32_t>* offset) {
-  inverse->resize(n);
+// Dedup (unless the caller vouches the keys are distinct), then each unique
+// key's server and its row within that server's slice, in first-seen order.
+KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
+  auto d = std::make_shared<KeyPlan::Data>();
+  d->n = n;
+  d->inverse.resize(n);
   const uint64_t* unique = keys;
   size_t num_unique = n;
+  KeyDedup dedup;
   if (keys_unique) {
-    for (size_t i = 0; i < n; ++i) (*inverse)[i] = static_cast<uint32_t>(i);
+    for (size_t i = 0; i < n; ++i) d->inverse[i] = static_cast<uint32_t>(i);
   } else {
-    KeyDedup dedup;
     dedup.Reset(n);
-    dedup.Add(keys, n, inverse->data());
-    unique_storage->swap(dedup.unique());
-    unique = unique_storage->data();
-    num_unique = unique_storage->size();
+    dedup.Add(keys, n, d->inverse.data());
+    unique = dedup.unique().data();
+    num_unique = dedup.unique().size();
   }
-  server_of->resize(num_unique);
-  offset->resize(num_unique);
+  const int servers = view_.layout.num_servers();
+  d->server_of.resize(num_unique);
+  d->offset.resize(num_unique);
   std::vector<uint32_t> counts(static_cast<size_t>(servers), 0);
   for (size_t u = 0; u < num_unique; ++u) {
     const int s = KeyToServer(unique[u], servers);
-    (*server_of)[u] = s;
-    (*offset)[u] = counts[static_cast<size_t>(s)]++;
+    d->server_of[u] = s;
+    d->offset[u] = counts[static_cast<size_t>(s)]++;
   }
-  std::vector<zmq::message_t> key_frames(static_cast<size_t>(servers));
-  std::vector<uint64_t*> dst(static_cast<size_t>(servers), nullptr);
+  d->server_begin.assign(static_cast<size_t>(servers) + 1, 0);
   for (int s = 0; s < servers; ++s) {
-    if (counts[static_cast<size_t>(s)] == 0) continue;
-    key_frames[static_cast<size_t>(s)].rebuild(counts[static_cast<size_t>(s)] * sizeof(uint64_t));
-    dst[static_cast<size_t>(s)] = key_frames[static_cast<size_t>(s)].data<uint64_t>();
+    d->server_begin[static_cast<size_t>(s) + 1] =
+        d->server_begin[static_cast<size_t>(s)] + counts[static_cast<size_t>(s)];
   }
+  d->keys_by_server.resize(num_unique);
   for (size_t u = 0; u < num_unique; ++u) {
-    dst[static_cast<size_t>((*server_of)[u])][(*offset)[u]] = unique[u];
+    d->keys_by_server[d->server_begin[static_cast<size_t>(d->server_of[u])] + d->offset[u]] =
+        unique[u];
   }
-  return key_frames;
+  KeyPlan plan;
+  plan.data_ = std::move(d);
+  return plan;
 }
-
-}  // namespace
 
 PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
                         bool keys_unique, PullMode mode) {
+  return Pull(table_id, Plan(keys, n, keys_unique), out, mode);
+}
+
+PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
+                        int64_t clock, bool every_server, bool keys_unique) {
+  return Push(table_id, Plan(keys, n, keys_unique), grads, clock, every_server);
+}
+
+PsFuture PsClient::Pull(uint32_t table_id, const KeyPlan& plan, float* out, PullMode mode) {
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
   st.is_pull = true;
-  st.n = n;
   st.out = out;
+  st.plan = plan.data_;
   auto dim = Dim(table_id);
   if (!dim.ok()) {
     st.early = dim.status();
     return future;
   }
+  if (st.plan == nullptr) return future;  // a default KeyPlan: no keys
   st.dim = *dim;
+  const KeyPlan::Data& p = *st.plan;
   const int servers = view_.layout.num_servers();
-  std::vector<uint64_t> unique;
-  auto key_frames =
-      Slice(keys, n, keys_unique, servers, &unique, &st.inverse, &st.server_of, &st.offset);
   st.replies.resize(static_cast<size_t>(servers));
   for (int s = 0; s < servers; ++s) {
-    if (key_frames[static_cast<size_t>(s)].size() == 0) continue;
+    if (p.rows_of(s) == 0) continue;
     Message m = MakeMessage(wire::PULL, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
-    m.AddFrame(std::move(key_frames[static_cast<size_t>(s)]));
+    m.AddFrame(p.KeyFrame(s, 0, p.rows_of(s)));
     st.replies[static_cast<size_t>(s)] =
         rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
   }
   return future;
 }
 
-PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
-                        int64_t clock, bool every_server, bool keys_unique) {
+PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* grads, int64_t clock,
+                        bool every_server) {
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
-  st.n = n;
   auto dim_or = Dim(table_id);
   if (!dim_or.ok()) {
     st.early = dim_or.status();
@@ -131,10 +160,10 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
   }
   const size_t dim = static_cast<size_t>(*dim_or);
   st.dim = *dim_or;
+  const KeyPlan::Data no_keys;  // a default KeyPlan
+  const KeyPlan::Data& p = plan.data_ ? *plan.data_ : no_keys;
   const int servers = view_.layout.num_servers();
-  std::vector<uint64_t> unique;
-  auto key_frames =
-      Slice(keys, n, keys_unique, servers, &unique, &st.inverse, &st.server_of, &st.offset);
+  const size_t n = p.n;
 
   // Gradients are summed, in one pass over the input, into frames of at most
   // RowsPerChunk rows of one server (chunk-sized allocations are reused from
@@ -147,30 +176,32 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
     int server;
     size_t first, rows;  // rows [first, first + rows) of the server's slice
   };
-  std::vector<Chunk> plan;
+  std::vector<Chunk> chunks;
   std::vector<size_t> first_chunk(static_cast<size_t>(servers) + 1, 0);
   for (int s = 0; s < servers; ++s) {
-    first_chunk[static_cast<size_t>(s)] = plan.size();
-    const size_t rows = key_frames[static_cast<size_t>(s)].size() / sizeof(uint64_t);
+    first_chunk[static_cast<size_t>(s)] = chunks.size();
+    const size_t rows = p.server_begin.empty() ? 0 : p.rows_of(s);
     for (size_t first = 0; first < rows; first += per_chunk) {
-      plan.push_back({s, first, std::min(per_chunk, rows - first)});
+      chunks.push_back({s, first, std::min(per_chunk, rows - first)});
     }
   }
-  first_chunk[static_cast<size_t>(servers)] = plan.size();
-  const size_t num_unique = st.server_of.size();
-  std::vector<zmq::message_t> values(plan.size());
-  for (size_t c = 0; c < plan.size(); ++c) values[c].rebuild(plan[c].rows * dim * sizeof(float));
+  first_chunk[static_cast<size_t>(servers)] = chunks.size();
+  const size_t num_unique = p.server_of.size();
+  std::vector<zmq::message_t> values(chunks.size());
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    values[c].rebuild(chunks[c].rows * dim * sizeof(float));
+  }
   // Where each distinct key's summed gradient goes.
   std::vector<float*> dst_of(num_unique);
   for (size_t u = 0; u < num_unique; ++u) {
-    const size_t c = first_chunk[static_cast<size_t>(st.server_of[u])] + st.offset[u] / per_chunk;
-    dst_of[u] = values[c].data<float>() + (st.offset[u] % per_chunk) * dim;
+    const size_t c = first_chunk[static_cast<size_t>(p.server_of[u])] + p.offset[u] / per_chunk;
+    dst_of[u] = values[c].data<float>() + (p.offset[u] % per_chunk) * dim;
   }
   // Distinct keys are numbered in first-seen order, so position i is its key's
   // first occurrence exactly when its index is the next new one.
   uint32_t next_new = 0;
   for (size_t i = 0; i < n; ++i) {
-    const uint32_t u = st.inverse[i];
+    const uint32_t u = p.inverse[i];
     if (u == next_new) {
       std::memcpy(dst_of[u], grads + i * dim, dim * sizeof(float));
       ++next_new;
@@ -180,18 +211,12 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
   }
   if (!every_server) {
     // One PUSH per chunk: the server applies chunk c while c + 1 is in transit.
-    for (size_t c = 0; c < plan.size(); ++c) {
-      const Chunk& chunk = plan[c];
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const Chunk& chunk = chunks[c];
       Message m = MakeMessage(wire::PUSH, view_.my_rank);
       m.header.set_table_id(table_id);
       m.header.set_clock(clock);
-      zmq::message_t& server_keys = key_frames[static_cast<size_t>(chunk.server)];
-      if (chunk.rows * sizeof(uint64_t) == server_keys.size()) {
-        m.AddFrame(std::move(server_keys));  // the server's only chunk: no copy
-      } else {
-        m.AddFrame(zmq::message_t(server_keys.data<uint64_t>() + chunk.first,
-                                  chunk.rows * sizeof(uint64_t)));
-      }
+      m.AddFrame(p.KeyFrame(chunk.server, chunk.first, chunk.rows));
       m.AddFrame(std::move(values[c]));
       st.replies.push_back(
           rpc_->Call(view_.layout.ServerRank(chunk.server), std::move(m), timeout_));
@@ -204,7 +229,8 @@ PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);
-    m.AddFrame(std::move(key_frames[si]));  // empty: an empty push
+    const size_t rows = p.server_begin.empty() ? 0 : p.rows_of(s);
+    m.AddFrame(rows == 0 ? zmq::message_t() : p.KeyFrame(s, 0, rows));  // empty: an empty push
     for (size_t c = first_chunk[si]; c < first_chunk[si + 1]; ++c) m.AddFrame(std::move(values[c]));
     st.replies.push_back(rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_));
   }
@@ -227,22 +253,22 @@ Status PsFuture::Wait() {
     replies[s] = std::move(reply).value();
   }
   RETURN_IF_ERROR(first_error);
-  if (!st->is_pull) return Status::Ok();
+  if (!st->is_pull || st->plan == nullptr) return Status::Ok();
 
   // Check every server's reply before writing anything.
-  std::vector<size_t> rows(replies.size(), 0);
-  for (uint32_t u = 0; u < st->server_of.size(); ++u) rows[static_cast<size_t>(st->server_of[u])]++;
+  const KeyPlan::Data& p = *st->plan;
   for (size_t s = 0; s < replies.size(); ++s) {
-    if (rows[s] == 0) continue;
-    RETURN_IF_ERROR(CheckValueChunks(replies[s], 0, rows[s], st->dim,
+    const size_t rows = p.rows_of(static_cast<int>(s));
+    if (rows == 0) continue;
+    RETURN_IF_ERROR(CheckValueChunks(replies[s], 0, rows, st->dim,
                                      "PULL reply from server " + std::to_string(s)));
   }
   const size_t dim = static_cast<size_t>(st->dim);
   const size_t per_chunk = RowsPerChunk(st->dim);
-  for (size_t i = 0; i < st->n; ++i) {
-    const uint32_t u = st->inverse[i];
-    const Message& m = replies[static_cast<size_t>(st->server_of[u])];
-    const size_t o = st->offset[u];
+  for (size_t i = 0; i < p.n; ++i) {
+    const uint32_t u = p.inverse[i];
+    const Message& m = replies[static_cast<size_t>(p.server_of[u])];
+    const size_t o = p.offset[u];
     const float* src = m.FrameAs<float>(o / per_chunk) + (o % per_chunk) * dim;
     std::memcpy(st->out + i * dim, src, dim * sizeof(float));
   }

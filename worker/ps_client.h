@@ -3,6 +3,8 @@
 //
 // Each call dedups its keys, slices the unique keys by owning server
 // (KeyToServer), sends one request per server at once, and returns a PsFuture.
+// A KeyPlan holds that dedup and slicing, so that the Pull and the Push of the
+// same keys (a training step's rows, then their gradients) do it once.
 // Pull's Wait() scatters the rows into the caller's order; Push sums the
 // gradients of repeated keys before sending, so each key is updated once per
 // call. Values are copied exactly once on each side: into the send buffer, and
@@ -40,6 +42,25 @@ class PsFuture {
   std::unique_ptr<State> state_;
 };
 
+// The keys of one request, deduplicated and sliced by server: made by
+// PsClient::Plan, immutable, shared by the calls (and their futures) that use
+// it. Copying one is cheap.
+class KeyPlan {
+ public:
+  KeyPlan();
+  ~KeyPlan();
+  KeyPlan(const KeyPlan&);
+  KeyPlan& operator=(const KeyPlan&);
+  size_t size() const;        // the keys planned, repeats included
+  size_t num_unique() const;  // the distinct keys among them
+
+ private:
+  friend class PsClient;
+  friend class PsFuture;
+  struct Data;
+  std::shared_ptr<const Data> data_;
+};
+
 class PsClient {
  public:
   // `rpc` must be connected to every server; borrowed.
@@ -64,6 +85,15 @@ class PsClient {
   // step (see ParameterServer::EnableBspAggregation).
   PsFuture Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
                 int64_t clock, bool every_server = false, bool keys_unique = false);
+
+  // The same with the dedup and slicing done once, by Plan, for any number of
+  // Pulls and Pushes of keys[0..n) (which need not outlive the plan). `out` and
+  // `grads` have plan.size() rows, in the order of the planned keys.
+  KeyPlan Plan(const uint64_t* keys, size_t n, bool keys_unique = false) const;
+  PsFuture Pull(uint32_t table_id, const KeyPlan& plan, float* out,
+                PullMode mode = PullMode::kTrain);
+  PsFuture Push(uint32_t table_id, const KeyPlan& plan, const float* grads, int64_t clock,
+                bool every_server = false);
 
  private:
   StatusOr<int> Dim(uint32_t table_id) const;

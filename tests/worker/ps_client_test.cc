@@ -150,6 +150,46 @@ TEST(PsClientTest, RepeatedKeysAreSummedBeforePush) {
   EXPECT_EQ(cluster.server(0).stats().rejected + cluster.server(1).stats().rejected, 0u);
 }
 
+// One KeyPlan serves a step's Pull and Push (and the next step's): rows and
+// updated tables are bit-identical to the key-based calls on a twin cluster.
+TEST(PsClientTest, OnePlanServesPullAndPushLikeKeyCalls) {
+  const int dim = 3;
+  const TableSpec spec = Spec(1, dim, OptimizerKind::kAdagrad, 0.1f);
+  PsCluster by_plan(3, {spec}), by_keys(3, {spec});
+  KeyPlan plan;
+  EXPECT_EQ(plan.size(), 0u);
+  std::vector<uint64_t> keys = {5, 1ULL << 45, 5, 77, 8, 77, 5};
+  {
+    std::vector<uint64_t> copy = keys;
+    plan = by_plan.client().Plan(copy.data(), copy.size());
+  }  // the plan keeps its own keys
+  EXPECT_EQ(plan.size(), keys.size());
+  EXPECT_EQ(plan.num_unique(), 4u);
+  std::vector<float> grads(keys.size() * dim);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.01f * static_cast<float>(i + 1);
+  std::vector<float> first_rows;
+  for (int step = 1; step <= 3; ++step) {
+    std::vector<float> a(keys.size() * dim), b(keys.size() * dim);
+    ASSERT_TRUE(by_plan.client().Pull(1, plan, a.data()).Wait().ok());
+    ASSERT_TRUE(by_keys.client().Pull(1, keys.data(), keys.size(), b.data()).Wait().ok());
+    EXPECT_EQ(a, b) << "step " << step;
+    if (step == 1) first_rows = a;
+    if (step == 3) EXPECT_NE(a, first_rows);  // the pushes moved the rows
+    if (step == 3) break;
+    ASSERT_TRUE(by_plan.client().Push(1, plan, grads.data(), step).Wait().ok());
+    ASSERT_TRUE(by_keys.client().Push(1, keys.data(), keys.size(), grads.data(), step).Wait().ok());
+  }
+  // A default (empty) plan pulls and pushes nothing.
+  EXPECT_TRUE(by_plan.client().Pull(1, KeyPlan(), nullptr).Wait().ok());
+  EXPECT_TRUE(by_plan.client().Push(1, KeyPlan(), nullptr, 3, /*every_server=*/true).Wait().ok());
+  size_t rows = 0;
+  for (int s = 0; s < 3; ++s) {
+    by_plan.server(s).Stop();
+    for (const EmbeddingTable* t : by_plan.server(s).tables()) rows += t->stats().rows;
+  }
+  EXPECT_EQ(rows, 4u);
+}
+
 TEST(PsClientTest, ConcurrentPushesEqualASerialReference) {
   // Zero init, integer gradients and lr 1: float sums are exact in any order.
   TableSpec spec = Spec(0, 8, OptimizerKind::kSgd, 1.0f);
