@@ -313,6 +313,9 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
   // The last-touched step only matters to eviction; without it the row's
   // metadata (on another page) is not touched at all.
   const bool track_steps = spec_.evict_after_steps > 0;
+  // Under admission only pulls count sightings and admit; a push's gradient for
+  // a key still without a row is dropped.
+  const bool create = spec_.admit_after <= 1;
   const OptimizerParams params = spec_.optimizer;
   for (size_t st = 0; st < stripes_.size(); ++st) {
     const size_t begin = s.stripe_begin[st];
@@ -324,7 +327,7 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
     float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
     RETURN_IF_ERROR(
-        ResolveRows(stripe, keys, s.hashes.data(), pos, m, /*create=*/true, slots, rows));
+        ResolveRows(stripe, keys, s.hashes.data(), pos, m, create, slots, rows));
     const UpdateBatch batch{
         rows, pos, slots, m, grads, dim, row_bytes, track_steps ? &stripe.slab : nullptr, step};
     if (kHaveAvx2) {

@@ -59,8 +59,9 @@ class EmbeddingTable {
   Status Peek(const uint64_t* keys, size_t n, float* out);
 
   // Applies grads[i*dim .. (i+1)*dim) to keys[i] with the table's optimizer, in
-  // order (keys may repeat), creating admitted rows as Pull does. A gradient for
-  // a key not yet admitted counts a sighting and is dropped. `step` is the
+  // order (keys may repeat). Without admission, missing keys are created as
+  // Pull does; with it, a gradient for a key without a row is dropped and
+  // counts no sighting (the step's pull of the key already did). `step` is the
   // pusher's clock, recorded as the rows' last-touched step.
   Status Push(const uint64_t* keys, size_t n, const float* grads, int64_t step);
 

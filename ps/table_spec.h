@@ -30,7 +30,9 @@ struct TableSpec {
   int dim = 0;
   InitializerSpec init;
   OptimizerSpec optimizer;
-  // A key gets a row only once pull/push saw it this many times; 0 or 1 = at once.
+  // A key gets a row only once this many training pulls asked for it (a
+  // training step pulls its keys once, then pushes them: pushes and read-only
+  // pulls do not count); 0 or 1 = at once.
   int admit_after = 0;
   // Rows not pushed for this many steps are removed by EvictStale; 0 = never.
   int64_t evict_after_steps = 0;

@@ -182,8 +182,15 @@ TEST(EmbeddingTableTest, AdmissionAfterKSightings) {
   EXPECT_EQ(table->stats().pending_admission, 1u);
   const uint64_t key = 77;
   const float grad[2] = {1, 1};
-  ASSERT_TRUE(table->Push(&key, 1, grad, 1).ok());  // second sighting: dropped
-  EXPECT_EQ(Pull(table.get(), {77}), first);        // third: admitted, still the initial value
+  ASSERT_TRUE(table->Push(&key, 1, grad, 1).ok());  // dropped; a push is no sighting
+  EXPECT_EQ(table->stats().rows, 0u);
+  EXPECT_EQ(Pull(table.get(), {77}), first);  // second sighting
+  EXPECT_EQ(table->stats().rows, 0u);
+  // A push of a key never pulled neither creates a row nor counts.
+  const uint64_t unseen = 88;
+  ASSERT_TRUE(table->Push(&unseen, 1, grad, 1).ok());
+  EXPECT_EQ(table->stats().pending_admission, 1u);
+  EXPECT_EQ(Pull(table.get(), {77}), first);  // third: admitted, still the initial value
   TableStats stats = table->stats();
   EXPECT_EQ(stats.rows, 1u);
   EXPECT_EQ(stats.admitted, 1u);
