@@ -326,8 +326,7 @@ Status EmbeddingTable::Push(const uint64_t* keys, size_t n, const float* grads, 
     uint32_t* slots = s.slots.data() + begin;
     float** rows = s.rows.data() + begin;
     std::lock_guard<std::mutex> lock(stripe.mu);
-    RETURN_IF_ERROR(
-        ResolveRows(stripe, keys, s.hashes.data(), pos, m, create, slots, rows));
+    RETURN_IF_ERROR(ResolveRows(stripe, keys, s.hashes.data(), pos, m, create, slots, rows));
     const UpdateBatch batch{
         rows, pos, slots, m, grads, dim, row_bytes, track_steps ? &stripe.slab : nullptr, step};
     if (kHaveAvx2) {
