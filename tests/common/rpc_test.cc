@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <zmq_addon.hpp>
 
 namespace metaps {
@@ -199,6 +200,7 @@ TEST(CurveKeysTest, Z85RoundTripAndKeyFiles) {
   std::fclose(f);
   auto bad = ReadAuthorizedKeys(authorized);
   EXPECT_NE(bad.status().message().find("authorized:4"), std::string::npos) << bad.status();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

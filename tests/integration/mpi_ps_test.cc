@@ -2,6 +2,7 @@
 // tables the servers export equal a single-process reference, bit for bit.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -100,6 +101,10 @@ class MpiPsTest : public ::testing::Test {
     }
     dir_ = ::testing::TempDir() + "/metaps_ps_" + std::to_string(getpid()) + "_" +
            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
+  // Kept when the test failed, for a look at its files.
+  void TearDown() override {
+    if (!dir_.empty() && !HasFailure()) std::filesystem::remove_all(dir_);
   }
   std::string dir_;
 };

@@ -3,6 +3,7 @@
 // and bad configs and bad data fail with messages that say where.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -33,6 +34,13 @@ class MpiTrainTest : public ::testing::Test {
     Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "ctr", "--rows", "30000", "--seed", "5",
                     "--out", *dir_ + "/ctr"});
     ASSERT_EQ(gen.Wait(), 0) << gen.stderr_text();
+  }
+  // The data and every run's output go when the suite ends (kept if it failed).
+  static void TearDownTestSuite() {
+    if (dir_ == nullptr) return;
+    if (!::testing::UnitTest::GetInstance()->Failed()) std::filesystem::remove_all(*dir_);
+    delete dir_;
+    dir_ = nullptr;
   }
   void SetUp() override {
     if (Env("METAPS_BIN").empty() || Env("METAPS_SOURCE_DIR").empty()) {
