@@ -37,10 +37,12 @@ int BenchPsCommand(int argc, char** argv) {
   bool plan_per_call = false;
   flags.Bool("plan-per-call", &plan_per_call,
              "dedup and slice the keys in Push too (default: a step's Pull and Push share "
-             "one KeyPlan, made inside the timed pull, as a training step shares its keys)");
+             "one KeyPlan, made inside the timed pull, as a training step dedups its batch's "
+             "keys once for both)");
   std::string checkpoint_dir, restore_dir;
   int64_t admit_after = 0, evict_after = 0;
-  flags.Int("admit-after", &admit_after, "create a row only after a key was seen this many times");
+  flags.Int("admit-after", &admit_after,
+            "create a row only once this many training pulls asked for a key");
   flags.Int("evict-after-steps", &evict_after,
             "evict rows not pushed for this many steps (0 = never)");
   flags.String("checkpoint-dir", &checkpoint_dir,

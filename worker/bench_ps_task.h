@@ -16,8 +16,8 @@ struct BenchPsOptions {
   double warmup_seconds = 2;
   int64_t steps = 0;  // > 0: exactly this many steps, no warm-up, exact gradients
   // A step dedups and slices its keys once (PsClient::Plan, timed with the
-  // pull) for its Pull and Push, as a training step does; false: each call
-  // does its own.
+  // pull) for its Pull and Push, as a training step dedups its batch's keys
+  // once (EmbeddingBatch) for both; false: each call does its own.
   bool shared_plan = true;
 };
 

@@ -9,6 +9,7 @@
 namespace metaps {
 
 struct KeyPlan::Data {
+  int servers = 0;  // the layout it was sliced for
   size_t n = 0;
   std::vector<uint32_t> inverse;  // input position -> unique index
   std::vector<int> server_of;     // unique index -> server index
@@ -21,18 +22,39 @@ struct KeyPlan::Data {
   size_t rows_of(int s) const {
     return server_begin[static_cast<size_t>(s) + 1] - server_begin[static_cast<size_t>(s)];
   }
-  // A frame of `rows` keys of server s from its row `first` (uninitialized
-  // allocation, then one copy).
-  zmq::message_t KeyFrame(int s, size_t first, size_t rows) const {
-    return zmq::message_t(keys_by_server.data() + server_begin[static_cast<size_t>(s)] + first,
-                          rows * sizeof(uint64_t));
-  }
 };
+
+namespace {
+
+// A frame of `rows` > 0 keys of server s from its row `first`, without a copy:
+// the frame holds a reference to the plan until ZeroMQ has sent it.
+zmq::message_t KeyFrame(const std::shared_ptr<const KeyPlan::Data>& plan, int s, size_t first,
+                        size_t rows) {
+  auto* hold = new std::shared_ptr<const KeyPlan::Data>(plan);
+  // ZeroMQ takes a non-const pointer but never writes to a message it sends.
+  auto* keys = const_cast<uint64_t*>(plan->keys_by_server.data() +
+                                     plan->server_begin[static_cast<size_t>(s)] + first);
+  return zmq::message_t(
+      keys, rows * sizeof(uint64_t),
+      +[](void*, void* hint) { delete static_cast<std::shared_ptr<const KeyPlan::Data>*>(hint); },
+      hold);
+}
+
+// An error for a plan sliced for another number of servers, else Ok.
+Status CheckPlanLayout(const KeyPlan::Data* plan, int servers) {
+  if (plan == nullptr || plan->servers == servers) return Status::Ok();
+  return InvalidArgument("a KeyPlan made for " + std::to_string(plan->servers) +
+                         " servers used with " + std::to_string(servers));
+}
+
+}  // namespace
 
 KeyPlan::KeyPlan() = default;
 KeyPlan::~KeyPlan() = default;
 KeyPlan::KeyPlan(const KeyPlan&) = default;
 KeyPlan& KeyPlan::operator=(const KeyPlan&) = default;
+KeyPlan::KeyPlan(KeyPlan&&) noexcept = default;
+KeyPlan& KeyPlan::operator=(KeyPlan&&) noexcept = default;
 size_t KeyPlan::size() const { return data_ ? data_->n : 0; }
 size_t KeyPlan::num_unique() const { return data_ ? data_->server_of.size() : 0; }
 
@@ -86,6 +108,7 @@ KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
     num_unique = dedup.unique().size();
   }
   const int servers = view_.layout.num_servers();
+  d->servers = servers;
   d->server_of.resize(num_unique);
   d->offset.resize(num_unique);
   std::vector<uint32_t> counts(static_cast<size_t>(servers), 0);
@@ -126,22 +149,23 @@ PsFuture PsClient::Pull(uint32_t table_id, const KeyPlan& plan, float* out, Pull
   st.is_pull = true;
   st.out = out;
   st.plan = plan.data_;
+  const int servers = view_.layout.num_servers();
   auto dim = Dim(table_id);
   if (!dim.ok()) {
     st.early = dim.status();
     return future;
   }
-  if (st.plan == nullptr) return future;  // a default KeyPlan: no keys
+  st.early = CheckPlanLayout(st.plan.get(), servers);
+  if (!st.early.ok() || st.plan == nullptr) return future;  // nullptr: a default KeyPlan, no keys
   st.dim = *dim;
   const KeyPlan::Data& p = *st.plan;
-  const int servers = view_.layout.num_servers();
   st.replies.resize(static_cast<size_t>(servers));
   for (int s = 0; s < servers; ++s) {
     if (p.rows_of(s) == 0) continue;
     Message m = MakeMessage(wire::PULL, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
-    m.AddFrame(p.KeyFrame(s, 0, p.rows_of(s)));
+    m.AddFrame(KeyFrame(st.plan, s, 0, p.rows_of(s)));
     st.replies[static_cast<size_t>(s)] =
         rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
   }
@@ -160,9 +184,11 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
   }
   const size_t dim = static_cast<size_t>(*dim_or);
   st.dim = *dim_or;
+  const int servers = view_.layout.num_servers();
+  st.early = CheckPlanLayout(plan.data_.get(), servers);
+  if (!st.early.ok()) return future;
   const KeyPlan::Data no_keys;  // a default KeyPlan
   const KeyPlan::Data& p = plan.data_ ? *plan.data_ : no_keys;
-  const int servers = view_.layout.num_servers();
   const size_t n = p.n;
 
   // Gradients are summed, in one pass over the input, into frames of at most
@@ -216,7 +242,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
       Message m = MakeMessage(wire::PUSH, view_.my_rank);
       m.header.set_table_id(table_id);
       m.header.set_clock(clock);
-      m.AddFrame(p.KeyFrame(chunk.server, chunk.first, chunk.rows));
+      m.AddFrame(KeyFrame(plan.data_, chunk.server, chunk.first, chunk.rows));
       m.AddFrame(std::move(values[c]));
       st.replies.push_back(
           rpc_->Call(view_.layout.ServerRank(chunk.server), std::move(m), timeout_));
@@ -230,7 +256,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);
     const size_t rows = p.server_begin.empty() ? 0 : p.rows_of(s);
-    m.AddFrame(rows == 0 ? zmq::message_t() : p.KeyFrame(s, 0, rows));  // empty: an empty push
+    m.AddFrame(rows == 0 ? zmq::message_t() : KeyFrame(plan.data_, s, 0, rows));  // empty push
     for (size_t c = first_chunk[si]; c < first_chunk[si + 1]; ++c) m.AddFrame(std::move(values[c]));
     st.replies.push_back(rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_));
   }

@@ -8,11 +8,12 @@
 // Pull's Wait() scatters the rows into the caller's order; Push sums the
 // gradients of repeated keys before sending, so each key is updated once per
 // call. Values are copied exactly once on each side: into the send buffer, and
-// out of the received frame.
+// out of the received frame; key frames go out of the plan without a copy.
 //
 // Thread-safety: calls may come from several threads; all per-call state lives
-// in the PsFuture. The caller keeps `keys`, `grads` and `out` alive until
-// Wait() returns.
+// in the PsFuture, and a plan is immutable (but one KeyPlan object must not be
+// assigned while another thread reads it). `keys` and `grads` are used up
+// before a call returns; the caller keeps `out` alive until Wait() returns.
 #pragma once
 
 #include <chrono>
@@ -44,20 +45,23 @@ class PsFuture {
 
 // The keys of one request, deduplicated and sliced by server: made by
 // PsClient::Plan, immutable, shared by the calls (and their futures) that use
-// it. Copying one is cheap.
+// it. Copying one is cheap. It fits the layout of the client that made it; a
+// call with a plan for another number of servers fails with InvalidArgument.
 class KeyPlan {
  public:
   KeyPlan();
   ~KeyPlan();
   KeyPlan(const KeyPlan&);
   KeyPlan& operator=(const KeyPlan&);
+  KeyPlan(KeyPlan&&) noexcept;
+  KeyPlan& operator=(KeyPlan&&) noexcept;
   size_t size() const;        // the keys planned, repeats included
   size_t num_unique() const;  // the distinct keys among them
 
+  struct Data;  // opaque: defined in ps_client.cc
+
  private:
   friend class PsClient;
-  friend class PsFuture;
-  struct Data;
   std::shared_ptr<const Data> data_;
 };
 

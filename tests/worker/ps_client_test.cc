@@ -190,6 +190,56 @@ TEST(PsClientTest, OnePlanServesPullAndPushLikeKeyCalls) {
   EXPECT_EQ(rows, 4u);
 }
 
+// A plan fits the layout it was made for; elsewhere the call fails cleanly.
+TEST(PsClientTest, PlanForAnotherServerCountIsRefused) {
+  const TableSpec spec = Spec(1, 2, OptimizerKind::kSgd, 0.1f);
+  PsCluster three(3, {spec}), two(2, {spec});
+  const std::vector<uint64_t> keys = {1, 2, 3, 4, 5, 6};
+  const KeyPlan plan = three.client().Plan(keys.data(), keys.size());
+  std::vector<float> rows(keys.size() * 2), grads(keys.size() * 2, 1.0f);
+  const Status pull = two.client().Pull(1, plan, rows.data()).Wait();
+  EXPECT_EQ(pull.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(pull.message().find("made for 3 servers used with 2"), std::string::npos) << pull;
+  EXPECT_EQ(two.client().Push(1, plan, grads.data(), 1).Wait().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(three.client().Pull(1, plan, rows.data()).Wait().ok());
+}
+
+// Admission through the client, as a training loop runs it: a key's first
+// step (pull, push) leaves no row and drops its gradient; its second step's
+// pull admits it (initial value) and that step's push is applied.
+TEST(PsClientTest, AdmissionCountsTrainingStepsNotPushes) {
+  TableSpec spec = Spec(1, 2, OptimizerKind::kSgd, 1.0f);
+  spec.admit_after = 2;
+  PsCluster cluster(2, {spec});
+  auto reference = EmbeddingTable::Create(spec, kSeed).value();
+  const std::vector<uint64_t> keys = {31, 32, 31};
+  std::vector<float> init(keys.size() * 2);
+  for (size_t i = 0; i < keys.size(); ++i) reference->InitialValue(keys[i], &init[i * 2]);
+  const std::vector<float> grads = {1, 2, 10, 20, 100, 200};
+  const KeyPlan plan = cluster.client().Plan(keys.data(), keys.size());
+  std::vector<float> rows(keys.size() * 2);
+  auto table_rows = [&] {
+    size_t n = 0;
+    for (int s = 0; s < 2; ++s) {
+      for (const EmbeddingTable* t : cluster.server(s).tables()) n += t->stats().rows;
+    }
+    return n;
+  };
+  for (int step = 1; step <= 2; ++step) {
+    ASSERT_TRUE(cluster.client().Pull(1, plan, rows.data()).Wait().ok());
+    EXPECT_EQ(rows, init) << "step " << step;
+    EXPECT_EQ(table_rows(), step == 1 ? 0u : 2u) << "step " << step;
+    ASSERT_TRUE(cluster.client().Push(1, plan, grads.data(), step).Wait().ok());
+  }
+  ASSERT_TRUE(cluster.client().Pull(1, plan, rows.data()).Wait().ok());
+  // Only step 2's gradients, repeated key 31 summed: 31 -= (1 + 100, 2 + 200).
+  EXPECT_FLOAT_EQ(rows[0], init[0] - 101.0f);
+  EXPECT_FLOAT_EQ(rows[1], init[1] - 202.0f);
+  EXPECT_FLOAT_EQ(rows[2], init[2] - 10.0f);
+  EXPECT_FLOAT_EQ(rows[3], init[3] - 20.0f);
+}
+
 TEST(PsClientTest, ConcurrentPushesEqualASerialReference) {
   // Zero init, integer gradients and lr 1: float sums are exact in any order.
   TableSpec spec = Spec(0, 8, OptimizerKind::kSgd, 1.0f);
