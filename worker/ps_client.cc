@@ -26,6 +26,10 @@ struct KeyPlan::Data {
 
 namespace {
 
+inline void AddRow(const float* __restrict src, size_t dim, float* __restrict dst) {
+  for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
+}
+
 // A frame of `rows` > 0 keys of server s from its row `first`, without a copy:
 // the frame holds a reference to the plan until ZeroMQ has sent it.
 zmq::message_t KeyFrame(const std::shared_ptr<const KeyPlan::Data>& plan, int s, size_t first,
@@ -81,14 +85,6 @@ StatusOr<int> PsClient::Dim(uint32_t table_id) const {
   if (it == dims_.end()) return InvalidArgument("unknown table id " + std::to_string(table_id));
   return it->second;
 }
-
-namespace {
-
-inline void AddRow(const float* __restrict src, size_t dim, float* __restrict dst) {
-  for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
-}
-
-}  // namespace
 
 // Dedup (unless the caller vouches the keys are distinct), then each unique
 // key's server and its row within that server's slice, in first-seen order.
