@@ -111,9 +111,7 @@ Status WaitAll(std::vector<PsFuture>* futures) {
 Status Trainer::PullAll() {
   std::vector<PsFuture> pulls;
   for (auto& table : emb_.tables) {
-    pulls.push_back(deps_.ps->Pull(table.table_id, table.keys.data(), table.keys.size(),
-                                   table.rows.data(),
-                                   /*keys_unique=*/true));
+    pulls.push_back(deps_.ps->Pull(table.table_id, plan_, table.rows.data()));
   }
   return WaitAll(&pulls);
 }
@@ -121,10 +119,11 @@ Status Trainer::PullAll() {
 void Trainer::PullKeys(const std::vector<TableRows>& tables, std::vector<PsFuture>* pulls) {
   Prefetch& p = next_;
   p.rows.resize(tables.size());
+  // Every table is pulled for the same keys: one plan serves them all.
+  const KeyPlan plan = deps_.ps->Plan(p.keys.data(), p.keys.size(), /*keys_unique=*/true);
   for (size_t t = 0; t < tables.size(); ++t) {
     p.rows[t].resize(p.keys.size() * static_cast<size_t>(tables[t].dim));
-    pulls->push_back(deps_.ps->Pull(tables[t].table_id, p.keys.data(), p.keys.size(),
-                                    p.rows[t].data(), /*keys_unique=*/true));
+    pulls->push_back(deps_.ps->Pull(tables[t].table_id, plan, p.rows[t].data()));
   }
 }
 
@@ -219,7 +218,10 @@ Status Trainer::Step(Reader* reader, bool* done) {
       builder_.Build(batch_, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &emb_);
     }
     t = Clock::now();
-    rows_pulled_ += emb_.tables[0].keys.size();
+    const std::vector<uint64_t>& keys = emb_.tables[0].keys;  // every table's
+    rows_pulled_ += keys.size();
+    // One plan for this batch's pulls and pushes of every table.
+    plan_ = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
     RETURN_IF_ERROR(prefetched ? FinishPrefetch() : PullAll());
     timers_.pull += Since(t);
     if (prefetch_rows_ && reader != nullptr) {
@@ -239,9 +241,8 @@ Status Trainer::Step(Reader* reader, bool* done) {
     t = Clock::now();
     std::vector<PsFuture> pushes;
     for (auto& table : emb_.tables) {
-      pushes.push_back(deps_.ps->Push(table.table_id, table.keys.data(), table.keys.size(),
-                                      table.grads.data(), step_ + 1, aggregated_pushes_,
-                                      /*keys_unique=*/true));
+      pushes.push_back(
+          deps_.ps->Push(table.table_id, plan_, table.grads.data(), step_ + 1, aggregated_pushes_));
     }
     for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
     timers_.push += Since(t);
@@ -301,12 +302,12 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     const size_t n = batch.size();
     if (n == 0) break;
     builder_.Build(batch, job_.model().embedding_dim(), linear, &emb_);
+    const std::vector<uint64_t>& keys = emb_.tables[0].keys;  // every table's
+    const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
     for (auto& table : emb_.tables) {
-      RETURN_IF_ERROR(deps_.ps
-                          ->Pull(table.table_id, table.keys.data(), table.keys.size(),
-                                 table.rows.data(), /*keys_unique=*/true,
-                                 PsClient::PullMode::kReadOnly)
-                          .Wait());
+      RETURN_IF_ERROR(
+          deps_.ps->Pull(table.table_id, plan, table.rows.data(), PsClient::PullMode::kReadOnly)
+              .Wait());
     }
     predictions_.resize(n);
     RETURN_IF_ERROR(deps_.model->Forward(batch, emb_, row_.data(), predictions_.data()));

@@ -145,6 +145,7 @@ class Trainer {
   std::vector<float> dense_grad_, predictions_;
   Batch batch_;
   EmbeddingBatch emb_;
+  KeyPlan plan_;  // emb_'s keys (the same for every table), sliced by server
   EmbeddingBatchBuilder builder_;
   const bool prefetch_rows_;
   Prefetch next_;
