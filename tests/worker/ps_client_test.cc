@@ -174,8 +174,10 @@ TEST(PsClientTest, OnePlanServesPullAndPushLikeKeyCalls) {
     ASSERT_TRUE(by_keys.client().Pull(1, keys.data(), keys.size(), b.data()).Wait().ok());
     EXPECT_EQ(a, b) << "step " << step;
     if (step == 1) first_rows = a;
-    if (step == 3) EXPECT_NE(a, first_rows);  // the pushes moved the rows
-    if (step == 3) break;
+    if (step == 3) {
+      EXPECT_NE(a, first_rows);  // the pushes moved the rows
+      break;
+    }
     ASSERT_TRUE(by_plan.client().Push(1, plan, grads.data(), step).Wait().ok());
     ASSERT_TRUE(by_keys.client().Push(1, keys.data(), keys.size(), grads.data(), step).Wait().ok());
   }
