@@ -3,13 +3,20 @@
 namespace metaps {
 
 void EmbeddingBatchBuilder::Build(const Batch& batch, int embedding_dim, bool with_linear,
-                                  EmbeddingBatch* emb) {
+                                  EmbeddingBatch* emb, const Model* model) {
+  auto reads = [&](size_t s) { return model == nullptr || model->ReadsSlot(s); };
   size_t total = 0;
-  for (const auto& slot : batch.slots) total += slot.keys.size();
+  for (size_t s = 0; s < batch.slots.size(); ++s) {
+    if (reads(s)) total += batch.slots[s].keys.size();
+  }
   dedup_.Reset(total);
   emb->tables.resize(with_linear ? 2 : 1);
   emb->row_index.resize(batch.slots.size());
   for (size_t s = 0; s < batch.slots.size(); ++s) {
+    if (!reads(s)) {
+      emb->row_index[s].clear();
+      continue;
+    }
     const std::vector<uint64_t>& keys = batch.slots[s].keys;
     emb->row_index[s].resize(keys.size());
     dedup_.Add(keys.data(), keys.size(), emb->row_index[s].data());

@@ -12,8 +12,10 @@ class EmbeddingBatchBuilder {
  public:
   // Fills `emb` for `batch`: tables [0] (embedding_dim) and, when
   // `with_linear`, [1] (dim 1), both with the same unique keys; rows and
-  // grads sized and grads zeroed.
-  void Build(const Batch& batch, int embedding_dim, bool with_linear, EmbeddingBatch* emb);
+  // grads sized and grads zeroed. With `model`, the slots it does not read
+  // (Model::ReadsSlot) contribute no keys and get no row indices.
+  void Build(const Batch& batch, int embedding_dim, bool with_linear, EmbeddingBatch* emb,
+             const Model* model = nullptr);
 
  private:
   KeyDedup dedup_;

@@ -66,6 +66,10 @@ class Model {
   virtual ~Model() = default;
 
   virtual bool NeedsLinearTable() const = 0;
+  // Whether the model reads slot `slot`'s keys. For a slot it does not read,
+  // the EmbeddingBatch may hold no row indices and the slot's keys need not
+  // be pulled (e.g. MovieLens user attributes that mf's towers leave out).
+  virtual bool ReadsSlot(size_t /*slot*/) const { return true; }
   virtual size_t num_dense() const = 0;
   // Fills the dense weights with their deterministic initial values.
   virtual void InitDense(uint64_t seed, float* dense) const = 0;

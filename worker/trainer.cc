@@ -133,7 +133,8 @@ Status Trainer::StartPrefetch(Reader* reader) {
   RETURN_IF_ERROR(reader->Next(&p.batch));
   p.ready = true;
   if (p.batch.size() == 0) return Status::Ok();
-  builder_.Build(p.batch, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &p.emb);
+  builder_.Build(p.batch, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &p.emb,
+                 deps_.model);
   // Which of the next batch's keys the current batch also uses: after the
   // current keys, a next key whose index is below their count is shared.
   const std::vector<uint64_t>& current = emb_.tables[0].keys;
@@ -215,7 +216,8 @@ Status Trainer::Step(Reader* reader, bool* done) {
   std::fill(reduce_.begin(), reduce_.end(), 0.0);
   if (n > 0) {
     if (!prefetched) {
-      builder_.Build(batch_, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &emb_);
+      builder_.Build(batch_, job_.model().embedding_dim(), deps_.model->NeedsLinearTable(), &emb_,
+                     deps_.model);
     }
     t = Clock::now();
     const std::vector<uint64_t>& keys = emb_.tables[0].keys;  // every table's
@@ -301,7 +303,7 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     RETURN_IF_ERROR(reader->Next(&batch));
     const size_t n = batch.size();
     if (n == 0) break;
-    builder_.Build(batch, job_.model().embedding_dim(), linear, &emb_);
+    builder_.Build(batch, job_.model().embedding_dim(), linear, &emb_, deps_.model);
     const std::vector<uint64_t>& keys = emb_.tables[0].keys;  // every table's
     const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
     for (auto& table : emb_.tables) {

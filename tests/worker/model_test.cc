@@ -12,6 +12,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/worker/model_test_util.h"
+#include "worker/embedding_batch.h"
 
 namespace metaps {
 namespace {
@@ -189,6 +190,48 @@ TEST_P(ModelFamilyTest, InitDenseIsDeterministicPerSeed) {
   EXPECT_EQ(dense_, twin_dense);
 }
 
+// The trainer builds EmbeddingBatches from the slots the model reads only:
+// the predictions are those of a batch with every slot's rows, and a model
+// that leaves slots out (mf here, whose towers use user and item) pulls fewer
+// keys.
+TEST_P(ModelFamilyTest, SlotsItDoesNotReadNeedNoRows) {
+  const Batch batch = MakeBatch(6, 43);
+  EmbeddingBatchBuilder builder;
+  EmbeddingBatch all, read;
+  builder.Build(batch, kDim, model_->NeedsLinearTable(), &all);
+  builder.Build(batch, kDim, model_->NeedsLinearTable(), &read, model_.get());
+  // Rows as a function of the key, so both batches hold the same values.
+  for (EmbeddingBatch* emb : {&all, &read}) {
+    for (TableRows& table : emb->tables) {
+      for (size_t u = 0; u < table.keys.size(); ++u) {
+        for (int j = 0; j < table.dim; ++j) {
+          const uint64_t h = (table.keys[u] * 2654435761u + static_cast<uint64_t>(j) * 97) % 1000;
+          table.rows[u * static_cast<size_t>(table.dim) + j] = static_cast<float>(h) / 2000.0f;
+        }
+      }
+    }
+  }
+  std::vector<float> p_all(batch.size()), p_read(batch.size());
+  ASSERT_TRUE(model_->Forward(batch, all, dense_.data(), p_all.data()).ok());
+  ASSERT_TRUE(model_->Forward(batch, read, dense_.data(), p_read.data()).ok());
+  EXPECT_EQ(p_all, p_read);
+  bool skips = false;
+  for (size_t s = 0; s < batch.slots.size(); ++s) {
+    skips = skips || (!model_->ReadsSlot(s) && !batch.slots[s].keys.empty());
+    if (!model_->ReadsSlot(s)) {
+      EXPECT_TRUE(read.row_index[s].empty()) << "slot " << s;
+    }
+  }
+  if (skips) {
+    EXPECT_LT(read.tables[0].keys.size(), all.tables[0].keys.size());
+  } else {
+    EXPECT_EQ(read.tables[0].keys, all.tables[0].keys);
+  }
+  if (GetParam().label == "mf_logistic") {
+    EXPECT_TRUE(skips);  // it reads 2 of the 4 slots
+  }
+}
+
 TEST_P(ModelFamilyTest, MismatchedEmbeddingBatchIsAnError) {
   const Batch batch = MakeBatch(4, 41);
   EmbeddingBatch emb = MakeEmb(batch, 42);
@@ -196,8 +239,12 @@ TEST_P(ModelFamilyTest, MismatchedEmbeddingBatchIsAnError) {
   EmbeddingBatch short_index = emb;
   short_index.row_index[2].push_back(0);
   Status status = model_->Forward(batch, short_index, dense_.data(), predictions.data());
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("slot 'tags'"), std::string::npos) << status;
+  if (model_->ReadsSlot(2)) {
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(status.message().find("slot 'tags'"), std::string::npos) << status;
+  } else {
+    EXPECT_TRUE(status.ok()) << status;  // a slot the model does not read is not checked
+  }
   EmbeddingBatch bad_row = emb;
   bad_row.row_index[0][0] = static_cast<uint32_t>(emb.tables[0].keys.size());
   status = model_->Forward(batch, bad_row, dense_.data(), predictions.data());

@@ -18,7 +18,9 @@ class MfModel final : public ModelFamily {
  public:
   MfModel(const ModelOptions& options, const BatchSchema& schema, KernelBackend* backend,
           UserItemTowers towers)
-      : ModelFamily(options, schema, backend, /*needs_linear=*/true), towers_(std::move(towers)) {}
+      : ModelFamily(options, schema, backend, /*needs_linear=*/true), towers_(std::move(towers)) {
+    reads_ = towers_.SlotsRead(schema.num_slots());
+  }
 
   size_t num_dense() const override { return 1; }
   void InitDense(uint64_t /*seed*/, float* dense) const override {

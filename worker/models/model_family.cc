@@ -10,11 +10,12 @@ ModelFamily::ModelFamily(const ModelOptions& options, const BatchSchema& schema,
       schema_(schema),
       backend_(backend),
       dim_(options.embedding_dim),
+      reads_(schema.num_slots(), true),
       needs_linear_(needs_linear) {}
 
 Status ModelFamily::Forward(const Batch& batch, const EmbeddingBatch& emb, const float* dense,
                             float* predictions) {
-  RETURN_IF_ERROR(ValidateModelInputs(schema_, batch, emb, dim_, needs_linear_, false));
+  RETURN_IF_ERROR(ValidateModelInputs(schema_, batch, emb, dim_, needs_linear_, false, reads_));
   if (batch.empty()) return Status::Ok();
   return Compute(batch, emb, dense, predictions, nullptr).status();
 }
@@ -22,7 +23,7 @@ Status ModelFamily::Forward(const Batch& batch, const EmbeddingBatch& emb, const
 StatusOr<double> ModelFamily::ForwardBackward(const Batch& batch, EmbeddingBatch& emb,
                                               const float* dense, float* dense_grad,
                                               float* predictions) {
-  RETURN_IF_ERROR(ValidateModelInputs(schema_, batch, emb, dim_, needs_linear_, true));
+  RETURN_IF_ERROR(ValidateModelInputs(schema_, batch, emb, dim_, needs_linear_, true, reads_));
   if (batch.empty()) return 0.0;
   GradSinks grads;
   grads.dense = dense_grad;

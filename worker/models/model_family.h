@@ -26,6 +26,7 @@ class ModelFamily : public Model {
               bool needs_linear);
 
   bool NeedsLinearTable() const final { return needs_linear_; }
+  bool ReadsSlot(size_t slot) const final { return slot < reads_.size() && reads_[slot]; }
   Status Forward(const Batch& batch, const EmbeddingBatch& emb, const float* dense,
                  float* predictions) final;
   StatusOr<double> ForwardBackward(const Batch& batch, EmbeddingBatch& emb, const float* dense,
@@ -42,6 +43,8 @@ class ModelFamily : public Model {
   const BatchSchema schema_;
   KernelBackend* const backend_;
   const int dim_;
+  // Per schema slot: read by the model (all, unless a family narrows it).
+  std::vector<bool> reads_;
 
  private:
   const bool needs_linear_;

@@ -31,7 +31,9 @@ class NcfModel final : public ModelFamily {
            UserItemTowers towers)
       : ModelFamily(options, schema, backend, /*needs_linear=*/true),
         towers_(std::move(towers)),
-        mlp_(NcfWidths(options), /*relu_last=*/false, /*dense_offset=*/0) {}
+        mlp_(NcfWidths(options), /*relu_last=*/false, /*dense_offset=*/0) {
+    reads_ = towers_.SlotsRead(schema.num_slots());
+  }
 
   size_t num_dense() const override { return mlp_.num_params(); }
   // The output starts at global_bias (e.g. the mean rating): the MLP's last

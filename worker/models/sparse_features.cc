@@ -30,7 +30,8 @@ Status CheckTable(const EmbeddingBatch& emb, size_t t, int dim, bool needs_grads
 }  // namespace
 
 Status ValidateModelInputs(const BatchSchema& schema, const Batch& batch, const EmbeddingBatch& emb,
-                           int dim, bool needs_linear, bool needs_grads) {
+                           int dim, bool needs_linear, bool needs_grads,
+                           const std::vector<bool>& reads) {
   const size_t n = batch.size();
   if (batch.slots.size() != schema.num_slots() || batch.num_dense != schema.num_dense() ||
       batch.dense.size() != n * batch.num_dense) {
@@ -63,6 +64,7 @@ Status ValidateModelInputs(const BatchSchema& schema, const Batch& batch, const 
       return InvalidArgument(name + " has " + std::to_string(slot.values.size()) + " values for " +
                              std::to_string(slot.keys.size()) + " keys");
     }
+    if (s < reads.size() && !reads[s]) continue;  // its keys may have no rows
     const std::vector<uint32_t>& index = emb.row_index[s];
     if (index.size() != slot.keys.size()) {
       return InvalidArgument("EmbeddingBatch has " + std::to_string(index.size()) +
@@ -132,6 +134,14 @@ StatusOr<UserItemTowers> UserItemTowers::Resolve(const BatchSchema& schema,
   ASSIGN_OR_RETURN(towers.user_, ResolveSlots(schema, user_slots, "user_slots"));
   ASSIGN_OR_RETURN(towers.item_, ResolveSlots(schema, item_slots, "item_slots"));
   return towers;
+}
+
+std::vector<bool> UserItemTowers::SlotsRead(size_t num_slots) const {
+  std::vector<bool> reads(num_slots, false);
+  for (const std::vector<int>* slots : {&user_, &item_}) {
+    for (int s : *slots) reads[static_cast<size_t>(s)] = true;
+  }
+  return reads;
 }
 
 void UserItemTowers::Pool(const Batch& batch, const EmbeddingBatch& emb, int dim, size_t n,

@@ -15,10 +15,12 @@ namespace metaps {
 
 // Checks that `batch` has the schema's shape and that `emb` matches it: table 0
 // of dimension `dim`, table 1 of dimension 1 when needs_linear, one row index
-// per CSR key of every slot, each within its table, and gradient buffers when
-// needs_grads. Cost O(keys); errors name the slot, table or example.
+// per CSR key of every slot the model reads (`reads`, per slot), each within
+// its table, and gradient buffers when needs_grads. Cost O(keys); errors name
+// the slot, table or example.
 Status ValidateModelInputs(const BatchSchema& schema, const Batch& batch, const EmbeddingBatch& emb,
-                           int dim, bool needs_linear, bool needs_grads);
+                           int dim, bool needs_linear, bool needs_grads,
+                           const std::vector<bool>& reads);
 
 // Resolves slot names to indices in `schema`; `option` names the ModelOptions
 // field in the error.
@@ -45,6 +47,8 @@ class UserItemTowers {
   static StatusOr<UserItemTowers> Resolve(const BatchSchema& schema,
                                           const std::vector<std::string>& user_slots,
                                           const std::vector<std::string>& item_slots);
+  // Per schema slot of `num_slots`: whether a tower reads it.
+  std::vector<bool> SlotsRead(size_t num_slots) const;
 
   // u, v: n x dim (added to); bias: n (added to).
   void Pool(const Batch& batch, const EmbeddingBatch& emb, int dim, size_t n, float* u, float* v,
