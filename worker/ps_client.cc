@@ -19,7 +19,9 @@ struct KeyPlan::Data {
   std::vector<uint64_t> keys_by_server;
   std::vector<size_t> server_begin;
 
+  // Rows of server s (none in a default, empty plan).
   size_t rows_of(int s) const {
+    if (server_begin.empty()) return 0;
     return server_begin[static_cast<size_t>(s) + 1] - server_begin[static_cast<size_t>(s)];
   }
 };
@@ -202,7 +204,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
   std::vector<size_t> first_chunk(static_cast<size_t>(servers) + 1, 0);
   for (int s = 0; s < servers; ++s) {
     first_chunk[static_cast<size_t>(s)] = chunks.size();
-    const size_t rows = p.server_begin.empty() ? 0 : p.rows_of(s);
+    const size_t rows = p.rows_of(s);
     for (size_t first = 0; first < rows; first += per_chunk) {
       chunks.push_back({s, first, std::min(per_chunk, rows - first)});
     }
@@ -251,7 +253,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);
-    const size_t rows = p.server_begin.empty() ? 0 : p.rows_of(s);
+    const size_t rows = p.rows_of(s);
     m.AddFrame(rows == 0 ? zmq::message_t() : KeyFrame(plan.data_, s, 0, rows));  // empty push
     for (size_t c = first_chunk[si]; c < first_chunk[si + 1]; ++c) m.AddFrame(std::move(values[c]));
     st.replies.push_back(rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_));
