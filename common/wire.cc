@@ -1,5 +1,8 @@
 #include "common/wire.h"
 
+#include <cstdlib>
+#include <new>
+
 namespace metaps {
 
 void Message::AddShared(std::shared_ptr<const std::vector<char>> buffer) {
@@ -16,6 +19,15 @@ void Message::AddShared(std::shared_ptr<const std::vector<char>> buffer, size_t 
     delete static_cast<std::shared_ptr<const std::vector<char>>*>(hint);
   };
   frames.emplace_back(const_cast<char*>((*owner)->data()) + offset, size, release, owner);
+}
+
+zmq::message_t AlignedFrame(size_t bytes) {
+  if (bytes == 0) return zmq::message_t();
+  constexpr size_t kAlign = 64;
+  void* data = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+  if (data == nullptr) throw std::bad_alloc();
+  return zmq::message_t(
+      data, bytes, [](void* p, void*) { std::free(p); }, nullptr);
 }
 
 Message MakeMessage(wire::MessageType type, int sender) {

@@ -44,6 +44,11 @@ struct Message {
   }
 };
 
+// A frame of `bytes` uninitialized bytes starting on a 64-byte boundary
+// (zmq::message_t's own allocation puts its data 8 bytes off one), for arrays
+// written with vector or streaming stores (common/stream_copy.h).
+zmq::message_t AlignedFrame(size_t bytes);
+
 // Builds a message of `type` with version and sender filled in.
 Message MakeMessage(wire::MessageType type, int sender);
 // Builds the reply to `request`: same type and request id, is_reply set.

@@ -7,6 +7,7 @@
 
 #include "common/hash.h"
 #include "common/logging.h"
+#include "common/stream_copy.h"
 
 namespace metaps {
 
@@ -254,15 +255,16 @@ Status EmbeddingTable::ResolveRows(Stripe& stripe, const uint64_t* keys, const u
   return Status::Ok();
 }
 
-Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
-  return Read(keys, n, /*create=*/true, out);
+Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out, OutputMode mode) {
+  return Read(keys, n, /*create=*/true, mode, out);
 }
 
-Status EmbeddingTable::Peek(const uint64_t* keys, size_t n, float* out) {
-  return Read(keys, n, /*create=*/false, out);
+Status EmbeddingTable::Peek(const uint64_t* keys, size_t n, float* out, OutputMode mode) {
+  return Read(keys, n, /*create=*/false, mode, out);
 }
 
-Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, float* out) {
+Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, OutputMode mode,
+                            float* out) {
   if (n == 0) return Status::Ok();
   if (n > kMaxRequestKeys) {
     return InvalidArgument((create ? "Pull of " : "Peek of ") + std::to_string(n) + " keys");
@@ -273,6 +275,7 @@ Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, float* 
   const size_t dim = spec_.dim;
   const size_t value_bytes = dim * sizeof(float);
   const size_t ahead = RowsAhead(value_bytes);
+  const bool stream = mode == OutputMode::kStream && CanStream(out, value_bytes);
   for (size_t st = 0; st < stripes_.size(); ++st) {
     const size_t begin = s.stripe_begin[st];
     const size_t m = s.stripe_begin[st + 1] - begin;
@@ -293,11 +296,14 @@ Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, float* 
       float* dst = out + size_t{pos[j]} * dim;
       if (rows[j] == nullptr) {
         InitialValue(keys[pos[j]], dst);
+      } else if (stream) {
+        StreamRow(dst, rows[j], value_bytes);
       } else {
         std::memcpy(dst, rows[j], value_bytes);
       }
     }
   }
+  if (stream) StreamFence();
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include "common/key_dedup.h"
 #include "common/partition.h"
 #include "common/ps_messages.h"
+#include "common/stream_copy.h"
 
 namespace metaps {
 
@@ -213,7 +214,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
   const size_t num_unique = p.server_of.size();
   std::vector<zmq::message_t> values(chunks.size());
   for (size_t c = 0; c < chunks.size(); ++c) {
-    values[c].rebuild(chunks[c].rows * dim * sizeof(float));
+    values[c] = AlignedFrame(chunks[c].rows * dim * sizeof(float));
   }
   // Where each distinct key's summed gradient goes.
   std::vector<float*> dst_of(num_unique);
@@ -289,12 +290,40 @@ Status PsFuture::Wait() {
   }
   const size_t dim = static_cast<size_t>(st->dim);
   const size_t per_chunk = RowsPerChunk(st->dim);
-  for (size_t i = 0; i < p.n; ++i) {
+  // Where each server's chunks start, so that the loop below does not ask
+  // ZeroMQ for a frame's data once per row.
+  std::vector<const float*> chunk_data;
+  std::vector<size_t> first_chunk(replies.size(), 0);
+  for (size_t s = 0; s < replies.size(); ++s) {
+    first_chunk[s] = chunk_data.size();
+    for (size_t c = 0; c < replies[s].frames.size(); ++c) {
+      chunk_data.push_back(replies[s].FrameAs<float>(c));
+    }
+  }
+  const size_t row_bytes = dim * sizeof(float);
+  auto row_of = [&](size_t i) {
     const uint32_t u = p.inverse[i];
-    const Message& m = replies[static_cast<size_t>(p.server_of[u])];
     const size_t o = p.offset[u];
-    const float* src = m.FrameAs<float>(o / per_chunk) + (o % per_chunk) * dim;
-    std::memcpy(st->out + i * dim, src, dim * sizeof(float));
+    return chunk_data[first_chunk[static_cast<size_t>(p.server_of[u])] + o / per_chunk] +
+           (o % per_chunk) * dim;
+  };
+  // The received rows were written by the I/O thread, often on the other
+  // core: fetch them a few rows ahead.
+  constexpr size_t kAhead = 8;
+  auto scatter = [&](auto copy_row) {
+    for (size_t i = 0; i < p.n; ++i) {
+      if (i + kAhead < p.n) {
+        const char* next = reinterpret_cast<const char*>(row_of(i + kAhead));
+        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b);
+      }
+      copy_row(st->out + i * dim, row_of(i));
+    }
+  };
+  if (ShouldStream(st->out, row_bytes, p.n * row_bytes)) {
+    scatter([row_bytes](float* dst, const float* src) { StreamRow(dst, src, row_bytes); });
+    StreamFence();
+  } else {
+    scatter([row_bytes](float* dst, const float* src) { std::memcpy(dst, src, row_bytes); });
   }
   return Status::Ok();
 }
