@@ -275,7 +275,7 @@ Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, OutputM
   const size_t dim = spec_.dim;
   const size_t value_bytes = dim * sizeof(float);
   const size_t ahead = RowsAhead(value_bytes);
-  const bool stream = mode == OutputMode::kStream && CanStream(out, value_bytes);
+  const bool stream = mode == OutputMode::kStream;
   for (size_t st = 0; st < stripes_.size(); ++st) {
     const size_t begin = s.stripe_begin[st];
     const size_t m = s.stripe_begin[st + 1] - begin;

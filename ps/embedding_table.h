@@ -50,9 +50,9 @@ class EmbeddingTable {
   int row_floats() const { return row_floats_; }
   uint64_t job_seed() const { return job_seed_; }
 
-  // How Pull and Peek write `out`. kStream uses streaming stores where `out`
-  // allows (see common/stream_copy.h): for outputs that are part of a much
-  // larger reply, which this thread will not read again.
+  // How Pull and Peek write `out`. kStream writes whole cache lines with
+  // streaming stores (see common/stream_copy.h): for outputs that are part of
+  // a much larger reply, which this thread will not read again.
   enum class OutputMode { kCached, kStream };
 
   // Writes the values of keys[0..n) to out[0..n*dim). Missing keys are created

@@ -12,25 +12,78 @@ namespace metaps {
 struct KeyPlan::Data {
   int servers = 0;  // the layout it was sliced for
   size_t n = 0;
-  std::vector<uint32_t> inverse;  // input position -> unique index
-  std::vector<int> server_of;     // unique index -> server index
-  std::vector<uint32_t> offset;   // unique index -> row within its server's slice
-  // The distinct keys grouped by server: server s owns
-  // keys_by_server[server_begin[s] .. server_begin[s + 1]), in first-seen order.
+  // The distinct keys grouped by server: server s owns rows
+  // [server_begin[s], server_begin[s + 1]) of keys_by_server, in first-seen
+  // order. A "row" below is an index into keys_by_server.
   std::vector<uint64_t> keys_by_server;
   std::vector<size_t> server_begin;
+  // The input positions that asked for each row, ascending: row r's are
+  // positions[pos_begin[r] .. pos_begin[r + 1]). When every key was distinct,
+  // pos_begin is empty and row r's one position is positions[r].
+  std::vector<uint32_t> positions;
+  std::vector<uint32_t> pos_begin;
 
+  size_t num_rows() const { return keys_by_server.size(); }
   // Rows of server s (none in a default, empty plan).
   size_t rows_of(int s) const {
     if (server_begin.empty()) return 0;
     return server_begin[static_cast<size_t>(s) + 1] - server_begin[static_cast<size_t>(s)];
   }
+  // Row r's positions: [*first, *last) of `positions`.
+  void positions_of(size_t r, size_t* first, size_t* last) const {
+    if (pos_begin.empty()) {
+      *first = r;
+      *last = r + 1;
+    } else {
+      *first = pos_begin[r];
+      *last = pos_begin[r + 1];
+    }
+  }
 };
 
 namespace {
 
+// Requests travel in pieces of about this many bytes of rows, each its own
+// PULL or PUSH: the server works on piece k while piece k + 1 is in transit
+// and the client sums (push) or scatters (pull) piece k - 1, so the two
+// processes and the two kernel copies of loopback overlap. A piece is at most
+// one value chunk (common/ps_messages.h), so its message has one value frame.
+constexpr size_t kPieceBytes = size_t{1} << 20;
+
+size_t RowsPerPiece(int dim) {
+  return std::min(RowsPerChunk(dim),
+                  std::max<size_t>(1, kPieceBytes / (static_cast<size_t>(dim) * sizeof(float))));
+}
+
+// Rows [first, first + rows) of one server's slice.
+struct Piece {
+  int server;
+  size_t first, rows;
+};
+
+// Every server's rows cut into pieces of at most `per_piece` rows, taken
+// round-robin over the servers so that each starts working at once.
+std::vector<Piece> CutPieces(const KeyPlan::Data& p, size_t per_piece) {
+  std::vector<Piece> pieces;
+  for (size_t first = 0;; first += per_piece) {
+    bool any = false;
+    for (int s = 0; s < p.servers; ++s) {
+      const size_t rows = p.rows_of(s);
+      if (first >= rows) continue;
+      pieces.push_back({s, first, std::min(per_piece, rows - first)});
+      any = true;
+    }
+    if (!any) return pieces;
+  }
+}
+
 inline void AddRow(const float* __restrict src, size_t dim, float* __restrict dst) {
   for (size_t d = 0; d < dim; ++d) dst[d] += src[d];
+}
+
+inline void PrefetchRow(const float* row, size_t bytes) {
+  const char* c = reinterpret_cast<const char*>(row);
+  for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(c + b);
 }
 
 // A frame of `rows` > 0 keys of server s from its row `first`, without a copy:
@@ -63,7 +116,7 @@ KeyPlan& KeyPlan::operator=(const KeyPlan&) = default;
 KeyPlan::KeyPlan(KeyPlan&&) noexcept = default;
 KeyPlan& KeyPlan::operator=(KeyPlan&&) noexcept = default;
 size_t KeyPlan::size() const { return data_ ? data_->n : 0; }
-size_t KeyPlan::num_unique() const { return data_ ? data_->server_of.size() : 0; }
+size_t KeyPlan::num_unique() const { return data_ ? data_->num_rows() : 0; }
 
 struct PsFuture::State {
   bool is_pull = false;
@@ -71,7 +124,8 @@ struct PsFuture::State {
   float* out = nullptr;
   Status early;  // an error found before sending
   std::shared_ptr<const KeyPlan::Data> plan;
-  // Pull: by server index (invalid: unused). Push: one per message sent.
+  // Pull: one per piece, in `pieces`' order. Push: one per message sent.
+  std::vector<Piece> pieces;
   std::vector<std::future<StatusOr<Message>>> replies;
 };
 
@@ -89,47 +143,90 @@ StatusOr<int> PsClient::Dim(uint32_t table_id) const {
   return it->second;
 }
 
-// Dedup (unless the caller vouches the keys are distinct), then each unique
-// key's server and its row within that server's slice, in first-seen order.
+// Dedup (unless the caller vouches the keys are distinct), each distinct key's
+// server and row, then each row's input positions (a counting sort).
 KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
   auto d = std::make_shared<KeyPlan::Data>();
   d->n = n;
-  d->inverse.resize(n);
+  std::vector<uint32_t> inverse;  // input position -> index among the distinct keys
   const uint64_t* unique = keys;
   size_t num_unique = n;
   KeyDedup dedup;
-  if (keys_unique) {
-    for (size_t i = 0; i < n; ++i) d->inverse[i] = static_cast<uint32_t>(i);
-  } else {
+  if (!keys_unique) {
+    inverse.resize(n);
     dedup.Reset(n);
-    dedup.Add(keys, n, d->inverse.data());
+    dedup.Add(keys, n, inverse.data());
     unique = dedup.unique().data();
     num_unique = dedup.unique().size();
   }
   const int servers = view_.layout.num_servers();
   d->servers = servers;
-  d->server_of.resize(num_unique);
-  d->offset.resize(num_unique);
+  std::vector<uint32_t> row_of(num_unique);  // distinct key -> row
   std::vector<uint32_t> counts(static_cast<size_t>(servers), 0);
   for (size_t u = 0; u < num_unique; ++u) {
-    const int s = KeyToServer(unique[u], servers);
-    d->server_of[u] = s;
-    d->offset[u] = counts[static_cast<size_t>(s)]++;
+    row_of[u] = counts[static_cast<size_t>(KeyToServer(unique[u], servers))]++;
   }
   d->server_begin.assign(static_cast<size_t>(servers) + 1, 0);
-  for (int s = 0; s < servers; ++s) {
-    d->server_begin[static_cast<size_t>(s) + 1] =
-        d->server_begin[static_cast<size_t>(s)] + counts[static_cast<size_t>(s)];
+  for (size_t s = 0; s < static_cast<size_t>(servers); ++s) {
+    d->server_begin[s + 1] = d->server_begin[s] + counts[s];
   }
   d->keys_by_server.resize(num_unique);
   for (size_t u = 0; u < num_unique; ++u) {
-    d->keys_by_server[d->server_begin[static_cast<size_t>(d->server_of[u])] + d->offset[u]] =
-        unique[u];
+    row_of[u] += d->server_begin[static_cast<size_t>(KeyToServer(unique[u], servers))];
+    d->keys_by_server[row_of[u]] = unique[u];
+  }
+  d->positions.resize(n);
+  if (num_unique == n) {  // one position per row
+    for (size_t i = 0; i < n; ++i) d->positions[row_of[inverse.empty() ? i : inverse[i]]] = i;
+  } else {
+    d->pos_begin.assign(num_unique + 1, 0);
+    for (size_t i = 0; i < n; ++i) ++d->pos_begin[row_of[inverse[i]] + 1];
+    for (size_t r = 0; r < num_unique; ++r) d->pos_begin[r + 1] += d->pos_begin[r];
+    // pos_begin[r] serves as row r's next free place, then is restored.
+    for (size_t i = 0; i < n; ++i) d->positions[d->pos_begin[row_of[inverse[i]]]++] = i;
+    for (size_t r = num_unique; r > 0; --r) d->pos_begin[r] = d->pos_begin[r - 1];
+    d->pos_begin[0] = 0;
   }
   KeyPlan plan;
   plan.data_ = std::move(d);
   return plan;
 }
+
+namespace {
+
+// Copies rows to the output with streaming stores when it is large.
+struct RowWriter {
+  RowWriter(size_t n, size_t dim)
+      : row_bytes(dim * sizeof(float)), stream(ShouldStream(row_bytes, n * row_bytes)) {}
+  ~RowWriter() {
+    if (stream) StreamFence();
+  }
+  void Write(float* dst, const float* src) const {
+    if (stream) {
+      StreamRow(dst, src, row_bytes);
+    } else {
+      std::memcpy(dst, src, row_bytes);
+    }
+  }
+  const size_t row_bytes;
+  const bool stream;
+};
+
+// Writes one pull piece's rows to their positions, as soon as it arrives.
+void ScatterPiece(const PsFuture::State& st, const Piece& piece, const Message& reply) {
+  const KeyPlan::Data& p = *st.plan;
+  const size_t dim = static_cast<size_t>(st.dim);
+  const RowWriter writer(p.n, dim);
+  const float* src = reply.FrameAs<float>(0);
+  const size_t row0 = p.server_begin[static_cast<size_t>(piece.server)] + piece.first;
+  for (size_t r = 0; r < piece.rows; ++r, src += dim) {
+    size_t i, last;
+    p.positions_of(row0 + r, &i, &last);
+    for (; i < last; ++i) writer.Write(st.out + size_t{p.positions[i]} * dim, src);
+  }
+}
+
+}  // namespace
 
 PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
                         bool keys_unique, PullMode mode) {
@@ -157,16 +254,13 @@ PsFuture PsClient::Pull(uint32_t table_id, const KeyPlan& plan, float* out, Pull
   st.early = CheckPlanLayout(st.plan.get(), servers);
   if (!st.early.ok() || st.plan == nullptr) return future;  // nullptr: a default KeyPlan, no keys
   st.dim = *dim;
-  const KeyPlan::Data& p = *st.plan;
-  st.replies.resize(static_cast<size_t>(servers));
-  for (int s = 0; s < servers; ++s) {
-    if (p.rows_of(s) == 0) continue;
+  st.pieces = CutPieces(*st.plan, RowsPerPiece(st.dim));
+  for (const Piece& piece : st.pieces) {
     Message m = MakeMessage(wire::PULL, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
-    m.AddFrame(KeyFrame(st.plan, s, 0, p.rows_of(s)));
-    st.replies[static_cast<size_t>(s)] =
-        rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_);
+    m.AddFrame(KeyFrame(st.plan, piece.server, piece.first, piece.rows));
+    st.replies.push_back(rpc_->Call(view_.layout.ServerRank(piece.server), std::move(m), timeout_));
   }
   return future;
 }
@@ -188,75 +282,59 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
   if (!st.early.ok()) return future;
   const KeyPlan::Data no_keys;  // a default KeyPlan
   const KeyPlan::Data& p = plan.data_ ? *plan.data_ : no_keys;
-  const size_t n = p.n;
+  const size_t row_bytes = dim * sizeof(float);
 
-  // Gradients are summed, in one pass over the input, into frames of at most
-  // RowsPerChunk rows of one server (chunk-sized allocations are reused from
-  // the heap, where one buffer of a whole request would be fresh mmap'd pages;
-  // zmq::message_t leaves them uninitialized). Unless every server must get
-  // exactly one message (BSP aggregation), each chunk then travels as its own
-  // PUSH, so the server applies one chunk while the next is in transit.
-  const size_t per_chunk = RowsPerChunk(st.dim);
-  struct Chunk {
-    int server;
-    size_t first, rows;  // rows [first, first + rows) of the server's slice
+  // Each row's gradient is the sum of its positions' in input order (so a
+  // repeated key gets the same bits whatever the piece size), written once
+  // into the piece's frame (chunk-sized allocations are reused from the heap,
+  // where one buffer of a whole request would be fresh mmap'd pages).
+  auto sum_piece = [&](const Piece& piece) {
+    zmq::message_t values = AlignedFrame(piece.rows * row_bytes);
+    float* dst = values.data<float>();
+    const size_t row0 = p.server_begin[static_cast<size_t>(piece.server)] + piece.first;
+    // The piece's positions are [ahead, end): their gradients are fetched
+    // kAhead positions before they are added.
+    size_t ahead, end, unused;
+    p.positions_of(row0, &ahead, &unused);
+    p.positions_of(row0 + piece.rows - 1, &unused, &end);
+    constexpr size_t kAhead = 8;
+    for (size_t r = 0; r < piece.rows; ++r, dst += dim) {
+      size_t k, last;
+      p.positions_of(row0 + r, &k, &last);
+      for (; ahead < std::min(end, last + kAhead); ++ahead) {
+        PrefetchRow(grads + size_t{p.positions[ahead]} * dim, row_bytes);
+      }
+      std::memcpy(dst, grads + size_t{p.positions[k]} * dim, row_bytes);
+      for (++k; k < last; ++k) AddRow(grads + size_t{p.positions[k]} * dim, dim, dst);
+    }
+    return values;
   };
-  std::vector<Chunk> chunks;
-  std::vector<size_t> first_chunk(static_cast<size_t>(servers) + 1, 0);
-  for (int s = 0; s < servers; ++s) {
-    first_chunk[static_cast<size_t>(s)] = chunks.size();
-    const size_t rows = p.rows_of(s);
-    for (size_t first = 0; first < rows; first += per_chunk) {
-      chunks.push_back({s, first, std::min(per_chunk, rows - first)});
-    }
-  }
-  first_chunk[static_cast<size_t>(servers)] = chunks.size();
-  const size_t num_unique = p.server_of.size();
-  std::vector<zmq::message_t> values(chunks.size());
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    values[c] = AlignedFrame(chunks[c].rows * dim * sizeof(float));
-  }
-  // Where each distinct key's summed gradient goes.
-  std::vector<float*> dst_of(num_unique);
-  for (size_t u = 0; u < num_unique; ++u) {
-    const size_t c = first_chunk[static_cast<size_t>(p.server_of[u])] + p.offset[u] / per_chunk;
-    dst_of[u] = values[c].data<float>() + (p.offset[u] % per_chunk) * dim;
-  }
-  // Distinct keys are numbered in first-seen order, so position i is its key's
-  // first occurrence exactly when its index is the next new one.
-  uint32_t next_new = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t u = p.inverse[i];
-    if (u == next_new) {
-      std::memcpy(dst_of[u], grads + i * dim, dim * sizeof(float));
-      ++next_new;
-    } else {
-      AddRow(grads + i * dim, dim, dst_of[u]);
-    }
-  }
   if (!every_server) {
-    // One PUSH per chunk: the server applies chunk c while c + 1 is in transit.
-    for (size_t c = 0; c < chunks.size(); ++c) {
-      const Chunk& chunk = chunks[c];
+    // One PUSH per piece, sent as soon as it is summed: the server applies
+    // piece k while the client sums k + 1.
+    for (const Piece& piece : CutPieces(p, RowsPerPiece(st.dim))) {
       Message m = MakeMessage(wire::PUSH, view_.my_rank);
       m.header.set_table_id(table_id);
       m.header.set_clock(clock);
-      m.AddFrame(KeyFrame(plan.data_, chunk.server, chunk.first, chunk.rows));
-      m.AddFrame(std::move(values[c]));
+      m.AddFrame(KeyFrame(plan.data_, piece.server, piece.first, piece.rows));
+      m.AddFrame(sum_piece(piece));
       st.replies.push_back(
-          rpc_->Call(view_.layout.ServerRank(chunk.server), std::move(m), timeout_));
+          rpc_->Call(view_.layout.ServerRank(piece.server), std::move(m), timeout_));
     }
     return future;
   }
-  // BSP aggregation: each server gets exactly one PUSH per worker and step.
+  // BSP aggregation: each server gets exactly one PUSH per worker and step,
+  // its gradients in value chunks.
+  const size_t per_chunk = RowsPerChunk(st.dim);
   for (int s = 0; s < servers; ++s) {
-    const size_t si = static_cast<size_t>(s);
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_clock(clock);
     const size_t rows = p.rows_of(s);
     m.AddFrame(rows == 0 ? zmq::message_t() : KeyFrame(plan.data_, s, 0, rows));  // empty push
-    for (size_t c = first_chunk[si]; c < first_chunk[si + 1]; ++c) m.AddFrame(std::move(values[c]));
+    for (size_t first = 0; first < rows; first += per_chunk) {
+      m.AddFrame(sum_piece({s, first, std::min(per_chunk, rows - first)}));
+    }
     st.replies.push_back(rpc_->Call(view_.layout.ServerRank(s), std::move(m), timeout_));
   }
   return future;
@@ -266,66 +344,21 @@ Status PsFuture::Wait() {
   if (!state_) return Internal("PsFuture::Wait on an empty or already waited future");
   std::unique_ptr<State> st = std::move(state_);
   if (!st->early.ok()) return st->early;
-  std::vector<Message> replies(st->replies.size());
   Status first_error;
-  for (size_t s = 0; s < st->replies.size(); ++s) {
-    if (!st->replies[s].valid()) continue;
-    auto reply = st->replies[s].get();
+  for (size_t k = 0; k < st->replies.size(); ++k) {
+    auto reply = st->replies[k].get();
     if (!reply.ok()) {
       if (first_error.ok()) first_error = reply.status();
       continue;
     }
-    replies[s] = std::move(reply).value();
-  }
-  RETURN_IF_ERROR(first_error);
-  if (!st->is_pull || st->plan == nullptr) return Status::Ok();
-
-  // Check every server's reply before writing anything.
-  const KeyPlan::Data& p = *st->plan;
-  for (size_t s = 0; s < replies.size(); ++s) {
-    const size_t rows = p.rows_of(static_cast<int>(s));
-    if (rows == 0) continue;
-    RETURN_IF_ERROR(CheckValueChunks(replies[s], 0, rows, st->dim,
-                                     "PULL reply from server " + std::to_string(s)));
-  }
-  const size_t dim = static_cast<size_t>(st->dim);
-  const size_t per_chunk = RowsPerChunk(st->dim);
-  // Where each server's chunks start, so that the loop below does not ask
-  // ZeroMQ for a frame's data once per row.
-  std::vector<const float*> chunk_data;
-  std::vector<size_t> first_chunk(replies.size(), 0);
-  for (size_t s = 0; s < replies.size(); ++s) {
-    first_chunk[s] = chunk_data.size();
-    for (size_t c = 0; c < replies[s].frames.size(); ++c) {
-      chunk_data.push_back(replies[s].FrameAs<float>(c));
+    if (st->is_pull && first_error.ok()) {
+      const Piece& piece = st->pieces[k];
+      first_error = CheckValueChunks(*reply, 0, piece.rows, st->dim,
+                                     "PULL reply from server " + std::to_string(piece.server));
+      if (first_error.ok()) ScatterPiece(*st, piece, *reply);
     }
   }
-  const size_t row_bytes = dim * sizeof(float);
-  auto row_of = [&](size_t i) {
-    const uint32_t u = p.inverse[i];
-    const size_t o = p.offset[u];
-    return chunk_data[first_chunk[static_cast<size_t>(p.server_of[u])] + o / per_chunk] +
-           (o % per_chunk) * dim;
-  };
-  // The received rows were written by the I/O thread, often on the other
-  // core: fetch them a few rows ahead.
-  constexpr size_t kAhead = 8;
-  auto scatter = [&](auto copy_row) {
-    for (size_t i = 0; i < p.n; ++i) {
-      if (i + kAhead < p.n) {
-        const char* next = reinterpret_cast<const char*>(row_of(i + kAhead));
-        for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b);
-      }
-      copy_row(st->out + i * dim, row_of(i));
-    }
-  };
-  if (ShouldStream(st->out, row_bytes, p.n * row_bytes)) {
-    scatter([row_bytes](float* dst, const float* src) { StreamRow(dst, src, row_bytes); });
-    StreamFence();
-  } else {
-    scatter([row_bytes](float* dst, const float* src) { std::memcpy(dst, src, row_bytes); });
-  }
-  return Status::Ok();
+  return first_error;
 }
 
 }  // namespace metaps

@@ -2,13 +2,18 @@
 // embedding rows by key.
 //
 // Each call dedups its keys, slices the unique keys by owning server
-// (KeyToServer), sends one request per server at once, and returns a PsFuture.
-// A KeyPlan holds that dedup and slicing, so that the Pull and the Push of the
-// same keys (a training step's rows, then their gradients) do it once.
-// Pull's Wait() scatters the rows into the caller's order; Push sums the
-// gradients of repeated keys before sending, so each key is updated once per
-// call. Values are copied exactly once on each side: into the send buffer, and
-// out of the received frame; key frames go out of the plan without a copy.
+// (KeyToServer), and returns a PsFuture. A KeyPlan holds that dedup and
+// slicing, and each distinct key's input positions, so that the Pull and the
+// Push of the same keys (a training step's rows, then their gradients) do it
+// once. A call travels in pieces of about 1 MiB of rows, each its own request,
+// so that client, server and both kernel copies work at once: the server
+// gathers (or applies) piece k while piece k + 1 is in transit and the client
+// scatters (or sums) another. Pull's Wait() scatters each piece's rows to
+// their positions in the caller's order as it arrives; Push sums the
+// gradients of repeated keys (in input order) before sending, so each key is
+// updated once per call. Values are copied exactly once on each side: into
+// the send buffer, and out of the received frame; key frames go out of the
+// plan without a copy.
 //
 // Thread-safety: calls may come from several threads; all per-call state lives
 // in the PsFuture, and a plan is immutable (but one KeyPlan object must not be
@@ -33,13 +38,14 @@ class PsFuture {
   ~PsFuture();
   PsFuture(PsFuture&&) noexcept;
   PsFuture& operator=(PsFuture&&) noexcept;
-  // Waits for every server's reply; for Pull, fills the output. Call once.
+  // Waits for every server's reply; for Pull, fills the output (on an error,
+  // the output may be partly written). Call once.
   Status Wait();
   bool valid() const { return state_ != nullptr; }
+  struct State;  // opaque: defined in ps_client.cc
 
  private:
   friend class PsClient;
-  struct State;
   std::unique_ptr<State> state_;
 };
 

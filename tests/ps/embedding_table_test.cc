@@ -235,17 +235,17 @@ TEST(EmbeddingTableTest, PeekReadsWithoutCreatingRowsOrCountingSightings) {
 }
 
 TEST(EmbeddingTableTest, StreamedPullWritesWhatACachedPullWrites) {
-  // Streaming stores need 16-byte rows on a 16-byte boundary: dim 8 can use
-  // them, dim 3 and an odd start fall back to ordinary copies.
-  for (int dim : {8, 3}) {
+  // Whole 64-byte lines are streamed, partial ones copied: dim 16 rows are
+  // one line (or two partial ones from an odd start), dim 3 rows never whole.
+  for (int dim : {16, 3, 37}) {
     TableSpec spec = Spec(OptimizerKind::kAdagrad, dim);
     spec.admit_after = 2;  // keys seen once read as their initial value, without a row
     auto table = MakeTable(spec);
     std::vector<uint64_t> keys(1000);
     for (size_t i = 0; i < keys.size(); ++i) keys[i] = Mix64(i % 700);
     const std::vector<float> want = Pull(table.get(), keys);  // admits keys i % 700 < 300
-    std::vector<float> buffer(keys.size() * dim + 4);
-    for (size_t start : {size_t{0}, size_t{1}}) {  // floats: 0 is aligned, 1 is not
+    std::vector<float> buffer(keys.size() * dim + 8);
+    for (size_t start : {size_t{0}, size_t{1}, size_t{5}}) {  // floats from a 16-byte boundary
       std::fill(buffer.begin(), buffer.end(), -7.0f);
       ASSERT_TRUE(table
                       ->Peek(keys.data(), keys.size(), buffer.data() + start,
