@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
+#include "common/hash.h"
 #include "common/partition.h"
 #include "ps/server.h"
 
@@ -326,6 +328,61 @@ TEST(PsClientTest, LargeRequestsTravelInChunks) {
     ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
     EXPECT_EQ(got, want) << "every_server " << every_server;
   }
+}
+
+// Requests of many pieces (about 1 MiB of rows each) over three servers:
+// skewed keys with repeats spread over every piece, and distinct keys (a
+// training batch's plan), pull and push exactly what one table does.
+TEST(PsClientTest, ManyPiecesOverServersMatchOneTable) {
+  const int dim = 64;  // 4,096 rows per piece
+  const TableSpec spec = Spec(4, dim, OptimizerKind::kAdagrad, 0.05f);
+  PsCluster cluster(3, {spec});
+  auto reference = EmbeddingTable::Create(spec, kSeed).value();
+  // 100k positions: a quarter on 100 hot keys, the rest on 40k keys seen about
+  // twice each, far apart.
+  std::vector<uint64_t> keys(100000);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keys[i] = i % 4 == 0 ? Mix64(i / 4 % 100) : Mix64(1000 + i * 7919 % 40000);
+  }
+  std::vector<float> grads(keys.size() * dim);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 1e-3f * static_cast<float>(i % 89) - 0.04f;
+  const KeyPlan plan = cluster.client().Plan(keys.data(), keys.size());
+  ASSERT_GT(plan.num_unique(), 3u * 4096);  // several pieces per server
+  ASSERT_LT(plan.num_unique(), keys.size() / 2);
+  std::vector<float> got(keys.size() * dim), want(keys.size() * dim);
+  for (int step = 1; step <= 2; ++step) {
+    ASSERT_TRUE(cluster.client().Pull(4, plan, got.data()).Wait().ok());
+    ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+    ASSERT_EQ(got, want) << "step " << step;
+    ASSERT_TRUE(cluster.client().Push(4, plan, grads.data(), step).Wait().ok());
+    // The reference applies each key's summed gradient once, as the client does.
+    std::vector<uint64_t> distinct;
+    std::vector<float> summed;
+    std::map<uint64_t, size_t> at;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto [it, fresh] = at.emplace(keys[i], distinct.size());
+      if (fresh) {
+        distinct.push_back(keys[i]);
+        summed.insert(summed.end(), grads.begin() + i * dim, grads.begin() + (i + 1) * dim);
+      } else {
+        for (int d = 0; d < dim; ++d) summed[it->second * dim + d] += grads[i * dim + d];
+      }
+    }
+    ASSERT_TRUE(reference->Push(distinct.data(), distinct.size(), summed.data(), step).ok());
+  }
+  // Distinct keys: every row has one position.
+  std::vector<uint64_t> distinct(40000);
+  for (size_t i = 0; i < distinct.size(); ++i) distinct[i] = Mix64(i + 7);
+  const KeyPlan unique = cluster.client().Plan(distinct.data(), distinct.size(), true);
+  std::vector<float> rows(distinct.size() * dim), rows_want(distinct.size() * dim);
+  ASSERT_TRUE(cluster.client().Push(4, unique, grads.data(), 3).Wait().ok());
+  ASSERT_TRUE(reference->Push(distinct.data(), distinct.size(), grads.data(), 3).ok());
+  ASSERT_TRUE(cluster.client().Pull(4, unique, rows.data()).Wait().ok());
+  ASSERT_TRUE(reference->Pull(distinct.data(), distinct.size(), rows_want.data()).ok());
+  EXPECT_EQ(rows, rows_want);
+  ASSERT_TRUE(cluster.client().Pull(4, plan, got.data()).Wait().ok());
+  ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+  EXPECT_EQ(got, want);
 }
 
 TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
