@@ -385,6 +385,40 @@ TEST(PsClientTest, ManyPiecesOverServersMatchOneTable) {
   EXPECT_EQ(got, want);
 }
 
+// A push of rows asked for twice (hot) and once (cold) whose value chunks
+// (16,384 rows at dim 64) hold hot rows only, both kinds, and cold rows only:
+// one message per server (BSP aggregation) or one per piece, the same table.
+TEST(PsClientTest, HotAndColdRowsAcrossValueChunksMatchOneTable) {
+  const int dim = 64;
+  const TableSpec spec = Spec(5, dim, OptimizerKind::kAdagrad, 0.05f);
+  for (bool every_server : {true, false}) {
+    PsCluster cluster(1, {spec});
+    auto reference = EmbeddingTable::Create(spec, kSeed).value();
+    // Keys 0..20k twice (the second time 20k positions later), 20k..40k once.
+    std::vector<uint64_t> keys;
+    for (uint64_t k = 0; k < 20000; ++k) keys.push_back(Mix64(k));
+    for (uint64_t k = 0; k < 40000; ++k) keys.push_back(Mix64(k));
+    std::vector<float> grads(keys.size() * dim);
+    for (size_t i = 0; i < grads.size(); ++i) grads[i] = 1e-3f * static_cast<float>(i % 101);
+    const KeyPlan plan = cluster.client().Plan(keys.data(), keys.size());
+    ASSERT_EQ(plan.num_unique(), 40000u);
+    ASSERT_TRUE(cluster.client().Push(5, plan, grads.data(), 1, every_server).Wait().ok());
+    std::vector<float> summed(40000 * dim);
+    for (size_t k = 0; k < 40000; ++k) {
+      for (int d = 0; d < dim; ++d) {
+        const size_t second = 20000 + k;  // every key's position in the second run
+        summed[k * dim + d] =
+            k < 20000 ? grads[k * dim + d] + grads[second * dim + d] : grads[second * dim + d];
+      }
+    }
+    ASSERT_TRUE(reference->Push(keys.data() + 20000, 40000, summed.data(), 1).ok());
+    std::vector<float> got(keys.size() * dim), want(keys.size() * dim);
+    ASSERT_TRUE(cluster.client().Pull(5, plan, got.data()).Wait().ok());
+    ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+    EXPECT_EQ(got, want) << "every_server " << every_server;
+  }
+}
+
 TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
   const TableSpec spec = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
   PsCluster cluster(1, {spec});
