@@ -109,7 +109,7 @@ Status ParameterServer::HandlePull(const Message& request, Message* reply) {
   const size_t dim = static_cast<size_t>(table->dim());
   const size_t per_chunk = RowsPerChunk(table->dim());
   // This thread never reads the reply again: a large one is written past the cache.
-  const auto mode = n * dim * sizeof(float) >= kStreamMinBytes
+  const auto mode = ShouldStream(dim * sizeof(float), n * dim * sizeof(float))
                         ? EmbeddingTable::OutputMode::kStream
                         : EmbeddingTable::OutputMode::kCached;
   for (size_t first = 0; first < n; first += per_chunk) {

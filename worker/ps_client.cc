@@ -142,7 +142,13 @@ void CopyColdRows(const KeyPlan::Data& p, size_t row0, size_t rows, const float*
 // Sums every hot row's gradients, in input order, into dst_of[row].
 void SumHotRows(const KeyPlan::Data& p, const float* grads, size_t dim,
                 const std::vector<float*>& dst_of) {
-  for (const KeyPlan::Data::HotUse& use : p.hot_uses) {
+  constexpr size_t kAhead = 8;
+  const size_t uses = p.hot_uses.size();
+  for (size_t k = 0; k < uses; ++k) {
+    if (k + kAhead < uses) {
+      PrefetchRow(grads + size_t{p.hot_uses[k + kAhead].position} * dim, dim * sizeof(float));
+    }
+    const KeyPlan::Data::HotUse& use = p.hot_uses[k];
     const float* g = grads + size_t{use.position} * dim;
     float* dst = dst_of[use.row & ~KeyPlan::Data::kFirst];
     if (use.row & KeyPlan::Data::kFirst) {
@@ -428,7 +434,14 @@ Status PsFuture::Wait() {
   size_t hot_left = 0;
   for (const Piece& piece : st->pieces) hot_left += piece.hot;
   auto write_hot = [&] {
-    for (const KeyPlan::Data::HotUse& use : p.hot_uses) {
+    // The received rows were written by the I/O thread, often on the other core.
+    constexpr size_t kAhead = 8;
+    const size_t uses = p.hot_uses.size();
+    for (size_t k = 0; k < uses; ++k) {
+      if (k + kAhead < uses) {
+        PrefetchRow(src_of[p.hot_uses[k + kAhead].row & ~KeyPlan::Data::kFirst], writer.row_bytes);
+      }
+      const KeyPlan::Data::HotUse& use = p.hot_uses[k];
       writer.Write(st->out + size_t{use.position} * dim, src_of[use.row & ~KeyPlan::Data::kFirst]);
     }
   };
