@@ -235,53 +235,62 @@ KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
   const int servers = view_.layout.num_servers();
   const size_t ns = static_cast<size_t>(servers);
   d->servers = servers;
-  // Per distinct key: its server, and whether it is hot (asked for twice or more).
-  std::vector<uint32_t> uses;
-  if (num_unique < n) {
-    uses.assign(num_unique, 0);
-    for (size_t i = 0; i < n; ++i) ++uses[inverse[i]];
+  // Per distinct key, side by side so that the pass over the input reads one
+  // word: how often it was asked for (hot: twice or more), and its row.
+  struct KeyUse {
+    uint32_t uses;
+    uint32_t row;  // first its server
+  };
+  std::vector<KeyUse> key_use(num_unique, KeyUse{1, 0});
+  const bool repeats = num_unique < n;
+  if (repeats) {
+    for (KeyUse& k : key_use) k.uses = 0;
+    for (size_t i = 0; i < n; ++i) ++key_use[inverse[i]].uses;
   }
-  auto is_hot = [&](size_t u) { return !uses.empty() && uses[u] > 1; };
-  std::vector<uint32_t> row_of(num_unique);  // distinct key -> row
   std::vector<size_t> hot(ns, 0), cold(ns, 0);
   for (size_t u = 0; u < num_unique; ++u) {
     const size_t s = static_cast<size_t>(KeyToServer(unique[u], servers));
-    row_of[u] = static_cast<uint32_t>(s);  // for now, the server
-    ++(is_hot(u) ? hot : cold)[s];
+    key_use[u].row = static_cast<uint32_t>(s);
+    ++(key_use[u].uses > 1 ? hot : cold)[s];
   }
   d->server_begin.assign(ns + 1, 0);
   d->hot_end.resize(ns);
   std::vector<size_t> next_hot(ns), next_cold(ns);
+  size_t hot_positions = n;
   for (size_t s = 0; s < ns; ++s) {
     d->server_begin[s + 1] = d->server_begin[s] + hot[s] + cold[s];
     d->hot_end[s] = next_cold[s] = d->server_begin[s] + hot[s];
     next_hot[s] = d->server_begin[s];
+    hot_positions -= cold[s];
   }
   d->keys_by_server.resize(num_unique);
   for (size_t u = 0; u < num_unique; ++u) {
-    const size_t s = row_of[u];
-    row_of[u] = static_cast<uint32_t>(is_hot(u) ? next_hot[s]++ : next_cold[s]++);
-    d->keys_by_server[row_of[u]] = unique[u];
+    KeyUse& k = key_use[u];
+    k.row = static_cast<uint32_t>(k.uses > 1 ? next_hot[k.row]++ : next_cold[k.row]++);
+    d->keys_by_server[k.row] = unique[u];
   }
   d->position.resize(num_unique);
-  if (uses.empty()) {  // every key distinct: all cold
+  if (!repeats) {  // every key distinct: all cold
     for (size_t i = 0; i < n; ++i) {
-      d->position[row_of[inverse.empty() ? i : inverse[i]]] = static_cast<uint32_t>(i);
+      d->position[key_use[inverse.empty() ? i : inverse[i]].row] = static_cast<uint32_t>(i);
     }
   } else {
-    d->hot_uses.reserve(n - num_unique + d->num_hot_rows());
+    // Without branches (hot and cold positions interleave at random): every
+    // position is written to `position` (a hot row's entry is unused) and to
+    // the next HotUse, which only a hot position keeps.
+    d->hot_uses.resize(hot_positions + 1);
+    KeyPlan::Data::HotUse* hot_use = d->hot_uses.data();
+    uint32_t* position = d->position.data();
     for (size_t i = 0; i < n; ++i) {
-      const uint32_t u = inverse[i];
-      const uint32_t r = row_of[u];
-      if (uses[u] == 1) {
-        d->position[r] = static_cast<uint32_t>(i);
-        continue;
-      }
+      KeyUse& k = key_use[inverse[i]];
+      const uint32_t hot = k.uses != 1;
+      position[k.row] = static_cast<uint32_t>(i);
       // A hot key's count gets the kFirst bit at its first use.
-      const bool first = !(uses[u] & KeyPlan::Data::kFirst);
-      d->hot_uses.push_back({static_cast<uint32_t>(i), r | (first ? KeyPlan::Data::kFirst : 0)});
-      uses[u] |= KeyPlan::Data::kFirst;  // seen
+      *hot_use = {static_cast<uint32_t>(i), k.row | (~k.uses & KeyPlan::Data::kFirst)};
+      hot_use += hot;
+      k.uses |= hot << 31;
     }
+    d->hot_uses.pop_back();
   }
   KeyPlan plan;
   plan.data_ = std::move(d);
