@@ -4,9 +4,10 @@
 // 65,536-row pull is 16 MiB at dim 64) spends about half its memory traffic
 // reading destination lines before overwriting them (the read-for-ownership
 // of an ordinary store). Streaming stores skip that read: on the 2-core VMs
-// this project runs on, a 16 MiB scatter of 256-byte rows takes 1.1-1.4 ms
-// instead of 2.7-3.6 ms. They also leave the destination out of the cache, so
-// they only pay where the buffer is too large to stay there anyway: use
+// this project runs on, a 16 MiB scatter of 256-byte rows took 1.1-2.0 ms
+// instead of 2.7-3.6 ms (a microbenchmark). They also leave the destination
+// out of the cache, so they only pay where the buffer is too large to stay
+// there anyway: use
 // ShouldStream to decide, and call StreamFence once after the copies, before
 // the buffer is handed to another thread (or socket).
 //

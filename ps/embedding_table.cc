@@ -7,7 +7,6 @@
 
 #include "common/hash.h"
 #include "common/logging.h"
-#include "common/stream_copy.h"
 
 namespace metaps {
 
@@ -255,16 +254,15 @@ Status EmbeddingTable::ResolveRows(Stripe& stripe, const uint64_t* keys, const u
   return Status::Ok();
 }
 
-Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out, OutputMode mode) {
-  return Read(keys, n, /*create=*/true, mode, out);
+Status EmbeddingTable::Pull(const uint64_t* keys, size_t n, float* out) {
+  return Read(keys, n, /*create=*/true, out);
 }
 
-Status EmbeddingTable::Peek(const uint64_t* keys, size_t n, float* out, OutputMode mode) {
-  return Read(keys, n, /*create=*/false, mode, out);
+Status EmbeddingTable::Peek(const uint64_t* keys, size_t n, float* out) {
+  return Read(keys, n, /*create=*/false, out);
 }
 
-Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, OutputMode mode,
-                            float* out) {
+Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, float* out) {
   if (n == 0) return Status::Ok();
   if (n > kMaxRequestKeys) {
     return InvalidArgument((create ? "Pull of " : "Peek of ") + std::to_string(n) + " keys");
@@ -275,7 +273,6 @@ Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, OutputM
   const size_t dim = spec_.dim;
   const size_t value_bytes = dim * sizeof(float);
   const size_t ahead = RowsAhead(value_bytes);
-  const bool stream = mode == OutputMode::kStream;
   for (size_t st = 0; st < stripes_.size(); ++st) {
     const size_t begin = s.stripe_begin[st];
     const size_t m = s.stripe_begin[st + 1] - begin;
@@ -296,14 +293,11 @@ Status EmbeddingTable::Read(const uint64_t* keys, size_t n, bool create, OutputM
       float* dst = out + size_t{pos[j]} * dim;
       if (rows[j] == nullptr) {
         InitialValue(keys[pos[j]], dst);
-      } else if (stream) {
-        StreamRow(dst, rows[j], value_bytes);
       } else {
         std::memcpy(dst, rows[j], value_bytes);
       }
     }
   }
-  if (stream) StreamFence();
   return Status::Ok();
 }
 

@@ -50,18 +50,13 @@ class EmbeddingTable {
   int row_floats() const { return row_floats_; }
   uint64_t job_seed() const { return job_seed_; }
 
-  // How Pull and Peek write `out`. kStream writes whole cache lines with
-  // streaming stores (see common/stream_copy.h): for outputs that are part of
-  // a much larger reply, which this thread will not read again.
-  enum class OutputMode { kCached, kStream };
-
   // Writes the values of keys[0..n) to out[0..n*dim). Missing keys are created
   // with the initializer; a key not yet admitted gets the initializer's value
   // and one more sighting, but no row.
-  Status Pull(const uint64_t* keys, size_t n, float* out, OutputMode mode = OutputMode::kCached);
+  Status Pull(const uint64_t* keys, size_t n, float* out);
   // Pull without side effects, for evaluation: a key without a row reads as
   // the initializer's value, and no row is created, no sighting counted.
-  Status Peek(const uint64_t* keys, size_t n, float* out, OutputMode mode = OutputMode::kCached);
+  Status Peek(const uint64_t* keys, size_t n, float* out);
 
   // Applies grads[i*dim .. (i+1)*dim) to keys[i] with the table's optimizer, in
   // order (keys may repeat). Without admission, missing keys are created as
@@ -107,7 +102,7 @@ class EmbeddingTable {
   // not created). REQUIRES: stripe.mu held.
   Status ResolveRows(Stripe& stripe, const uint64_t* keys, const uint64_t* hashes,
                      const uint32_t* pos, size_t m, bool create, uint32_t* slots, float** rows);
-  Status Read(const uint64_t* keys, size_t n, bool create, OutputMode mode, float* out);
+  Status Read(const uint64_t* keys, size_t n, bool create, float* out);
   // REQUIRES: stripe.mu held; key not in stripe.index.
   StatusOr<uint32_t> CreateRow(Stripe& stripe, uint64_t key, uint64_t hash);
   // Writes a full new row (value and optimizer state) for `key`.

@@ -5,7 +5,6 @@
 #include "common/logging.h"
 #include "common/partition.h"
 #include "common/ps_messages.h"
-#include "common/stream_copy.h"
 #include "ps/checkpoint.h"
 
 namespace metaps {
@@ -108,16 +107,12 @@ Status ParameterServer::HandlePull(const Message& request, Message* reply) {
   if (request.frames.size() != 1) return InvalidArgument("PULL carries only a keys frame");
   const size_t dim = static_cast<size_t>(table->dim());
   const size_t per_chunk = RowsPerChunk(table->dim());
-  // This thread never reads the reply again: a large one is written past the cache.
-  const auto mode = ShouldStream(dim * sizeof(float), n * dim * sizeof(float))
-                        ? EmbeddingTable::OutputMode::kStream
-                        : EmbeddingTable::OutputMode::kCached;
   for (size_t first = 0; first < n; first += per_chunk) {
     const size_t rows = std::min(per_chunk, n - first);
-    zmq::message_t chunk = AlignedFrame(rows * dim * sizeof(float));
+    zmq::message_t chunk(rows * dim * sizeof(float));
     float* out = static_cast<float*>(chunk.data());
-    RETURN_IF_ERROR(request.header.read_only() ? table->Peek(keys + first, rows, out, mode)
-                                               : table->Pull(keys + first, rows, out, mode));
+    RETURN_IF_ERROR(request.header.read_only() ? table->Peek(keys + first, rows, out)
+                                               : table->Pull(keys + first, rows, out));
     reply->AddFrame(std::move(chunk));
   }
   stats_.pulled_rows += n;

@@ -3,13 +3,13 @@
 //
 // Each call dedups its keys, slices the unique keys by owning server
 // (KeyToServer), and returns a PsFuture. A KeyPlan holds that dedup and
-// slicing, and each distinct key's input positions, so that the Pull and the
+// slicing, and where each distinct key was asked for, so that the Pull and the
 // Push of the same keys (a training step's rows, then their gradients) do it
 // once. A call travels in pieces of about 1 MiB of rows, each its own request,
 // so that client, server and both kernel copies work at once: the server
 // gathers (or applies) piece k while piece k + 1 is in transit and the client
-// scatters (or sums) another. Pull's Wait() scatters each piece's rows to
-// their positions in the caller's order as it arrives; Push sums the
+// scatters (or sums) another. Pull's Wait() writes the rows to their
+// positions in the caller's order as their pieces arrive; Push sums the
 // gradients of repeated keys (in input order) before sending, so each key is
 // updated once per call. Values are copied exactly once on each side: into
 // the send buffer, and out of the received frame; key frames go out of the
@@ -42,10 +42,10 @@ class PsFuture {
   // the output may be partly written). Call once.
   Status Wait();
   bool valid() const { return state_ != nullptr; }
-  struct State;  // opaque: defined in ps_client.cc
 
  private:
   friend class PsClient;
+  struct State;
   std::unique_ptr<State> state_;
 };
 

@@ -234,30 +234,6 @@ TEST(EmbeddingTableTest, PeekReadsWithoutCreatingRowsOrCountingSightings) {
   EXPECT_EQ(table->stats().pending_admission, stats_before.pending_admission + 1);
 }
 
-TEST(EmbeddingTableTest, StreamedPullWritesWhatACachedPullWrites) {
-  // Whole 64-byte lines are streamed, partial ones copied: dim 16 rows are
-  // one line (or two partial ones from an odd start), dim 3 rows never whole.
-  for (int dim : {16, 3, 37}) {
-    TableSpec spec = Spec(OptimizerKind::kAdagrad, dim);
-    spec.admit_after = 2;  // keys seen once read as their initial value, without a row
-    auto table = MakeTable(spec);
-    std::vector<uint64_t> keys(1000);
-    for (size_t i = 0; i < keys.size(); ++i) keys[i] = Mix64(i % 700);
-    const std::vector<float> want = Pull(table.get(), keys);  // admits keys i % 700 < 300
-    std::vector<float> buffer(keys.size() * dim + 8);
-    for (size_t start : {size_t{0}, size_t{1}, size_t{5}}) {  // floats from a 16-byte boundary
-      std::fill(buffer.begin(), buffer.end(), -7.0f);
-      ASSERT_TRUE(table
-                      ->Peek(keys.data(), keys.size(), buffer.data() + start,
-                             EmbeddingTable::OutputMode::kStream)
-                      .ok());
-      EXPECT_TRUE(std::equal(want.begin(), want.end(), buffer.begin() + start))
-          << "dim " << dim << " start " << start;
-      EXPECT_EQ(buffer[start + want.size()], -7.0f) << "wrote past the end";
-    }
-  }
-}
-
 TEST(EmbeddingTableTest, EvictionRemovesStaleRowsAndReusesSlots) {
   TableSpec spec = Spec(OptimizerKind::kSgd, 4);
   spec.evict_after_steps = 10;
