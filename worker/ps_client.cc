@@ -112,16 +112,19 @@ inline void PrefetchRow(const float* row, size_t bytes) {
 // Copies rows to the output with streaming stores when it is large.
 struct RowWriter {
   RowWriter(size_t n, size_t dim)
-      : row_bytes(dim * sizeof(float)), stream(ShouldStream(row_bytes, n * row_bytes)) {}
+      : row_bytes(dim * sizeof(float)),
+        stream(ShouldStream(row_bytes, n * row_bytes)),
+        stream_row(StreamRowFn()) {}
   void Write(float* dst, const float* src) const {
     if (stream) {
-      StreamRow(dst, src, row_bytes);
+      stream_row(dst, src, row_bytes);
     } else {
       std::memcpy(dst, src, row_bytes);
     }
   }
   const size_t row_bytes;
   const bool stream;
+  const RowCopyFn stream_row;
 };
 
 // Copies the gradients of cold rows [row0, row0 + rows) to dst, in order.
