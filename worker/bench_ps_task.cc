@@ -50,8 +50,8 @@ StatusOr<BenchPsResult> RunBenchPs(PsClient* ps, int worker_index, const BenchPs
     const auto t0 = Clock::now();
     auto t1 = t0;
     if (o.shared_plan) {
-      const KeyPlan plan = ps->Plan(keys->data(), n);
-      RETURN_IF_ERROR(ps->Pull(0, plan, rows.data()).Wait());
+      KeyPlan plan;
+      RETURN_IF_ERROR(ps->PullAndPlan(0, keys->data(), n, rows.data(), &plan).Wait());
       t1 = Clock::now();
       RETURN_IF_ERROR(ps->Push(0, plan, grads.data(), step + 1).Wait());
     } else {

@@ -61,6 +61,10 @@ namespace {
 // one value chunk (common/ps_messages.h), so its message has one value frame.
 constexpr size_t kPieceBytes = size_t{1} << 20;
 
+// A streamed pull (PsClient::StreamPull) deduplicates its keys this many at a
+// time, and sends the pieces filled by each segment before the next.
+constexpr size_t kSegmentKeys = 4096;
+
 size_t RowsPerPiece(int dim) {
   return std::min(RowsPerChunk(dim),
                   std::max<size_t>(1, kPieceBytes / (static_cast<size_t>(dim) * sizeof(float))));
@@ -200,6 +204,21 @@ struct PsFuture::State {
   // Pull: one per piece, in `pieces`' order. Push: one per message sent.
   std::vector<Piece> pieces;
   std::vector<std::future<StatusOr<Message>>> replies;
+  // A pull sent while its keys were being deduplicated (the key-based Pull,
+  // PullAndPlan): a piece is `rows` of server `server`'s distinct keys from
+  // the `first`-th, in the order the server was sent them, and Wait writes
+  // the output in input order, each segment of the input once its rows are in.
+  struct Streamed {
+    std::vector<uint32_t> inverse;  // input position -> distinct key; empty: identity
+    size_t num_distinct = 0;
+    // Server s's distinct keys (their indices), in the order it was sent them.
+    std::vector<std::vector<uint32_t>> sent;
+    // Segment c of the input ends at position ready_at[c]; positions before it
+    // use only the first need[c * servers + s] rows of every server s.
+    std::vector<size_t> ready_at;
+    std::vector<size_t> need;
+  };
+  std::unique_ptr<Streamed> streamed;  // null for a pull of a plan, and a push
 };
 
 PsFuture::PsFuture() = default;
@@ -216,23 +235,19 @@ StatusOr<int> PsClient::Dim(uint32_t table_id) const {
   return it->second;
 }
 
-// Dedup (unless the caller vouches the keys are distinct), each distinct key's
-// server and row, then one pass that records where each row was asked for.
-KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
+namespace {
+
+// The plan of n keys from their dedup: `unique[0..num_unique)` the distinct
+// keys in first-seen order, `inverse[i]` key i's index among them (nullptr:
+// the keys were distinct, inverse is the identity), and, when known,
+// `server_of[u]` the server of unique[u]. Counts each distinct key's uses,
+// orders each server's rows hot first, then records where each row was asked
+// for in one pass over the input.
+std::shared_ptr<KeyPlan::Data> LayOut(const uint32_t* inverse, const uint64_t* unique,
+                                      size_t num_unique, size_t n, int servers,
+                                      const uint32_t* server_of) {
   auto d = std::make_shared<KeyPlan::Data>();
   d->n = n;
-  std::vector<uint32_t> inverse;  // input position -> index among the distinct keys
-  const uint64_t* unique = keys;
-  size_t num_unique = n;
-  KeyDedup dedup;
-  if (!keys_unique) {
-    inverse.resize(n);
-    dedup.Reset(n);
-    dedup.Add(keys, n, inverse.data());
-    unique = dedup.unique().data();
-    num_unique = dedup.unique().size();
-  }
-  const int servers = view_.layout.num_servers();
   const size_t ns = static_cast<size_t>(servers);
   d->servers = servers;
   // Per distinct key, side by side so that the pass over the input reads one
@@ -249,7 +264,8 @@ KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
   }
   std::vector<size_t> hot(ns, 0), cold(ns, 0);
   for (size_t u = 0; u < num_unique; ++u) {
-    const size_t s = static_cast<size_t>(KeyToServer(unique[u], servers));
+    const size_t s =
+        server_of != nullptr ? server_of[u] : static_cast<size_t>(KeyToServer(unique[u], servers));
     key_use[u].row = static_cast<uint32_t>(s);
     ++(key_use[u].uses > 1 ? hot : cold)[s];
   }
@@ -272,7 +288,7 @@ KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
   d->position.resize(num_unique);
   if (!repeats) {  // every key distinct: all cold
     for (size_t i = 0; i < n; ++i) {
-      d->position[key_use[inverse.empty() ? i : inverse[i]].row] = static_cast<uint32_t>(i);
+      d->position[key_use[inverse == nullptr ? i : inverse[i]].row] = static_cast<uint32_t>(i);
     }
   } else {
     // Without branches (hot and cold positions interleave at random): every
@@ -283,23 +299,130 @@ KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
     uint32_t* position = d->position.data();
     for (size_t i = 0; i < n; ++i) {
       KeyUse& k = key_use[inverse[i]];
-      const uint32_t hot = k.uses != 1;
+      const uint32_t is_hot = k.uses != 1;
       position[k.row] = static_cast<uint32_t>(i);
       // A hot key's count gets the kFirst bit at its first use.
       *hot_use = {static_cast<uint32_t>(i), k.row | (~k.uses & KeyPlan::Data::kFirst)};
-      hot_use += hot;
-      k.uses |= hot << 31;
+      hot_use += is_hot;
+      k.uses |= is_hot << 31;
     }
     d->hot_uses.pop_back();
   }
+  return d;
+}
+
+// One per thread: its table and key buffers are reused from call to call.
+KeyDedup& ThreadDedup() {
+  thread_local KeyDedup dedup;
+  return dedup;
+}
+
+}  // namespace
+
+// Dedup (unless the caller vouches the keys are distinct), then the layout.
+KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
   KeyPlan plan;
-  plan.data_ = std::move(d);
+  const int servers = view_.layout.num_servers();
+  if (keys_unique) {
+    plan.data_ = LayOut(nullptr, keys, n, n, servers, nullptr);
+    return plan;
+  }
+  std::vector<uint32_t> inverse(n);  // input position -> index among the distinct keys
+  KeyDedup& dedup = ThreadDedup();
+  dedup.Reset(n);
+  dedup.Add(keys, n, inverse.data());
+  plan.data_ =
+      LayOut(inverse.data(), dedup.unique().data(), dedup.unique().size(), n, servers, nullptr);
   return plan;
 }
 
 PsFuture PsClient::Pull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
                         bool keys_unique, PullMode mode) {
-  return Pull(table_id, Plan(keys, n, keys_unique), out, mode);
+  return StreamPull(table_id, keys, n, out, keys_unique, mode, nullptr);
+}
+
+PsFuture PsClient::PullAndPlan(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
+                               KeyPlan* plan, bool keys_unique, PullMode mode) {
+  return StreamPull(table_id, keys, n, out, keys_unique, mode, plan);
+}
+
+// The keys are deduplicated a segment at a time; after each segment, every
+// server with a piece's worth of new distinct keys is sent that piece, so the
+// servers gather the first rows while the client reads the rest of the keys.
+// A piece's keys are copied into its frame (8 bytes a row, against 4 * dim
+// coming back).
+PsFuture PsClient::StreamPull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
+                              bool keys_unique, PullMode mode, KeyPlan* plan) {
+  PsFuture future;
+  future.state_ = std::make_unique<PsFuture::State>();
+  PsFuture::State& st = *future.state_;
+  st.is_pull = true;
+  st.out = out;
+  auto dim = Dim(table_id);
+  if (!dim.ok()) {
+    st.early = dim.status();
+    if (plan != nullptr) *plan = Plan(keys, n, keys_unique);
+    return future;
+  }
+  st.dim = *dim;
+  const int servers = view_.layout.num_servers();
+  const size_t ns = static_cast<size_t>(servers);
+  const size_t per_piece = RowsPerPiece(st.dim);
+  auto sp = std::make_unique<PsFuture::State::Streamed>();
+  sp->sent.resize(ns);
+  KeyDedup& dedup = ThreadDedup();
+  if (!keys_unique) {
+    sp->inverse.resize(n);
+    dedup.Reset(n);
+  }
+  const uint64_t* unique = keys;    // the distinct keys so far, in first-seen order
+  std::vector<uint32_t> server_of;  // per distinct key
+  server_of.reserve(keys_unique ? n : n / 2);
+  std::vector<size_t> unsent(ns, 0);  // server s's first distinct key not yet sent
+  auto send = [&](size_t s, size_t rows) {
+    const uint32_t* ids = sp->sent[s].data() + unsent[s];
+    zmq::message_t frame(rows * sizeof(uint64_t));
+    uint64_t* piece_keys = frame.data<uint64_t>();
+    for (size_t r = 0; r < rows; ++r) piece_keys[r] = unique[ids[r]];
+    Message m = MakeMessage(wire::PULL, view_.my_rank);
+    m.header.set_table_id(table_id);
+    m.header.set_read_only(mode == PullMode::kReadOnly);
+    m.AddFrame(std::move(frame));
+    st.pieces.push_back({static_cast<int>(s), unsent[s], rows, false});
+    st.replies.push_back(
+        rpc_->Call(view_.layout.ServerRank(static_cast<int>(s)), std::move(m), timeout_));
+    unsent[s] += rows;
+  };
+  size_t distinct = 0;
+  for (size_t begin = 0; begin < n; begin += kSegmentKeys) {
+    const size_t end = std::min(n, begin + kSegmentKeys);
+    if (!keys_unique) {
+      dedup.Add(keys + begin, end - begin, sp->inverse.data() + begin);
+      unique = dedup.unique().data();  // Add may have moved it
+    }
+    const size_t seen = keys_unique ? end : dedup.unique().size();
+    for (size_t u = distinct; u < seen; ++u) {
+      const int s = KeyToServer(unique[u], servers);
+      server_of.push_back(static_cast<uint32_t>(s));
+      sp->sent[static_cast<size_t>(s)].push_back(static_cast<uint32_t>(u));
+    }
+    distinct = seen;
+    sp->ready_at.push_back(end);
+    for (size_t s = 0; s < ns; ++s) {
+      const size_t rows = sp->sent[s].size();
+      sp->need.push_back(rows);
+      while (rows - unsent[s] >= per_piece) send(s, per_piece);
+      if (end == n && rows > unsent[s]) send(s, rows - unsent[s]);
+    }
+  }
+  sp->num_distinct = distinct;
+  // The plan for the pushes that follow, laid out while the servers work.
+  if (plan != nullptr) {
+    plan->data_ = LayOut(keys_unique ? nullptr : sp->inverse.data(), unique, distinct, n, servers,
+                         server_of.data());
+  }
+  st.streamed = std::move(sp);
+  return future;
 }
 
 PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
@@ -426,10 +549,66 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
   return future;
 }
 
+// A streamed pull: each reply's rows are noted by distinct key, then every
+// segment of the input whose rows are all in is written, in input order: the
+// output is written front to back, while later pieces are still in transit.
+Status PsFuture::WaitStreamed(State& st) {
+  const State::Streamed& sp = *st.streamed;
+  const size_t dim = static_cast<size_t>(st.dim);
+  const size_t n = sp.ready_at.empty() ? 0 : sp.ready_at.back();
+  const size_t ns = sp.sent.size();
+  const RowWriter writer(n, dim);
+  const uint32_t* inverse = sp.inverse.empty() ? nullptr : sp.inverse.data();
+  std::vector<const float*> src_of(sp.num_distinct);  // each distinct key's row, once in
+  std::vector<size_t> delivered(ns, 0);               // rows of server s in, in sent order
+  std::vector<Message> held;                          // keeps the rows alive
+  held.reserve(st.replies.size());
+  auto write = [&](size_t begin, size_t end) {
+    constexpr size_t kAhead = 16;
+    for (size_t i = begin; i < end; ++i) {
+      if (i + kAhead < end) {
+        const size_t ahead = i + kAhead;
+        PrefetchRow(src_of[inverse != nullptr ? inverse[ahead] : ahead], writer.row_bytes);
+      }
+      writer.Write(st.out + i * dim, src_of[inverse != nullptr ? inverse[i] : i]);
+    }
+  };
+  Status first_error;
+  size_t segment = 0, written = 0;
+  for (size_t k = 0; k < st.replies.size(); ++k) {
+    auto reply = st.replies[k].get();
+    if (!reply.ok()) {
+      if (first_error.ok()) first_error = reply.status();
+      continue;
+    }
+    if (!first_error.ok()) continue;
+    const Piece& piece = st.pieces[k];
+    const size_t s = static_cast<size_t>(piece.server);
+    first_error = CheckValueChunks(*reply, 0, piece.rows, st.dim,
+                                   "PULL reply from server " + std::to_string(piece.server));
+    if (!first_error.ok()) continue;
+    const float* src = reply->FrameAs<float>(0);
+    const uint32_t* ids = sp.sent[s].data() + piece.first;
+    for (size_t r = 0; r < piece.rows; ++r) src_of[ids[r]] = src + r * dim;
+    delivered[s] = piece.first + piece.rows;  // a server's pieces are waited for in order
+    held.push_back(std::move(reply).value());
+    for (; segment < sp.ready_at.size(); ++segment) {
+      bool ready = true;
+      for (size_t t = 0; t < ns; ++t) ready &= sp.need[segment * ns + t] <= delivered[t];
+      if (!ready) break;
+      write(written, sp.ready_at[segment]);
+      written = sp.ready_at[segment];
+    }
+  }
+  if (writer.stream) StreamFence();
+  return first_error;
+}
+
 Status PsFuture::Wait() {
   if (!state_) return Internal("PsFuture::Wait on an empty or already waited future");
   std::unique_ptr<State> st = std::move(state_);
   if (!st->early.ok()) return st->early;
+  if (st->streamed != nullptr) return WaitStreamed(*st);
   Status first_error;
   const bool scatter = st->is_pull && st->plan != nullptr;
   const KeyPlan::Data no_keys;

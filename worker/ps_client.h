@@ -46,6 +46,7 @@ class PsFuture {
  private:
   friend class PsClient;
   struct State;
+  static Status WaitStreamed(State& st);
   std::unique_ptr<State> state_;
 };
 
@@ -105,7 +106,17 @@ class PsClient {
   PsFuture Push(uint32_t table_id, const KeyPlan& plan, const float* grads, int64_t clock,
                 bool every_server = false);
 
+  // Pull(table_id, keys, n, out, ...) that also makes the keys' plan, for the
+  // Pushes of the same keys that follow (a step's pull, then its push): *plan
+  // is ready when this returns. It pulls as the key-based Pull does, with the
+  // servers' pieces sent while the keys are still being deduplicated, and the
+  // plan is laid out while the servers answer.
+  PsFuture PullAndPlan(uint32_t table_id, const uint64_t* keys, size_t n, float* out, KeyPlan* plan,
+                       bool keys_unique = false, PullMode mode = PullMode::kTrain);
+
  private:
+  PsFuture StreamPull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
+                      bool keys_unique, PullMode mode, KeyPlan* plan);
   StatusOr<int> Dim(uint32_t table_id) const;
 
   RpcClient* rpc_;

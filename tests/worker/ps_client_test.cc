@@ -419,6 +419,95 @@ TEST(PsClientTest, HotAndColdRowsAcrossValueChunksMatchOneTable) {
   }
 }
 
+// The reference's summed push of keys' gradients: each distinct key's
+// gradients added in input order, applied once, as the client does.
+Status ReferencePush(EmbeddingTable* reference, const std::vector<uint64_t>& keys,
+                     const std::vector<float>& grads, int dim, int64_t step) {
+  std::vector<uint64_t> distinct;
+  std::vector<float> summed;
+  std::map<uint64_t, size_t> at;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto [it, fresh] = at.emplace(keys[i], distinct.size());
+    const auto g = grads.begin() + static_cast<std::ptrdiff_t>(i * dim);
+    if (fresh) {
+      distinct.push_back(keys[i]);
+      summed.insert(summed.end(), g, g + dim);
+    } else {
+      for (int d = 0; d < dim; ++d) summed[it->second * dim + d] += g[d];
+    }
+  }
+  return reference->Push(distinct.data(), distinct.size(), summed.data(), step);
+}
+
+// A pull sent while its keys are deduplicated (PullAndPlan; the key-based
+// Pull goes the same way): over three servers, at dim 64 (4,096 rows a
+// piece, a 25 MB output written with streaming stores) and dim 37 (rows
+// that start and end inside cache lines), with repeats far apart and
+// distinct keys, the rows equal one table's, and the plan it returns pushes
+// what one table applies.
+TEST(PsClientTest, PullAndPlanMatchesOneTableAndItsPlanPushes) {
+  for (int dim : {64, 37}) {
+    const TableSpec spec = Spec(6, dim, OptimizerKind::kAdagrad, 0.05f);
+    PsCluster cluster(3, {spec});
+    auto reference = EmbeddingTable::Create(spec, kSeed).value();
+    // 100k positions: a quarter on 100 hot keys, the rest on 40k keys seen
+    // about twice each, the second time far from the first.
+    std::vector<uint64_t> keys(100000);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      keys[i] = i % 4 == 0 ? Mix64(i / 4 % 100) : Mix64(1000 + i * 7919 % 40000);
+    }
+    std::vector<float> grads(keys.size() * dim);
+    for (size_t i = 0; i < grads.size(); ++i) grads[i] = 1e-3f * static_cast<float>(i % 89) - 0.04f;
+    std::vector<float> got(keys.size() * dim), want(keys.size() * dim);
+    for (int step = 1; step <= 2; ++step) {
+      KeyPlan plan;
+      ASSERT_TRUE(
+          cluster.client().PullAndPlan(6, keys.data(), keys.size(), got.data(), &plan).Wait().ok());
+      ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+      ASSERT_EQ(got, want) << "dim " << dim << " step " << step;
+      ASSERT_EQ(plan.size(), keys.size());
+      ASSERT_GT(plan.num_unique(), 3u * 4096);  // several pieces per server
+      ASSERT_TRUE(cluster.client().Push(6, plan, grads.data(), step).Wait().ok());
+      ASSERT_TRUE(ReferencePush(reference.get(), keys, grads, dim, step).ok());
+    }
+    // Distinct keys (a training batch's), some new, some pushed above.
+    std::vector<uint64_t> distinct(30000);
+    for (size_t i = 0; i < distinct.size(); ++i) distinct[i] = Mix64(1000 + i * 3);
+    std::vector<float> rows(distinct.size() * dim), rows_want(distinct.size() * dim);
+    KeyPlan plan;
+    ASSERT_TRUE(cluster.client()
+                    .PullAndPlan(6, distinct.data(), distinct.size(), rows.data(), &plan,
+                                 /*keys_unique=*/true)
+                    .Wait()
+                    .ok());
+    ASSERT_TRUE(reference->Pull(distinct.data(), distinct.size(), rows_want.data()).ok());
+    EXPECT_EQ(rows, rows_want) << "dim " << dim;
+    EXPECT_EQ(plan.num_unique(), distinct.size());
+    ASSERT_TRUE(cluster.client().Push(6, plan, grads.data(), 3).Wait().ok());
+    ASSERT_TRUE(reference->Push(distinct.data(), distinct.size(), grads.data(), 3).ok());
+    ASSERT_TRUE(cluster.client().Pull(6, keys.data(), keys.size(), got.data()).Wait().ok());
+    ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+    EXPECT_EQ(got, want) << "dim " << dim;
+  }
+}
+
+// PullAndPlan of no keys, or of a table the client does not know: an empty
+// result or the error, and a plan all the same.
+TEST(PsClientTest, PullAndPlanOfNoKeysOrAnUnknownTable) {
+  const TableSpec spec = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
+  PsCluster cluster(2, {spec});
+  KeyPlan plan;
+  EXPECT_TRUE(cluster.client().PullAndPlan(0, nullptr, 0, nullptr, &plan).Wait().ok());
+  EXPECT_EQ(plan.size(), 0u);
+  EXPECT_TRUE(cluster.client().Push(0, plan, nullptr, 1, /*every_server=*/true).Wait().ok());
+  const uint64_t keys[3] = {4, 9, 4};
+  float rows[12];
+  EXPECT_EQ(cluster.client().PullAndPlan(31, keys, 3, rows, &plan).Wait().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan.num_unique(), 2u);
+}
+
 TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
   const TableSpec spec = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
   PsCluster cluster(1, {spec});
