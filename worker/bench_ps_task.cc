@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/aligned_vector.h"
+
 namespace metaps {
 namespace {
 
@@ -17,7 +19,7 @@ constexpr int kKeyPool = 8;
 StatusOr<BenchPsResult> RunBenchPs(PsClient* ps, int worker_index, const BenchPsOptions& o) {
   const size_t n = o.workload.keys_per_request;
   const size_t dim = static_cast<size_t>(o.dim);
-  std::vector<float> rows(n * dim), grads(n * dim);
+  AlignedVector<float> rows(n * dim), grads(n * dim);
   std::vector<std::vector<uint64_t>> pool(o.steps > 0 ? 1 : kKeyPool, std::vector<uint64_t>(n));
   if (o.steps == 0) {
     for (int p = 0; p < kKeyPool; ++p) BenchKeys(o.workload, worker_index, p, pool[p].data());

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/aligned_vector.h"
 #include "common/status.h"
 #include "worker/batch.h"
 
@@ -49,8 +50,8 @@ struct TableRows {
   uint32_t table_id = 0;
   int dim = 0;
   std::vector<uint64_t> keys;
-  std::vector<float> rows;   // keys.size() * dim
-  std::vector<float> grads;  // keys.size() * dim
+  AlignedVector<float> rows;   // keys.size() * dim, 64-byte aligned (whole cache lines a row)
+  AlignedVector<float> grads;  // keys.size() * dim
 };
 
 // Both tables hold the same unique keys in the same order (the batch's

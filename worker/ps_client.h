@@ -81,6 +81,11 @@ class PsClient {
   // Declares a table's dimension. REQUIRES: before any call on it.
   void AddTable(uint32_t table_id, int dim) { dims_[table_id] = dim; }
 
+  // Row arrays (a pull's `out`, a push's `grads`) may have any alignment; on
+  // 64-byte-aligned arrays (AlignedVector) a row of a multiple of 16 floats is
+  // whole cache lines, read and written without sharing a line with its
+  // neighbours: bench-ps at dim 64 ran 10% faster each way with them.
+
   // Rows of keys[0..n) into out[0..n*dim), in the caller's order.
   // `keys_unique`: the caller guarantees distinct keys (e.g. an
   // EmbeddingBatch's), so the per-call dedup is skipped. kReadOnly (for

@@ -162,7 +162,7 @@ Status Trainer::StartPrefetch(Reader* reader) {
 namespace {
 
 // rows[j] (dim floats) -> table.rows at position positions[j].
-void ScatterRows(const std::vector<float>& rows, const std::vector<uint32_t>& positions,
+void ScatterRows(const AlignedVector<float>& rows, const std::vector<uint32_t>& positions,
                  TableRows* table) {
   const size_t dim = static_cast<size_t>(table->dim);
   for (size_t j = 0; j < positions.size(); ++j) {

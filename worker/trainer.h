@@ -100,12 +100,12 @@ class Trainer {
     bool ready = false;  // batch (maybe empty: the shard ran out) is the next one
     Batch batch;
     EmbeddingBatch emb;
-    std::vector<uint32_t> ahead;           // positions among emb's keys pulled ahead
-    std::vector<uint32_t> shared;          // positions of keys the current batch also uses
-    std::vector<uint32_t> index;           // scratch: KeyDedup's output
-    std::vector<uint64_t> keys;            // scratch: the keys of `ahead` or `shared`
-    std::vector<std::vector<float>> rows;  // per table: rows of `ahead`, then of `shared`
-    std::vector<PsFuture> pulls;           // in flight: rows of `ahead`
+    std::vector<uint32_t> ahead;             // positions among emb's keys pulled ahead
+    std::vector<uint32_t> shared;            // positions of keys the current batch also uses
+    std::vector<uint32_t> index;             // scratch: KeyDedup's output
+    std::vector<uint64_t> keys;              // scratch: the keys of `ahead` or `shared`
+    std::vector<AlignedVector<float>> rows;  // per table: rows of `ahead`, then of `shared`
+    std::vector<PsFuture> pulls;             // in flight: rows of `ahead`
     KeyDedup dedup;
   };
 

@@ -120,7 +120,7 @@ TEST_P(ModelFamilyTest, GradientsMatchFiniteDifferences) {
   // ncf's b_u, b_i; deepfm's first order) included.
   ASSERT_EQ(emb.tables.size(), model_->NeedsLinearTable() ? 2u : 1u);
   for (size_t t = 0; t < emb.tables.size(); ++t) {
-    const std::vector<float> analytic = emb.tables[t].grads;
+    const AlignedVector<float> analytic = emb.tables[t].grads;
     float max_row = 0.0f;
     for (size_t k = 0; k < analytic.size() && failures < 10; ++k) {
       max_row = std::max(max_row, std::fabs(analytic[k]));
@@ -158,7 +158,7 @@ TEST_P(ModelFamilyTest, GradientsAccumulateIntoTheBuffers) {
   std::vector<float> once(dense_.size()), twice(dense_.size()), predictions(batch.size());
   ASSERT_TRUE(
       model_->ForwardBackward(batch, emb, dense_.data(), once.data(), predictions.data()).ok());
-  std::vector<std::vector<float>> rows_once;
+  std::vector<AlignedVector<float>> rows_once;
   for (const TableRows& table : emb.tables) rows_once.push_back(table.grads);
   twice = once;
   ASSERT_TRUE(
