@@ -441,12 +441,12 @@ Status ReferencePush(EmbeddingTable* reference, const std::vector<uint64_t>& key
 
 // A pull sent while its keys are deduplicated (PullAndPlan; the key-based
 // Pull goes the same way): over three servers, at dim 64 (4,096 rows a
-// piece, a 25 MB output written with streaming stores) and dim 37 (rows
-// that start and end inside cache lines), with repeats far apart and
-// distinct keys, the rows equal one table's, and the plan it returns pushes
-// what one table applies.
+// piece, a 25 MB output written with streaming stores), dim 37 (rows that
+// start and end inside cache lines) and dim 8 (one piece a server, sent when
+// the dedup ends), with repeats far apart and distinct keys, the rows equal
+// one table's, and the plan it returns pushes what one table applies.
 TEST(PsClientTest, PullAndPlanMatchesOneTableAndItsPlanPushes) {
-  for (int dim : {64, 37}) {
+  for (int dim : {64, 37, 8}) {
     const TableSpec spec = Spec(6, dim, OptimizerKind::kAdagrad, 0.05f);
     PsCluster cluster(3, {spec});
     auto reference = EmbeddingTable::Create(spec, kSeed).value();
@@ -471,7 +471,7 @@ TEST(PsClientTest, PullAndPlanMatchesOneTableAndItsPlanPushes) {
       ASSERT_TRUE(ReferencePush(reference.get(), keys, grads, dim, step).ok());
     }
     // Distinct keys (a training batch's), some new, some pushed above.
-    std::vector<uint64_t> distinct(30000);
+    std::vector<uint64_t> distinct(40000);
     for (size_t i = 0; i < distinct.size(); ++i) distinct[i] = Mix64(1000 + i * 3);
     std::vector<float> rows(distinct.size() * dim), rows_want(distinct.size() * dim);
     KeyPlan plan;
