@@ -11,6 +11,8 @@ namespace metaps {
 
 template <typename T, size_t kAlign = 64>
 struct AlignedAllocator {
+  static_assert(kAlign >= alignof(T) && (kAlign & (kAlign - 1)) == 0,
+                "kAlign: a power of two, at least T's own alignment");
   using value_type = T;
   template <typename U>
   struct rebind {

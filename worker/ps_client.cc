@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/key_dedup.h"
+#include "common/logging.h"
 #include "common/partition.h"
 #include "common/ps_messages.h"
 #include "common/stream_copy.h"
@@ -319,8 +320,17 @@ KeyDedup& ThreadDedup() {
 
 }  // namespace
 
+PsFuture PsClient::TooManyKeys(size_t n) {
+  PsFuture future;
+  future.state_ = std::make_unique<PsFuture::State>();
+  future.state_->early = InvalidArgument("a request of " + std::to_string(n) + " keys; at most " +
+                                         std::to_string(kMaxRequestKeys));
+  return future;
+}
+
 // Dedup (unless the caller vouches the keys are distinct), then the layout.
 KeyPlan PsClient::Plan(const uint64_t* keys, size_t n, bool keys_unique) const {
+  METAPS_CHECK(n <= kMaxRequestKeys);
   KeyPlan plan;
   const int servers = view_.layout.num_servers();
   if (keys_unique) {
@@ -353,6 +363,7 @@ PsFuture PsClient::PullAndPlan(uint32_t table_id, const uint64_t* keys, size_t n
 // coming back).
 PsFuture PsClient::StreamPull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
                               bool keys_unique, PullMode mode, KeyPlan* plan) {
+  if (n > kMaxRequestKeys) return TooManyKeys(n);
   PsFuture future;
   future.state_ = std::make_unique<PsFuture::State>();
   PsFuture::State& st = *future.state_;
@@ -427,6 +438,7 @@ PsFuture PsClient::StreamPull(uint32_t table_id, const uint64_t* keys, size_t n,
 
 PsFuture PsClient::Push(uint32_t table_id, const uint64_t* keys, size_t n, const float* grads,
                         int64_t clock, bool every_server, bool keys_unique) {
+  if (n > kMaxRequestKeys) return TooManyKeys(n);
   return Push(table_id, Plan(keys, n, keys_unique), grads, clock, every_server);
 }
 

@@ -105,7 +105,10 @@ class PsClient {
   // The same with the dedup and slicing done once, by Plan, for any number of
   // Pulls and Pushes of keys[0..n) (which need not outlive the plan). `out` and
   // `grads` have plan.size() rows, in the order of the planned keys.
+  // REQUIRES: n <= kMaxRequestKeys (the key-based calls return an error).
   KeyPlan Plan(const uint64_t* keys, size_t n, bool keys_unique = false) const;
+  // Positions and rows are 31-bit indices in a plan.
+  static constexpr size_t kMaxRequestKeys = (size_t{1} << 31) - 1;
   PsFuture Pull(uint32_t table_id, const KeyPlan& plan, float* out,
                 PullMode mode = PullMode::kTrain);
   PsFuture Push(uint32_t table_id, const KeyPlan& plan, const float* grads, int64_t clock,
@@ -123,6 +126,7 @@ class PsClient {
   PsFuture StreamPull(uint32_t table_id, const uint64_t* keys, size_t n, float* out,
                       bool keys_unique, PullMode mode, KeyPlan* plan);
   StatusOr<int> Dim(uint32_t table_id) const;
+  static PsFuture TooManyKeys(size_t n);  // an error future
 
   RpcClient* rpc_;
   const ClusterView& view_;

@@ -508,6 +508,24 @@ TEST(PsClientTest, PullAndPlanOfNoKeysOrAnUnknownTable) {
   EXPECT_EQ(plan.num_unique(), 2u);
 }
 
+// A request over the plan's 31-bit indices is refused before its keys are
+// read (none are passed here).
+TEST(PsClientTest, RequestsOfTooManyKeysAreRefused) {
+  const TableSpec spec = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
+  PsCluster cluster(1, {spec});
+  const size_t n = PsClient::kMaxRequestKeys + 1;
+  KeyPlan plan;
+  EXPECT_EQ(cluster.client().Pull(0, nullptr, n, nullptr).Wait().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(cluster.client().PullAndPlan(0, nullptr, n, nullptr, &plan).Wait().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(cluster.client().Push(0, nullptr, n, nullptr, 1).Wait().code(),
+            StatusCode::kInvalidArgument);
+  const uint64_t key = 7;
+  float row[4];
+  EXPECT_TRUE(cluster.client().Pull(0, &key, 1, row).Wait().ok());  // still serving
+}
+
 TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
   const TableSpec spec = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
   PsCluster cluster(1, {spec});
