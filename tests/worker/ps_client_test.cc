@@ -330,6 +330,43 @@ TEST(PsClientTest, LargeRequestsTravelInChunks) {
   }
 }
 
+// The reference's summed push of keys' gradients: each distinct key's
+// gradients added in input order, applied once, as the client does.
+Status ReferencePush(EmbeddingTable* reference, const std::vector<uint64_t>& keys,
+                     const std::vector<float>& grads, int dim, int64_t step) {
+  std::vector<uint64_t> distinct;
+  std::vector<float> summed;
+  std::map<uint64_t, size_t> at;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto [it, fresh] = at.emplace(keys[i], distinct.size());
+    const auto g = grads.begin() + static_cast<std::ptrdiff_t>(i * dim);
+    if (fresh) {
+      distinct.push_back(keys[i]);
+      summed.insert(summed.end(), g, g + dim);
+    } else {
+      for (int d = 0; d < dim; ++d) summed[it->second * dim + d] += g[d];
+    }
+  }
+  return reference->Push(distinct.data(), distinct.size(), summed.data(), step);
+}
+
+// 100k positions: a quarter on 100 hot keys, the rest on 40k keys seen about
+// twice each, the second time far from the first.
+std::vector<uint64_t> SkewedKeys() {
+  std::vector<uint64_t> keys(100000);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keys[i] = i % 4 == 0 ? Mix64(i / 4 % 100) : Mix64(1000 + i * 7919 % 40000);
+  }
+  return keys;
+}
+
+// Distinct small gradients of both signs for `rows` rows.
+std::vector<float> RampGradients(size_t rows, int dim) {
+  std::vector<float> grads(rows * static_cast<size_t>(dim));
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 1e-3f * static_cast<float>(i % 89) - 0.04f;
+  return grads;
+}
+
 // Requests of many pieces (about 1 MiB of rows each) over three servers:
 // skewed keys with repeats spread over every piece, and distinct keys (a
 // training batch's plan), pull and push exactly what one table does.
@@ -338,14 +375,8 @@ TEST(PsClientTest, ManyPiecesOverServersMatchOneTable) {
   const TableSpec spec = Spec(4, dim, OptimizerKind::kAdagrad, 0.05f);
   PsCluster cluster(3, {spec});
   auto reference = EmbeddingTable::Create(spec, kSeed).value();
-  // 100k positions: a quarter on 100 hot keys, the rest on 40k keys seen about
-  // twice each, far apart.
-  std::vector<uint64_t> keys(100000);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    keys[i] = i % 4 == 0 ? Mix64(i / 4 % 100) : Mix64(1000 + i * 7919 % 40000);
-  }
-  std::vector<float> grads(keys.size() * dim);
-  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 1e-3f * static_cast<float>(i % 89) - 0.04f;
+  const std::vector<uint64_t> keys = SkewedKeys();
+  const std::vector<float> grads = RampGradients(keys.size(), dim);
   const KeyPlan plan = cluster.client().Plan(keys.data(), keys.size());
   ASSERT_GT(plan.num_unique(), 3u * 4096);  // several pieces per server
   ASSERT_LT(plan.num_unique(), keys.size() / 2);
@@ -355,20 +386,7 @@ TEST(PsClientTest, ManyPiecesOverServersMatchOneTable) {
     ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
     ASSERT_EQ(got, want) << "step " << step;
     ASSERT_TRUE(cluster.client().Push(4, plan, grads.data(), step).Wait().ok());
-    // The reference applies each key's summed gradient once, as the client does.
-    std::vector<uint64_t> distinct;
-    std::vector<float> summed;
-    std::map<uint64_t, size_t> at;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto [it, fresh] = at.emplace(keys[i], distinct.size());
-      if (fresh) {
-        distinct.push_back(keys[i]);
-        summed.insert(summed.end(), grads.begin() + i * dim, grads.begin() + (i + 1) * dim);
-      } else {
-        for (int d = 0; d < dim; ++d) summed[it->second * dim + d] += grads[i * dim + d];
-      }
-    }
-    ASSERT_TRUE(reference->Push(distinct.data(), distinct.size(), summed.data(), step).ok());
+    ASSERT_TRUE(ReferencePush(reference.get(), keys, grads, dim, step).ok());
   }
   // Distinct keys: every row has one position.
   std::vector<uint64_t> distinct(40000);
@@ -419,26 +437,6 @@ TEST(PsClientTest, HotAndColdRowsAcrossValueChunksMatchOneTable) {
   }
 }
 
-// The reference's summed push of keys' gradients: each distinct key's
-// gradients added in input order, applied once, as the client does.
-Status ReferencePush(EmbeddingTable* reference, const std::vector<uint64_t>& keys,
-                     const std::vector<float>& grads, int dim, int64_t step) {
-  std::vector<uint64_t> distinct;
-  std::vector<float> summed;
-  std::map<uint64_t, size_t> at;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    auto [it, fresh] = at.emplace(keys[i], distinct.size());
-    const auto g = grads.begin() + static_cast<std::ptrdiff_t>(i * dim);
-    if (fresh) {
-      distinct.push_back(keys[i]);
-      summed.insert(summed.end(), g, g + dim);
-    } else {
-      for (int d = 0; d < dim; ++d) summed[it->second * dim + d] += g[d];
-    }
-  }
-  return reference->Push(distinct.data(), distinct.size(), summed.data(), step);
-}
-
 // A pull sent while its keys are deduplicated (PullAndPlan; the key-based
 // Pull goes the same way): over three servers, at dim 64 (4,096 rows a
 // piece, a 25 MB output written with streaming stores), dim 37 (rows that
@@ -450,14 +448,8 @@ TEST(PsClientTest, PullAndPlanMatchesOneTableAndItsPlanPushes) {
     const TableSpec spec = Spec(6, dim, OptimizerKind::kAdagrad, 0.05f);
     PsCluster cluster(3, {spec});
     auto reference = EmbeddingTable::Create(spec, kSeed).value();
-    // 100k positions: a quarter on 100 hot keys, the rest on 40k keys seen
-    // about twice each, the second time far from the first.
-    std::vector<uint64_t> keys(100000);
-    for (size_t i = 0; i < keys.size(); ++i) {
-      keys[i] = i % 4 == 0 ? Mix64(i / 4 % 100) : Mix64(1000 + i * 7919 % 40000);
-    }
-    std::vector<float> grads(keys.size() * dim);
-    for (size_t i = 0; i < grads.size(); ++i) grads[i] = 1e-3f * static_cast<float>(i % 89) - 0.04f;
+    const std::vector<uint64_t> keys = SkewedKeys();
+    const std::vector<float> grads = RampGradients(keys.size(), dim);
     std::vector<float> got(keys.size() * dim), want(keys.size() * dim);
     for (int step = 1; step <= 2; ++step) {
       KeyPlan plan;
