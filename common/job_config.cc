@@ -15,6 +15,7 @@ namespace pb = google::protobuf;
 
 constexpr int kMaxReaderThreads = 64;
 constexpr int kMaxShuffleBuffer = 10'000'000;  // examples each worker holds in memory
+constexpr float kDefaultInitialAccumulator = 0.1f;
 
 class Collector : public pb::io::ErrorCollector {
  public:
@@ -138,44 +139,49 @@ class Checker {
   std::vector<std::string> errors_;
 };
 
+// Fields left out take their defaults. Fields are proto3 `optional` where 0 is
+// a meaningful value different from the default, so an explicit 0 is kept
+// (and then validated) instead of being replaced.
 void DefaultOptimizer(config::OptimizerConfig* o, const std::string& kind, float lr) {
   if (o->kind().empty()) o->set_kind(kind);
-  if (o->lr() == 0) o->set_lr(lr);
-  if (o->beta1() == 0) o->set_beta1(0.9f);
-  if (o->beta2() == 0) o->set_beta2(0.999f);
-  if (o->eps() == 0) o->set_eps(1e-8f);
-  if (o->initial_accumulator() == 0) o->set_initial_accumulator(0.1f);
+  if (!o->has_lr()) o->set_lr(lr);
+  if (!o->has_beta1()) o->set_beta1(0.9f);
+  if (!o->has_beta2()) o->set_beta2(0.999f);
+  if (!o->has_eps()) o->set_eps(1e-8f);
+  if (!o->has_initial_accumulator()) o->set_initial_accumulator(kDefaultInitialAccumulator);
 }
 
 void FillDefaults(config::JobConfig* job) {
   if (job->name().empty()) job->set_name("metaps-job");
   auto* c = job->mutable_cluster();
-  if (c->servers() == 0) c->set_servers(1);
+  if (!c->has_servers()) c->set_servers(1);
   if (c->consistency().empty()) c->set_consistency("bsp");
   auto* d = job->mutable_data();
-  if (d->batch_size() == 0) d->set_batch_size(256);
-  if (d->max_bad_fraction() == 0) d->set_max_bad_fraction(0.001);
-  if (d->rating_threshold() == 0) d->set_rating_threshold(3.5f);
-  if (d->reader_threads() == 0) d->set_reader_threads(1);
+  if (!d->has_batch_size()) d->set_batch_size(256);
+  if (!d->has_max_bad_fraction()) d->set_max_bad_fraction(0.001);
+  if (!d->has_rating_threshold()) d->set_rating_threshold(3.5f);
+  if (!d->has_reader_threads()) d->set_reader_threads(1);
+  if (!d->has_holdout_fraction()) d->set_holdout_fraction(0.1);
   auto* m = job->mutable_model();
-  if (m->embedding_dim() == 0) m->set_embedding_dim(16);
+  if (!m->has_embedding_dim()) m->set_embedding_dim(16);
   if (m->loss().empty()) {
     m->set_loss(m->family() == "mf" || m->family() == "ncf" ? "squared" : "logistic");
   }
-  if (m->num_scenarios() == 0) m->set_num_scenarios(1);
-  if (m->user_slots().empty()) m->add_user_slots("user");
-  if (m->item_slots().empty()) m->add_item_slots("item");
+  if (!m->has_num_scenarios()) m->set_num_scenarios(1);
+  const bool towers = m->family() == "mf" || m->family() == "ncf";
+  if (towers && m->user_slots().empty()) m->add_user_slots("user");
+  if (towers && m->item_slots().empty()) m->add_item_slots("item");
   for (auto* t : {job->mutable_embedding(), job->mutable_linear()}) {
     if (t->initializer().empty())
       t->set_initializer(t == job->mutable_embedding() ? "normal" : "zeros");
-    if (t->init_scale() == 0 && t->initializer() != "zeros") t->set_init_scale(0.01f);
+    if (!t->has_init_scale() && t->initializer() != "zeros") t->set_init_scale(0.01f);
     DefaultOptimizer(t->mutable_optimizer(), "adagrad", 0.05f);
   }
   DefaultOptimizer(job->mutable_dense_optimizer(), "adam", 0.001f);
   auto* tr = job->mutable_training();
-  if (tr->epochs() == 0) tr->set_epochs(1);
-  if (tr->seed() == 0) tr->set_seed(1);
-  if (tr->log_every() == 0) tr->set_log_every(100);
+  if (!tr->has_epochs()) tr->set_epochs(1);
+  if (!tr->has_seed()) tr->set_seed(1);
+  if (!tr->has_log_every()) tr->set_log_every(100);
 }
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
@@ -206,8 +212,8 @@ void Validate(Checker& c, const config::JobConfig& job) {
   c.Require(d.batch_size() > 0, "data.batch_size", "must be positive");
   c.Require(d.max_bad_fraction() >= 0 && d.max_bad_fraction() <= 1, "data.max_bad_fraction",
             "must be in [0, 1]");
-  c.Require(d.holdout_fraction() >= 0 && d.holdout_fraction() < 0.5, "data.holdout_fraction",
-            "must be in [0, 0.5)");
+  c.Require(d.holdout_fraction() > 0 && d.holdout_fraction() < 0.5, "data.holdout_fraction",
+            "must be in (0, 0.5)");
   c.Require(d.reader_threads() >= 1 && d.reader_threads() <= kMaxReaderThreads,
             "data.reader_threads",
             "must be in [1, " + std::to_string(kMaxReaderThreads) + "], got " +

@@ -128,7 +128,7 @@ StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::s
     }
   } else if (format == "movielens") {
     ASSIGN_OR_RETURN(MovieLensFiles files, DetectMovieLens(data_dir));
-    const double h = d.holdout_fraction() > 0 ? d.holdout_fraction() : 0.1;
+    const double h = d.holdout_fraction();
     const uint64_t seed = job.training().seed();
     const size_t batch = static_cast<size_t>(d.batch_size());
     auto band = [files, ml, seed, batch](double lo, double hi) -> ReaderFactory {
