@@ -143,12 +143,20 @@ class Checker {
 // a meaningful value different from the default, so an explicit 0 is kept
 // (and then validated) instead of being replaced.
 void DefaultOptimizer(config::OptimizerConfig* o, const std::string& kind, float lr) {
+  // Only the fields of the chosen kind get defaults, so that Validate can tell
+  // a field set for another kind (an error) from one it filled in.
   if (o->kind().empty()) o->set_kind(kind);
   if (!o->has_lr()) o->set_lr(lr);
-  if (!o->has_beta1()) o->set_beta1(0.9f);
-  if (!o->has_beta2()) o->set_beta2(0.999f);
-  if (!o->has_eps()) o->set_eps(1e-8f);
-  if (!o->has_initial_accumulator()) o->set_initial_accumulator(kDefaultInitialAccumulator);
+  if (o->kind() == "adam") {
+    if (!o->has_beta1()) o->set_beta1(0.9f);
+    if (!o->has_beta2()) o->set_beta2(0.999f);
+  }
+  if (o->kind() == "adam" || o->kind() == "adagrad") {
+    if (!o->has_eps()) o->set_eps(1e-8f);
+  }
+  if (o->kind() == "adagrad" && !o->has_initial_accumulator()) {
+    o->set_initial_accumulator(kDefaultInitialAccumulator);
+  }
 }
 
 void FillDefaults(config::JobConfig* job) {
@@ -186,12 +194,31 @@ void FillDefaults(config::JobConfig* job) {
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
   c.OneOf(o.kind(), {"sgd", "adagrad", "adam", "ftrl"}, path + ".kind");
-  c.Require(o.lr() > 0, path + ".lr", "must be positive, got " + std::to_string(o.lr()));
-  c.Require(o.beta1() > 0 && o.beta1() < 1, path + ".beta1", "must be in (0, 1)");
-  c.Require(o.beta2() > 0 && o.beta2() < 1, path + ".beta2", "must be in (0, 1)");
-  c.Require(o.eps() > 0, path + ".eps", "must be positive");
-  c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0, path,
-            "l1, l2 and weight_decay must not be negative");
+  // lr 0 freezes what the optimizer updates (not for ftrl, whose alpha divides).
+  c.Require(o.kind() == "ftrl" ? o.lr() > 0 : o.lr() >= 0, path + ".lr",
+            std::string(o.kind() == "ftrl" ? "must be positive" : "must not be negative") +
+                ", got " + std::to_string(o.lr()));
+  if (o.kind() == "adam") {
+    c.Require(o.beta1() >= 0 && o.beta1() < 1, path + ".beta1", "must be in [0, 1)");
+    c.Require(o.beta2() >= 0 && o.beta2() < 1, path + ".beta2", "must be in [0, 1)");
+  }
+  if (o.kind() == "adam" || o.kind() == "adagrad") {
+    c.Require(o.eps() > 0, path + ".eps", "must be positive");
+  } else {
+    c.Require(!o.has_eps(), path + ".eps", "applies to adagrad and adam only");
+  }
+  c.Require(o.initial_accumulator() >= 0, path + ".initial_accumulator", "must not be negative");
+  c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0 &&
+                o.decoupled_weight_decay() >= 0,
+            path, "l1, l2, weight_decay and decoupled_weight_decay must not be negative");
+  c.Require(o.lr() * o.decoupled_weight_decay() < 1, path + ".decoupled_weight_decay",
+            "lr * decoupled_weight_decay must be below 1 (it is the share of w decayed per update)");
+  c.Require(o.kind() != "ftrl" || (o.weight_decay() == 0 && o.decoupled_weight_decay() == 0),
+            path + ".weight_decay", "does not apply to ftrl; use l2");
+  c.Require(o.kind() == "adagrad" || !o.has_initial_accumulator(), path + ".initial_accumulator",
+            "applies to adagrad only");
+  c.Require(o.kind() == "adam" || (!o.has_beta1() && !o.has_beta2()), path + ".beta1",
+            "beta1 and beta2 apply to adam only");
   // Only FTRL reads l1 and l2; anywhere else they would be silently ignored.
   c.Require(o.kind() == "ftrl" || o.l1() == 0, path + ".l1",
             "applies to ftrl only; use weight_decay with " + o.kind());
@@ -229,6 +256,19 @@ void Validate(Checker& c, const config::JobConfig& job) {
   for (int h : m.hidden()) c.Require(h > 0, "model.hidden", "layer widths must be positive");
   c.OneOf(m.loss(), {"logistic", "squared"}, "model.loss");
   c.Require(m.num_scenarios() >= 1, "model.num_scenarios", "must be at least 1");
+  // Fields a family does not read are errors, not silently ignored settings.
+  const std::string& family = m.family();
+  const bool towers = family == "mf" || family == "ncf";
+  c.Require(towers || m.user_slots().empty(), "model.user_slots",
+            "applies to mf and ncf only (" + family + " reads every slot)");
+  c.Require(towers || m.item_slots().empty(), "model.item_slots",
+            "applies to mf and ncf only (" + family + " reads every slot)");
+  c.Require(towers || !m.has_global_bias(), "model.global_bias", "applies to mf and ncf only");
+  c.Require(family != "mf" || m.hidden().empty(), "model.hidden",
+            "does not apply to mf (ncf is mf with an MLP)");
+  c.Require(family == "deepfm" || !m.fm_only(), "model.fm_only", "applies to deepfm only");
+  c.Require(family == "multi_scenario" || !m.has_num_scenarios() || m.num_scenarios() == 1,
+            "model.num_scenarios", "applies to multi_scenario only");
   for (const char* table : {"embedding", "linear"}) {
     const auto& t = std::string(table) == "embedding" ? job.embedding() : job.linear();
     c.OneOf(t.initializer(), {"zeros", "uniform", "normal"}, std::string(table) + ".initializer");

@@ -34,8 +34,21 @@ struct OptimizerParams {
   float l2 = 0.0f;                   // FTRL
   float lr_power = -0.5f;            // FTRL: per-coordinate rate ~ n^lr_power
   float ftrl_beta = 1.0f;            // FTRL beta
-  float weight_decay = 0.0f;         // L2 decay added to the gradient: SGD, Adagrad, Adam
+  // L2 decay added to the gradient (g + weight_decay * w) at every update:
+  // SGD, Adagrad, Adam. The trainer uses it for the dense weights, which every
+  // example uses; table rows get their per-example L2 from the worker instead
+  // (scaled by how often the batch uses the row), with this left at 0.
+  float weight_decay = 0.0f;
+  // Decoupled decay (AdamW, Loshchilov & Hutter): at every update of w,
+  // w <- (1 - lr * decoupled_weight_decay) * w - lr * step, where the step is
+  // computed from the undecayed w. SGD, Adagrad, Adam.
+  float decoupled_weight_decay = 0.0f;
 };
+
+// The factor the decoupled decay keeps of w at one update.
+METAPS_HOST_DEVICE METAPS_INLINE float DecayKeep(const OptimizerParams& p) {
+  return 1.0f - p.lr * p.decoupled_weight_decay;
+}
 
 // State floats per element of the embedding dimension.
 METAPS_HOST_DEVICE METAPS_INLINE int StateFloatsPerElement(OptimizerKind kind) {
@@ -61,22 +74,23 @@ METAPS_HOST_DEVICE METAPS_INLINE int OptimizerStateFloats(OptimizerKind kind, in
   return StateFloatsPerElement(kind) * dim + StateFloatsPerRow(kind);
 }
 
-// w -= lr * (g + wd * w)
+// w <- keep * w - lr * (g + wd * w); keep = 1 - lr * decoupled decay.
 METAPS_HOST_DEVICE METAPS_INLINE void SgdUpdate(float* w, const float* g, int dim, float lr,
-                                                float weight_decay) {
+                                                float weight_decay, float keep = 1.0f) {
   for (int i = 0; i < dim; ++i) {
     const float gi = g[i] + weight_decay * w[i];
-    w[i] -= lr * gi;
+    w[i] = keep * w[i] - lr * gi;
   }
 }
 
-// acc += g'^2; w -= lr * g' / (sqrt(acc) + eps), with g' = g + wd * w.
+// acc += g'^2; w <- keep * w - lr * g' / (sqrt(acc) + eps), with g' = g + wd * w.
 METAPS_HOST_DEVICE METAPS_INLINE void AdagradUpdate(float* w, float* acc, const float* g, int dim,
-                                                    float lr, float eps, float weight_decay) {
+                                                    float lr, float eps, float weight_decay,
+                                                    float keep = 1.0f) {
   for (int i = 0; i < dim; ++i) {
     const float gi = g[i] + weight_decay * w[i];
     acc[i] += gi * gi;
-    w[i] -= lr * gi / (sqrtf(acc[i]) + eps);
+    w[i] = keep * w[i] - lr * gi / (sqrtf(acc[i]) + eps);
   }
 }
 
@@ -84,7 +98,8 @@ METAPS_HOST_DEVICE METAPS_INLINE void AdagradUpdate(float* w, float* acc, const 
 // step count, incremented here before the bias correction.
 METAPS_HOST_DEVICE METAPS_INLINE void AdamUpdate(float* w, float* m, float* v, float* step,
                                                  const float* g, int dim, float lr, float beta1,
-                                                 float beta2, float eps, float weight_decay) {
+                                                 float beta2, float eps, float weight_decay,
+                                                 float keep = 1.0f) {
   const float t = *step + 1.0f;
   *step = t;
   const float correction1 = 1.0f - powf(beta1, t);
@@ -95,7 +110,7 @@ METAPS_HOST_DEVICE METAPS_INLINE void AdamUpdate(float* w, float* m, float* v, f
     v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
     const float m_hat = m[i] / correction1;
     const float v_hat = v[i] / correction2;
-    w[i] -= lr * m_hat / (sqrtf(v_hat) + eps);
+    w[i] = keep * w[i] - lr * m_hat / (sqrtf(v_hat) + eps);
   }
 }
 
@@ -162,14 +177,14 @@ METAPS_HOST_DEVICE METAPS_INLINE void ApplyOptimizer(const OptimizerParams& p, f
                                                      const float* grad, int dim) {
   switch (p.kind) {
     case OptimizerKind::kSgd:
-      SgdUpdate(row, grad, dim, p.lr, p.weight_decay);
+      SgdUpdate(row, grad, dim, p.lr, p.weight_decay, DecayKeep(p));
       break;
     case OptimizerKind::kAdagrad:
-      AdagradUpdate(row, row + dim, grad, dim, p.lr, p.eps, p.weight_decay);
+      AdagradUpdate(row, row + dim, grad, dim, p.lr, p.eps, p.weight_decay, DecayKeep(p));
       break;
     case OptimizerKind::kAdam:
       AdamUpdate(row, row + dim, row + 2 * dim, row + 3 * dim, grad, dim, p.lr, p.beta1, p.beta2,
-                 p.eps, p.weight_decay);
+                 p.eps, p.weight_decay, DecayKeep(p));
       break;
     case OptimizerKind::kFtrl:
       FtrlUpdate(row, row + dim, row + 2 * dim, grad, dim, p.lr, p.ftrl_beta, p.l1, p.l2,

@@ -87,15 +87,16 @@ inline __attribute__((always_inline)) void UpdateRows(const UpdateBatch& b, Rule
 inline __attribute__((always_inline)) void ApplyRule(const OptimizerParams& p,
                                                      const UpdateBatch& b) {
   const int dim = static_cast<int>(b.dim);
+  const float keep = DecayKeep(p);
   switch (p.kind) {
     case OptimizerKind::kSgd:
       return UpdateRows(
           b, [&](float* row, const float* g)
-                 __attribute__((always_inline)) { SgdUpdate(row, g, dim, p.lr, p.weight_decay); });
+                 __attribute__((always_inline)) { SgdUpdate(row, g, dim, p.lr, p.weight_decay, keep); });
     case OptimizerKind::kAdagrad:
       return UpdateRows(
           b, [&](float* row, const float* g) __attribute__((always_inline)) {
-            AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay);
+            AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay, keep);
           });
     default:  // Adam and FTRL: the generic rule, still switched per row
       return UpdateRows(b, [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim); });

@@ -90,7 +90,19 @@ Status ValidateTableSpec(const TableSpec& spec) {
   const OptimizerSpec& o = spec.optimizer;
   const int kind = static_cast<int>(o.kind);
   c.Require(kind >= 0 && kind <= 3, "optimizer.kind", "must be sgd, adagrad, adam or ftrl", kind);
-  c.Require(Finite(o.lr) && o.lr > 0, "optimizer.lr", "must be finite and > 0", o.lr);
+  // lr 0 freezes a table (sgd, adagrad, adam); FTRL divides by its alpha.
+  if (o.kind == OptimizerKind::kFtrl) {
+    c.Require(Finite(o.lr) && o.lr > 0, "optimizer.lr", "must be finite and > 0 for ftrl", o.lr);
+  } else {
+    c.Require(Finite(o.lr) && o.lr >= 0, "optimizer.lr", "must be finite and >= 0", o.lr);
+  }
+  c.Require(Finite(o.decoupled_weight_decay) && o.decoupled_weight_decay >= 0 &&
+                o.lr * o.decoupled_weight_decay < 1,
+            "optimizer.decoupled_weight_decay", "must be >= 0 with lr * decoupled_weight_decay < 1",
+            o.decoupled_weight_decay);
+  c.Require(o.kind != OptimizerKind::kFtrl || o.decoupled_weight_decay == 0,
+            "optimizer.decoupled_weight_decay", "does not apply to ftrl (use l2)",
+            o.decoupled_weight_decay);
   c.Require(Finite(o.weight_decay) && o.weight_decay >= 0, "optimizer.weight_decay",
             "must be finite and >= 0", o.weight_decay);
   if (o.kind == OptimizerKind::kAdagrad) {

@@ -42,6 +42,7 @@ OptimizerParams ToOptimizerParams(const config::OptimizerConfig& c) {
   p.l1 = c.l1();
   p.l2 = c.l2();
   p.weight_decay = c.weight_decay();
+  p.decoupled_weight_decay = c.decoupled_weight_decay();
   return p;
 }
 
@@ -82,6 +83,8 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
   InitOptimizerState(dense_optimizer_, row_.data(), n);
   dense_grad_.resize(static_cast<size_t>(n));
   reduce_.resize(static_cast<size_t>(n) + 3);  // + examples, loss, stop votes
+  row_decay_[0] = job.embedding().optimizer().weight_decay();
+  row_decay_[1] = job.linear().optimizer().weight_decay();
   deps_.ps->AddTable(0, job.model().embedding_dim());
   deps_.ps->AddTable(1, 1);
 }
@@ -238,6 +241,7 @@ Status Trainer::Step(Reader* reader, bool* done) {
     ASSIGN_OR_RETURN(double loss,
                      deps_.model->ForwardBackward(batch_, emb_, row_.data(), dense_grad_.data(),
                                                   predictions_.data()));
+    AddRowDecay(n);
     timers_.compute += Since(t);
 
     t = Clock::now();
@@ -283,6 +287,27 @@ Status Trainer::Step(Reader* reader, bool* done) {
     RETURN_IF_ERROR(deps_.scheduler->Clock(step_).status());
   }
   return Status::Ok();
+}
+
+void Trainer::AddRowDecay(size_t n) {
+  if (row_decay_[0] == 0 && row_decay_[1] == 0) return;
+  row_uses_.assign(emb_.tables[0].keys.size(), 0);
+  for (const std::vector<uint32_t>& rows : emb_.row_index) {
+    for (uint32_t r : rows) ++row_uses_[r];
+  }
+  for (TableRows& table : emb_.tables) {
+    const float decay = row_decay_[table.table_id];
+    if (decay == 0) continue;
+    const size_t dim = static_cast<size_t>(table.dim);
+    const float per_use = decay / static_cast<float>(n);
+    for (size_t r = 0; r < row_uses_.size(); ++r) {
+      if (row_uses_[r] == 0) continue;
+      const float scale = per_use * static_cast<float>(row_uses_[r]);
+      float* g = table.grads.data() + r * dim;
+      const float* w = table.rows.data() + r * dim;
+      for (size_t j = 0; j < dim; ++j) g[j] += scale * w[j];
+    }
+  }
 }
 
 Status Trainer::Report(const std::string& gather, const std::string& text) {

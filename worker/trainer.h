@@ -121,6 +121,9 @@ class Trainer {
   Status FinishPrefetch();
   // Forgets the prefetched batch (end of an epoch, stop), waiting for its pulls.
   Status DropPrefetch();
+  // Adds each table's per-example L2 to its row gradients: a row used c times
+  // by the batch's n examples gets weight_decay * c / n * w.
+  void AddRowDecay(size_t n);
   Status Evaluate(const std::string& split, const ReaderFactory& open);
   Status Report(const std::string& gather, const std::string& text);
   // Meets the servers in "ps/sync/<k>"; `action` is checkpoint, end or end-checkpoint.
@@ -143,6 +146,8 @@ class Trainer {
   std::vector<float> row_;
   std::vector<double> reduce_;  // [gradient * n, n, loss]
   std::vector<float> dense_grad_, predictions_;
+  float row_decay_[2] = {0, 0};  // per-example L2 of table 0 (embedding) and 1 (linear)
+  std::vector<uint32_t> row_uses_;  // scratch: uses of each of emb_'s rows by the batch
   Batch batch_;
   EmbeddingBatch emb_;
   KeyPlan plan_;  // emb_'s keys (the same for every table), sliced by server

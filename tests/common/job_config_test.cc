@@ -142,6 +142,108 @@ TEST(JobConfigTest, ShuffleBufferIsBetweenZeroAndTenMillion) {
       << set.status();
 }
 
+// An explicit 0 that differs from the default is kept, not replaced (proto3
+// would lose it without `optional`).
+TEST(JobConfigTest, ExplicitZerosAreKept) {
+  auto job = ParseJobConfig(kJob, "job.pbtxt",
+                            {"data.max_bad_fraction=0", "training.seed=0", "training.log_every=0",
+                             "embedding.optimizer.initial_accumulator=0"});
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->data().max_bad_fraction(), 0.0);
+  EXPECT_EQ(job->training().seed(), 0u);
+  EXPECT_EQ(job->training().log_every(), 0);
+  EXPECT_EQ(job->embedding().optimizer().initial_accumulator(), 0.0f);
+  // Left out, they take their defaults.
+  auto plain = ParseJobConfig(kJob, "job.pbtxt");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->data().max_bad_fraction(), 0.001);
+  EXPECT_EQ(plain->training().seed(), 1u);
+  EXPECT_EQ(plain->training().log_every(), 100);
+}
+
+TEST(JobConfigTest, ExplicitZeroSizesAreErrors) {
+  for (const char* set : {"data.batch_size=0", "model.embedding_dim=0", "cluster.servers=0",
+                          "training.epochs=0", "data.holdout_fraction=0"}) {
+    auto job = ParseJobConfig(kJob, "job.pbtxt", {set});
+    ASSERT_FALSE(job.ok()) << set;
+    const std::string field = std::string(set).substr(0, std::string(set).find('='));
+    EXPECT_NE(job.status().message().find("--set " + std::string(set) + ": " + field),
+              std::string::npos)
+        << job.status();
+  }
+}
+
+// Each of these was silently ignored by the family it was set for.
+TEST(JobConfigTest, FieldsTheFamilyDoesNotReadAreErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"item_slots: \"genres\"", "job.pbtxt:9:3: model.item_slots: applies to mf and ncf only"},
+      {"user_slots: \"user\"", "job.pbtxt:9:3: model.user_slots: applies to mf and ncf only"},
+      {"global_bias: 3.5", "job.pbtxt:9:3: model.global_bias: applies to mf and ncf only"},
+      {"num_scenarios: 3", "job.pbtxt:9:3: model.num_scenarios: applies to multi_scenario only"},
+  };
+  for (const auto& [extra, error] : cases) {
+    std::string text = kJob;
+    text.replace(text.find("  hidden"), 0, std::string("  ") + extra + "\n");
+    auto job = ParseJobConfig(text, "job.pbtxt");
+    ASSERT_FALSE(job.ok()) << extra;
+    EXPECT_NE(job.status().message().find(error), std::string::npos) << job.status().message();
+  }
+  auto mf = ParseJobConfig(kJob, "job.pbtxt", {"model.family=mf"});
+  EXPECT_NE(mf.status().message().find("model.hidden: does not apply to mf"), std::string::npos)
+      << mf.status();
+  auto ncf = ParseJobConfig(kJob, "job.pbtxt", {"model.family=ncf", "model.fm_only=true"});
+  EXPECT_NE(ncf.status().message().find("model.fm_only: applies to deepfm only"),
+            std::string::npos)
+      << ncf.status();
+  // mf and ncf get their tower slots by default, and may name others.
+  auto towers = ParseJobConfig(kJob, "job.pbtxt", {"model.family=ncf", "model.item_slots=item,genres"});
+  ASSERT_TRUE(towers.ok()) << towers.status();
+  EXPECT_EQ(towers->model().user_slots(0), "user");
+  EXPECT_EQ(towers->model().item_slots_size(), 2);
+}
+
+TEST(JobConfigTest, OptimizerFieldsOfAnotherKindAreErrors) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"embedding.optimizer.beta1=0.8", "embedding.optimizer.beta1: beta1 and beta2 apply to adam"},
+      {"dense_optimizer.initial_accumulator=0.5",
+       "dense_optimizer.initial_accumulator: applies to adagrad only"},
+      {"linear.optimizer.kind=ftrl", nullptr},
+  };
+  for (const auto& [set, error] : cases) {
+    auto job = ParseJobConfig(kJob, "job.pbtxt", {set});
+    if (error == nullptr) {
+      EXPECT_TRUE(job.ok()) << job.status();
+      continue;
+    }
+    ASSERT_FALSE(job.ok()) << set;
+    EXPECT_NE(job.status().message().find(error), std::string::npos) << job.status();
+  }
+  auto ftrl = ParseJobConfig(kJob, "job.pbtxt",
+                             {"linear.optimizer.kind=ftrl", "linear.optimizer.weight_decay=0.1"});
+  EXPECT_NE(ftrl.status().message().find("linear.optimizer.weight_decay: does not apply to ftrl"),
+            std::string::npos)
+      << ftrl.status();
+  auto decay = ParseJobConfig(kJob, "job.pbtxt",
+                              {"embedding.optimizer.lr=0.5",
+                               "embedding.optimizer.decoupled_weight_decay=2"});
+  EXPECT_NE(decay.status().message().find("embedding.optimizer.decoupled_weight_decay: lr * "),
+            std::string::npos)
+      << decay.status();
+}
+
+// lr 0 freezes a table (used to measure what the embeddings are worth); FTRL
+// divides by its alpha and needs it positive.
+TEST(JobConfigTest, ZeroLearningRateFreezesExceptFtrl) {
+  auto frozen = ParseJobConfig(kJob, "job.pbtxt", {"embedding.optimizer.lr=0"});
+  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  EXPECT_EQ(frozen->embedding().optimizer().lr(), 0.0f);
+  auto ftrl =
+      ParseJobConfig(kJob, "job.pbtxt", {"linear.optimizer.kind=ftrl", "linear.optimizer.lr=0"});
+  EXPECT_NE(ftrl.status().message().find("linear.optimizer.lr: must be positive"),
+            std::string::npos)
+      << ftrl.status();
+}
+
 TEST(JobConfigTest, MissingFileIsNamed) {
   auto job = LoadJobConfig("/nonexistent/job.pbtxt");
   EXPECT_EQ(job.status().code(), StatusCode::kNotFound);
