@@ -2,6 +2,28 @@
 
 namespace metaps {
 
+void AddPerExampleL2(size_t n, const float decay[2], std::vector<uint32_t>* uses,
+                     EmbeddingBatch* emb) {
+  if (n == 0 || emb->tables.empty() || (decay[0] == 0 && decay[1] == 0)) return;
+  uses->assign(emb->tables[0].keys.size(), 0);
+  for (const std::vector<uint32_t>& rows : emb->row_index) {
+    for (uint32_t r : rows) ++(*uses)[r];
+  }
+  for (TableRows& table : emb->tables) {
+    const float d = decay[table.table_id];
+    if (d == 0) continue;
+    const size_t dim = static_cast<size_t>(table.dim);
+    const float per_use = d / static_cast<float>(n);
+    for (size_t r = 0; r < uses->size(); ++r) {
+      if ((*uses)[r] == 0) continue;
+      const float scale = per_use * static_cast<float>((*uses)[r]);
+      float* g = table.grads.data() + r * dim;
+      const float* w = table.rows.data() + r * dim;
+      for (size_t j = 0; j < dim; ++j) g[j] += scale * w[j];
+    }
+  }
+}
+
 void EmbeddingBatchBuilder::Build(const Batch& batch, int embedding_dim, bool with_linear,
                                   EmbeddingBatch* emb, const Model* model) {
   auto reads = [&](size_t s) { return model == nullptr || model->ReadsSlot(s); };

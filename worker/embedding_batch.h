@@ -8,6 +8,14 @@
 
 namespace metaps {
 
+// Per-example L2: adds decay[t] * c / n * w to the gradient of every row of
+// table t (w its pulled value) that the batch's n examples use c times, the
+// gradient of decay[t] / 2 * |w|^2 added to each example's loss per row it
+// uses. Counts come from emb->row_index, so slots the model does not read
+// count no use. `uses` is scratch.
+void AddPerExampleL2(size_t n, const float decay[2], std::vector<uint32_t>* uses,
+                     EmbeddingBatch* emb);
+
 class EmbeddingBatchBuilder {
  public:
   // Fills `emb` for `batch`: tables [0] (embedding_dim) and, when

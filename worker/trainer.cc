@@ -241,7 +241,7 @@ Status Trainer::Step(Reader* reader, bool* done) {
     ASSIGN_OR_RETURN(double loss,
                      deps_.model->ForwardBackward(batch_, emb_, row_.data(), dense_grad_.data(),
                                                   predictions_.data()));
-    AddRowDecay(n);
+    AddPerExampleL2(n, row_decay_, &row_uses_, &emb_);
     timers_.compute += Since(t);
 
     t = Clock::now();
@@ -287,27 +287,6 @@ Status Trainer::Step(Reader* reader, bool* done) {
     RETURN_IF_ERROR(deps_.scheduler->Clock(step_).status());
   }
   return Status::Ok();
-}
-
-void Trainer::AddRowDecay(size_t n) {
-  if (row_decay_[0] == 0 && row_decay_[1] == 0) return;
-  row_uses_.assign(emb_.tables[0].keys.size(), 0);
-  for (const std::vector<uint32_t>& rows : emb_.row_index) {
-    for (uint32_t r : rows) ++row_uses_[r];
-  }
-  for (TableRows& table : emb_.tables) {
-    const float decay = row_decay_[table.table_id];
-    if (decay == 0) continue;
-    const size_t dim = static_cast<size_t>(table.dim);
-    const float per_use = decay / static_cast<float>(n);
-    for (size_t r = 0; r < row_uses_.size(); ++r) {
-      if (row_uses_[r] == 0) continue;
-      const float scale = per_use * static_cast<float>(row_uses_[r]);
-      float* g = table.grads.data() + r * dim;
-      const float* w = table.rows.data() + r * dim;
-      for (size_t j = 0; j < dim; ++j) g[j] += scale * w[j];
-    }
-  }
 }
 
 Status Trainer::Report(const std::string& gather, const std::string& text) {

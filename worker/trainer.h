@@ -121,9 +121,6 @@ class Trainer {
   Status FinishPrefetch();
   // Forgets the prefetched batch (end of an epoch, stop), waiting for its pulls.
   Status DropPrefetch();
-  // Adds each table's per-example L2 to its row gradients: a row used c times
-  // by the batch's n examples gets weight_decay * c / n * w.
-  void AddRowDecay(size_t n);
   Status Evaluate(const std::string& split, const ReaderFactory& open);
   Status Report(const std::string& gather, const std::string& text);
   // Meets the servers in "ps/sync/<k>"; `action` is checkpoint, end or end-checkpoint.

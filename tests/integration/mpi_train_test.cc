@@ -13,18 +13,9 @@ namespace metaps {
 namespace {
 
 using metaps::testing::Env;
+using metaps::testing::SplitMetric;
 using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
-
-// The value of "key":number inside the JSON object "split":{...}.
-double SplitMetric(const std::string& line, const std::string& split, const std::string& key) {
-  std::smatch m;
-  if (!std::regex_search(line, m,
-                         std::regex("\"" + split + "\":\\{[^}]*\"" + key + "\":([-0-9.e]+)"))) {
-    return -1;
-  }
-  return std::stod(m[1]);
-}
 
 class MpiTrainTest : public ::testing::Test {
  protected:

@@ -162,4 +162,15 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// The value of "key":number inside the JSON object "split":{...}; -1 if absent.
+inline double SplitMetric(const std::string& line, const std::string& split,
+                          const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(line, m,
+                         std::regex("\"" + split + "\":\\{[^}]*\"" + key + "\":([-0-9.e]+)"))) {
+    return -1;
+  }
+  return std::stod(m[1]);
+}
+
 }  // namespace metaps::testing

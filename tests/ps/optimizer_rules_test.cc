@@ -144,5 +144,51 @@ TEST(OptimizerRulesTest, FtrlInitialStateReproducesTheInitialValue) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(row[6 + i], 0.0f);  // n
 }
 
+// AdamW's decoupled decay: w <- (1 - lr * dwd) * w - lr * step, the step from
+// the undecayed w (here with no coupled decay, so the step is plain Adam's).
+TEST(OptimizerRulesTest, AdamWithDecoupledDecay) {
+  const double lr = 0.01, dwd = 0.5, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double w[kDim] = {0.5, -1.0}, m[kDim] = {0, 0}, v[kDim] = {0, 0};
+  OptimizerParams p;
+  p.kind = OptimizerKind::kAdam;
+  p.lr = 0.01f;
+  p.decoupled_weight_decay = 0.5f;
+  float row[3 * kDim + 1] = {0.5f, -1.0f};
+  InitOptimizerState(p, row, kDim);
+  for (int t = 0; t < 3; ++t) {
+    for (int i = 0; i < kDim; ++i) {
+      m[i] = b1 * m[i] + (1 - b1) * kGrads[t][i];
+      v[i] = b2 * v[i] + (1 - b2) * kGrads[t][i] * kGrads[t][i];
+      const double step = (m[i] / (1 - std::pow(b1, t + 1))) /
+                          (std::sqrt(v[i] / (1 - std::pow(b2, t + 1))) + eps);
+      w[i] = (1 - lr * dwd) * w[i] - lr * step;
+    }
+    ApplyOptimizer(p, row, Grad(t).data(), kDim);
+    ExpectClose(row, w, kDim);
+  }
+}
+
+// With a zero gradient only the decay acts: SGD and Adagrad shrink w by
+// exactly (1 - lr * dwd) per update; without decay nothing changes bit for bit.
+TEST(OptimizerRulesTest, DecoupledDecayAloneShrinksByItsFactor) {
+  for (OptimizerKind kind : {OptimizerKind::kSgd, OptimizerKind::kAdagrad}) {
+    OptimizerParams p;
+    p.kind = kind;
+    p.lr = 0.1f;
+    p.decoupled_weight_decay = 0.2f;
+    float row[2 * kDim] = {0.5f, -1.0f};
+    InitOptimizerState(p, row, kDim);
+    const float zero[kDim] = {0, 0};
+    ApplyOptimizer(p, row, zero, kDim);
+    EXPECT_FLOAT_EQ(row[0], 0.5f * 0.98f);
+    EXPECT_FLOAT_EQ(row[1], -1.0f * 0.98f);
+    p.decoupled_weight_decay = 0;
+    const float before[kDim] = {row[0], row[1]};
+    ApplyOptimizer(p, row, zero, kDim);
+    EXPECT_EQ(row[0], before[0]);
+    EXPECT_EQ(row[1], before[1]);
+  }
+}
+
 }  // namespace
 }  // namespace metaps

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -256,6 +257,47 @@ INSTANTIATE_TEST_SUITE_P(Families, ModelFamilyTest, ::testing::ValuesIn(AllCases
                          [](const ::testing::TestParamInfo<FamilyCase>& info) {
                            return info.param.label;
                          });
+
+// Per-example L2: a row used c times by a batch of n examples gets
+// decay * c / n * w added to its gradient, counted over every slot.
+TEST(PerExampleL2Test, ScalesEachRowByItsUsesInTheBatch) {
+  BatchSchema schema;
+  schema.slots = {{"a", false}, {"b", false}};
+  Batch batch;
+  batch.Reset(schema);
+  const uint64_t a[4] = {7, 7, 9, 7}, b[4] = {9, 11, 11, 7};
+  for (int i = 0; i < 4; ++i) {
+    batch.AddKey(0, a[i]);
+    batch.AddKey(1, b[i]);
+    batch.FinishExample(1.0f);
+  }
+  EmbeddingBatch emb;
+  EmbeddingBatchBuilder().Build(batch, 2, /*with_linear=*/true, &emb);
+  for (TableRows& t : emb.tables) {
+    for (size_t i = 0; i < t.rows.size(); ++i) t.rows[i] = 0.5f + static_cast<float>(i);
+    for (size_t i = 0; i < t.grads.size(); ++i) t.grads[i] = 1.0f;  // a data gradient
+  }
+  const float decay[2] = {0.5f, 0.25f};
+  std::vector<uint32_t> uses;
+  AddPerExampleL2(batch.size(), decay, &uses, &emb);
+  const std::map<uint64_t, int> expected_uses = {{7, 4}, {9, 2}, {11, 2}};
+  ASSERT_EQ(emb.tables[0].keys.size(), 3u);
+  for (const TableRows& t : emb.tables) {
+    for (size_t r = 0; r < t.keys.size(); ++r) {
+      const int c = expected_uses.at(t.keys[r]);
+      for (int j = 0; j < t.dim; ++j) {
+        const size_t i = r * static_cast<size_t>(t.dim) + static_cast<size_t>(j);
+        EXPECT_FLOAT_EQ(t.grads[i], 1.0f + decay[t.table_id] * c / 4.0f * t.rows[i])
+            << "table " << t.table_id << " key " << t.keys[r];
+      }
+    }
+  }
+  // No decay, no change.
+  const AlignedVector<float> before = emb.tables[0].grads;
+  const float none[2] = {0, 0};
+  AddPerExampleL2(batch.size(), none, &uses, &emb);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), emb.tables[0].grads.begin()));
+}
 
 }  // namespace
 }  // namespace metaps
