@@ -1,8 +1,8 @@
 // Integration: the shipped MovieLens jobs learn what their formulas allow on
 // real data (ml-latest-small from the shared data directory beside the
 // checkout), in one process with every role a thread: mf's factors are worth
-// clearly more than frozen embeddings, and the result does not depend on
-// whether the ratings file is sorted by user or shuffled.
+// clearly more than frozen embeddings, the result does not depend on whether
+// the ratings file is sorted by user or shuffled, and ncf matches mf.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -92,6 +92,19 @@ TEST_F(TrainQualityTest, MfLearnsFactorsWhateverTheOrderOfTheRatings) {
   EXPECT_LE(rmse, 0.86) << trained;
   EXPECT_LT(rmse, frozen_rmse - 0.01) << "trained " << trained << "\nfrozen " << frozen;
   EXPECT_NEAR(rmse, shuffled_rmse, 0.005) << "sorted " << trained << "\nshuffled " << shuffled;
+}
+
+// ncf's GMF (w . (u ⊙ v) + b) on mf's inputs is at least as good as mf: it
+// starts as mf (w = 1) and learns w. The shipped ncf once did worse than
+// biases alone.
+TEST_F(TrainQualityTest, NcfIsAtLeastAsGoodAsMfOnTheSameInputs) {
+  const std::string mf = Train("movielens_mf.pbtxt", *sorted_);
+  const std::string ncf = Train("movielens_ncf.pbtxt", *sorted_);
+  const double mf_rmse = SplitMetric(mf, "test", "rmse");
+  const double ncf_rmse = SplitMetric(ncf, "test", "rmse");
+  ASSERT_GT(mf_rmse, 0) << mf;
+  ASSERT_GT(ncf_rmse, 0) << ncf;
+  EXPECT_LE(ncf_rmse, mf_rmse + 0.001) << "mf " << mf << "\nncf " << ncf;
 }
 
 }  // namespace

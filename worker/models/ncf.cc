@@ -7,6 +7,7 @@
 // MLP's output bias plays mf's mu.
 // Dense layout: the MLP's layers (W then b, per layer) from offset 0; the
 // output bias starts at options.global_bias.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -38,8 +39,15 @@ class NcfModel final : public ModelFamily {
   size_t num_dense() const override { return mlp_.num_params(); }
   // The output starts at global_bias (e.g. the mean rating): the MLP's last
   // bias would otherwise climb there one small optimizer step at a time.
+  // With no hidden layer (GMF, r = w.(u ⊙ v) + b) w starts at 1, so the model
+  // starts as mf and learns w from there: a random w of mixed signs and sizes
+  // scales each coordinate's gradient by w_k and its curvature by w_k^2, and
+  // the embeddings' SGD steps are then either too small or unstable.
   void InitDense(uint64_t seed, float* dense) const override {
     mlp_.Init(seed, dense);
+    if (options_.hidden.empty()) {
+      std::fill(dense + mlp_.dense_offset(), dense + mlp_.dense_offset() + dim_, 1.0f);  // W_0: dim x 1
+    }
     dense[mlp_.OutputBiasOffset()] = options_.global_bias;
   }
 
