@@ -180,6 +180,12 @@ TEST_P(ModelFamilyTest, InitDenseIsDeterministicPerSeed) {
   if (GetParam().options.family == "mf") {
     ASSERT_EQ(dense_.size(), 1u);
     EXPECT_EQ(dense_[0], GetParam().options.global_bias);
+  } else if (GetParam().options.family == "ncf" && GetParam().options.hidden.empty()) {
+    // GMF starts as mf, whatever the seed: w = 1 and b = global_bias.
+    EXPECT_EQ(dense_, other);
+    ASSERT_EQ(dense_.size(), static_cast<size_t>(GetParam().options.embedding_dim) + 1);
+    for (int k = 0; k < GetParam().options.embedding_dim; ++k) EXPECT_EQ(dense_[k], 1.0f);
+    EXPECT_EQ(dense_.back(), GetParam().options.global_bias);
   } else if (GetParam().options.use_mlp) {
     EXPECT_NE(dense_, other);
   }
