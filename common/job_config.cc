@@ -290,8 +290,7 @@ void Validate(Checker& c, const config::JobConfig& job) {
   c.Require(d.batch_size() > 0, "data.batch_size", "must be positive");
   c.Require(d.max_bad_fraction() >= 0 && d.max_bad_fraction() <= 1, "data.max_bad_fraction",
             "must be in [0, 1]");
-  c.Require(!d.has_holdout_fraction() ||
-                (d.holdout_fraction() > 0 && d.holdout_fraction() < 0.5),
+  c.Require(!d.has_holdout_fraction() || (d.holdout_fraction() > 0 && d.holdout_fraction() < 0.5),
             "data.holdout_fraction", "must be in (0, 0.5)");
   c.Require(d.reader_threads() >= 1 && d.reader_threads() <= kMaxReaderThreads,
             "data.reader_threads",

@@ -79,7 +79,8 @@ class HoldoutReader : public Reader {
     // The inner reader's counts, but examples per scenario of this band only.
     stats_ = inner_->stats();
     if (!stats_.scenario_examples.empty()) {
-      kept_per_scenario_.resize(std::max(kept_per_scenario_.size(), stats_.scenario_examples.size()));
+      kept_per_scenario_.resize(
+          std::max(kept_per_scenario_.size(), stats_.scenario_examples.size()));
       stats_.scenario_examples = kept_per_scenario_;
     }
     return Status::Ok();
@@ -170,7 +171,8 @@ Status CheckDataSources(const config::JobConfig& job, const std::string& data_di
   }
   const std::string& format = d.format();
   if ((format == "datagen-ctr" || format == "datagen-scenarios") && d.train().empty()) {
-    const std::string train = Resolve(data_dir, format == "datagen-ctr" ? "train.txt" : "train.csv");
+    const std::string train =
+        Resolve(data_dir, format == "datagen-ctr" ? "train.txt" : "train.csv");
     if (!IsRegularFile(train)) {
       return NotFound("data.format " + format + ": " + train +
                       " does not exist (write it with metaps datagen --kind " +

@@ -146,7 +146,6 @@ std::vector<float> FmPredictions(const Batch& batch, const BatchSchema& schema, 
   return predictions;
 }
 
-
 TEST(LibsvmFieldsTest, FmTermSumsFieldPairsAndIsZeroWithOneField) {
   // Line 1: three fields; line 2: only field "item"; line 3: user and ctx,
   // nothing in item; line 4: no features at all.
@@ -343,10 +342,9 @@ TEST(ScenarioMappingTest, ScenarioCsvMapsAnyColumn) {
   // Without a mapping: the scenario column as written.
   auto plain = OpenScenarioReader({path}, ReaderOptions{});
   ASSERT_TRUE(plain.ok());
-  EXPECT_EQ(DrainReader(plain->get()).batches[0].scenario_ids,
-            (std::vector<uint32_t>{0, 5, 0, 0}));
-  auto missing = OpenScenarioReader({path}, ReaderOptions{},
-                                    ScenarioMap(ScenarioMapSpec{"browser", {}, {}}));
+  EXPECT_EQ(DrainReader(plain->get()).batches[0].scenario_ids, (std::vector<uint32_t>{0, 5, 0, 0}));
+  auto missing =
+      OpenScenarioReader({path}, ReaderOptions{}, ScenarioMap(ScenarioMapSpec{"browser", {}, {}}));
   ASSERT_FALSE(missing.ok());
   EXPECT_TRUE(Contains(missing.status().message(), "data.scenario_from: column 'browser'"))
       << missing.status();

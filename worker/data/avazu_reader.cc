@@ -164,8 +164,8 @@ StatusOr<std::unique_ptr<Reader>> OpenAvazuReader(std::vector<std::string> files
     }
     scenario_column = static_cast<size_t>(it - names.begin());
   }
-  return std::unique_ptr<Reader>(new AvazuReader(std::move(files), options, std::string(line),
-                                                 scenario, scenario_column));
+  return std::unique_ptr<Reader>(
+      new AvazuReader(std::move(files), options, std::string(line), scenario, scenario_column));
 }
 
 }  // namespace metaps

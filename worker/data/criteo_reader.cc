@@ -62,7 +62,7 @@ class CriteoParser : public LineParser {
  private:
   const ScenarioMap scenario_;
   const size_t scenario_field_;  // of the scenario column, when enabled
-  char delimiter_ = '\t';  // of the file being parsed
+  char delimiter_ = '\t';        // of the file being parsed
   std::vector<std::string_view> fields_;
 };
 

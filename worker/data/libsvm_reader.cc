@@ -174,8 +174,8 @@ StatusOr<std::vector<LibsvmField>> LoadLibsvmFieldMap(const std::string& path) {
     if (name.empty() || name.find_first_of(" \t") != std::string_view::npos) {
       return InvalidArgument(path + ":" + std::to_string(file->line_number()) +
                              ": expected one field name for feature index " +
-                             std::to_string(index) + ", got '" +
-                             std::string(line.substr(0, 64)) + "'");
+                             std::to_string(index) + ", got '" + std::string(line.substr(0, 64)) +
+                             "'");
     }
     if (!fields.empty() && fields.back().name == name && fields.back().last + 1 == index) {
       fields.back().last = index;

@@ -100,8 +100,7 @@ Status LineReader::CheckBadFraction(const std::string& path, bool at_end_of_file
                          " (fix the data or raise max_bad_fraction)");
 }
 
-Status LineReader::CheckScenario(uint32_t scenario, const std::string& path,
-                                 size_t line_number) {
+Status LineReader::CheckScenario(uint32_t scenario, const std::string& path, size_t line_number) {
   if (options_.num_scenarios == 0) return Status::Ok();
   if (scenario >= options_.num_scenarios) {
     return InvalidArgument(path + ":" + std::to_string(line_number) + ": scenario id " +

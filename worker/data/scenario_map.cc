@@ -34,7 +34,8 @@ bool ScenarioMap::Map(std::string_view value, uint32_t* id, std::string* reason)
       *id = static_cast<uint32_t>(catch_all_);
       return true;
     }
-    *reason = column_ + " '" + shown + "' is in no entry of data.scenario_values (add it, or \"*\")";
+    *reason =
+        column_ + " '" + shown + "' is in no entry of data.scenario_values (add it, or \"*\")";
     return false;
   }
   if (!bounds_.empty()) {

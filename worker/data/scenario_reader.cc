@@ -138,8 +138,8 @@ StatusOr<std::unique_ptr<Reader>> OpenScenarioReader(std::vector<std::string> fi
     }
     scenario_column = static_cast<size_t>(it - columns.begin());
   }
-  return std::unique_ptr<Reader>(new ScenarioReader(std::move(files), options, header, columns,
-                                                    scenario, scenario_column));
+  return std::unique_ptr<Reader>(
+      new ScenarioReader(std::move(files), options, header, columns, scenario, scenario_column));
 }
 
 }  // namespace metaps
