@@ -189,6 +189,12 @@ Status CheckDataSources(const config::JobConfig& job, const std::string& data_di
                              ", and there is none (GroupLens ml-latest ships no users file)");
     }
   }
+  // Opening the readers checks headers, side files, the scenario column and
+  // FFM's field count; no data line is parsed.
+  ASSIGN_OR_RETURN(TrainerData data, OpenDataSources(job, data_dir));
+  for (const ReaderFactory* open : {&data.train, &data.valid, &data.test}) {
+    if (*open) RETURN_IF_ERROR((*open)(ReaderOptions{}).status());
+  }
   return Status::Ok();
 }
 

@@ -25,7 +25,9 @@ namespace metaps {
 // Checks, before any rank starts, that the data the job names is there:
 // every data.train/valid/test file (NotFound naming the field and the path),
 // data.field_map, the default train file of datagen-ctr/-scenarios, the
-// MovieLens ratings file, and the users file that data.scenario_from needs.
+// MovieLens ratings file, and the users file that data.scenario_from needs;
+// then opens every split's reader (headers, side files, the scenario column,
+// FFM's field count) without parsing a data line.
 Status CheckDataSources(const config::JobConfig& job, const std::string& data_dir);
 
 // For multi_scenario models the readers also check every scenario id against

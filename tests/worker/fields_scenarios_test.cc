@@ -439,5 +439,31 @@ TEST(CheckDataSourcesTest, MissingTrainFileNamesFieldAndPath) {
   EXPECT_TRUE(Contains(ml.status().message(), "data.train: does not apply")) << ml.status();
 }
 
+TEST(CheckDataSourcesTest, OpensTheReadersBeforeTraining) {
+  const std::string dir = TempDir("open_early");
+  for (const char* split : {"train", "valid", "test"}) {
+    std::ofstream(dir + "/" + split + ".csv") << kScenarioCsv;
+  }
+  std::ofstream(dir + "/none.ffm") << "1\n0\n";
+  auto scen = ParseJobConfig(R"(data { format: "datagen-scenarios" scenario_from: "browser" }
+                                model { family: "multi_scenario" num_scenarios: 2 })",
+                             "s.pbtxt");
+  ASSERT_TRUE(scen.ok()) << scen.status();
+  Status status = CheckDataSources(*scen, dir);
+  EXPECT_TRUE(Contains(status.message(), "data.scenario_from: column 'browser'")) << status;
+  auto ffm = ParseJobConfig(R"(data { format: "ffm" train: "none.ffm" }
+                               model { family: "deepfm" })",
+                            "f.pbtxt");
+  ASSERT_TRUE(ffm.ok());
+  status = CheckDataSources(*ffm, dir);
+  EXPECT_TRUE(Contains(status.message(), "to infer data.num_fields from; set it")) << status;
+  auto good = ParseJobConfig(R"(data { format: "datagen-scenarios" scenario_from: "device"
+                                       scenario_values: ["phone", "*"] }
+                                model { family: "multi_scenario" num_scenarios: 2 })",
+                             "g.pbtxt");
+  ASSERT_TRUE(good.ok());
+  EXPECT_TRUE(CheckDataSources(*good, dir).ok());
+}
+
 }  // namespace
 }  // namespace metaps
