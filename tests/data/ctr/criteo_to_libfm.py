@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Converts a Criteo CSV sample (header label,I1..I13,C1..C26) to libFM text
+"""Converts Criteo data (CSV with the header label,I1..I13,C1..C26, or TSV
+without a header as `metaps datagen --kind ctr` writes) to libFM text
 with a libFM --meta field file, for launch/jobs/ctr_libfm.pbtxt.
 
   python3 tests/data/ctr/criteo_to_libfm.py ../shared/data/ctr-samples/criteo_sample.txt \
@@ -18,8 +19,14 @@ import sys
 
 def main():
     src, prefix, n_train = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    names = ["label"] + ["I%d" % k for k in range(1, 14)] + ["C%d" % k for k in range(1, 27)]
     with open(src, newline="") as f:
-        rows = list(csv.DictReader(f))
+        first = f.readline()
+        f.seek(0)
+        if first.startswith("label,"):
+            rows = list(csv.DictReader(f))
+        else:  # Criteo TSV without a header (`metaps datagen --kind ctr`)
+            rows = [dict(zip(names, line.rstrip("\n").split("\t"))) for line in f]
     index, fields = {}, []
 
     def feature(field, key):
