@@ -3,6 +3,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -173,7 +174,7 @@ void FillDefaults(config::JobConfig* job) {
   if (!d->has_max_bad_fraction()) d->set_max_bad_fraction(0.001);
   if (!d->has_rating_threshold()) d->set_rating_threshold(3.5f);
   if (!d->has_reader_threads()) d->set_reader_threads(1);
-  if (!d->has_holdout_fraction()) d->set_holdout_fraction(0.1);
+  if (!d->has_holdout_fraction() && d->format() == "movielens") d->set_holdout_fraction(0.1);
   auto* m = job->mutable_model();
   if (!m->has_embedding_dim()) m->set_embedding_dim(16);
   if (m->loss().empty()) {
@@ -230,6 +231,83 @@ void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::str
             "applies to ftrl only; use weight_decay with " + o.kind());
 }
 
+// --- Data fields and scenarios: fields that do not apply to data.format are
+// errors, so that nothing in a config is silently ignored. ---
+void ValidateDataFields(Checker& c, const config::DataConfig& d) {
+  const std::string& f = d.format();
+  const bool movielens = f == "movielens" || f == "datagen-ratings";
+  const bool libsvm = f == "libsvm" || f == "ffm";
+  auto only = [&](bool applies, bool set, const std::string& path, const std::string& formats) {
+    c.Require(!set || applies, path,
+              "applies to data.format " + formats + " only, not '" + f + "'");
+  };
+  for (const char* split : {"train", "valid", "test"}) {
+    const auto& files = std::string(split) == "train"   ? d.train()
+                        : std::string(split) == "valid" ? d.valid()
+                                                        : d.test();
+    c.Require(!movielens || files.empty(), std::string("data.") + split,
+              "does not apply to data.format '" + f +
+                  "' (its files are found in --data; movielens holds out "
+                  "data.holdout_fraction for valid and test)");
+  }
+  only(f == "libsvm", !d.fields().empty(), "data.fields", "libsvm");
+  only(f == "libsvm", !d.field_map().empty(), "data.field_map", "libsvm");
+  c.Require(d.fields().empty() || d.field_map().empty(), "data.field_map",
+            "set data.fields or data.field_map, not both");
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& field : d.fields()) {
+    c.Require(!field.name().empty(), "data.fields", "every field needs a name");
+    c.Require(field.first() <= field.last(), "data.fields",
+              "field '" + field.name() + "': first " + std::to_string(field.first()) +
+                  " is above last " + std::to_string(field.last()));
+    ranges.emplace_back(field.first(), field.last());
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    c.Require(ranges[i].first > ranges[i - 1].second, "data.fields",
+              "index ranges overlap at " + std::to_string(ranges[i].first));
+  }
+  only(f == "ffm", d.has_num_fields(), "data.num_fields", "ffm");
+  c.Require(!d.has_num_fields() || (d.num_fields() >= 1 && d.num_fields() <= 100000),
+            "data.num_fields", "must be in [1, 100000], got " + std::to_string(d.num_fields()));
+  only(f == "movielens", d.has_holdout_fraction(), "data.holdout_fraction", "movielens");
+  only(movielens, d.ignore_side_files(), "data.ignore_side_files", "movielens, datagen-ratings");
+  const std::string& from = d.scenario_from();
+  c.Require(from.empty() || !libsvm, "data.scenario_from",
+            "does not apply to data.format '" + f + "' (it has no columns to map)");
+  if (!from.empty() && movielens) {
+    c.OneOf(from, {"gender", "age", "occupation"}, "data.scenario_from");
+    c.Require(!d.ignore_side_files(), "data.scenario_from",
+              "needs the users side file, but data.ignore_side_files is set");
+  }
+  if (!from.empty() && (f == "criteo" || f == "datagen-ctr")) {
+    std::set<std::string> columns;
+    for (int i = 1; i <= 13; ++i) columns.insert("I" + std::to_string(i));
+    for (int i = 1; i <= 26; ++i) columns.insert("C" + std::to_string(i));
+    c.OneOf(from, columns, "data.scenario_from");
+  }
+  c.Require(from != "click" || f != "avazu", "data.scenario_from", "'click' is the label");
+  const bool mapped = !from.empty() || f == "datagen-scenarios";
+  c.Require(mapped || d.scenario_values().empty(), "data.scenario_values",
+            "needs data.scenario_from");
+  c.Require(mapped || d.scenario_bounds().empty(), "data.scenario_bounds",
+            "needs data.scenario_from");
+  c.Require(d.scenario_values().empty() || d.scenario_bounds().empty(), "data.scenario_bounds",
+            "set data.scenario_values or data.scenario_bounds, not both");
+  for (int i = 1; i < d.scenario_bounds_size(); ++i) {
+    c.Require(d.scenario_bounds(i) > d.scenario_bounds(i - 1), "data.scenario_bounds",
+              "must be increasing");
+  }
+  std::set<std::string> seen;
+  for (const std::string& group : d.scenario_values()) {
+    for (const std::string& value : Split(group, '|')) {
+      c.Require(seen.insert(value).second, "data.scenario_values",
+                "value '" + value + "' is in more than one scenario");
+    }
+    c.Require(!group.empty(), "data.scenario_values", "an entry is empty");
+  }
+}
+
 void Validate(Checker& c, const config::JobConfig& job) {
   const auto& cl = job.cluster();
   c.Require(cl.servers() >= 1, "cluster.servers", "must be at least 1");
@@ -243,8 +321,8 @@ void Validate(Checker& c, const config::JobConfig& job) {
   c.Require(d.batch_size() > 0, "data.batch_size", "must be positive");
   c.Require(d.max_bad_fraction() >= 0 && d.max_bad_fraction() <= 1, "data.max_bad_fraction",
             "must be in [0, 1]");
-  c.Require(d.holdout_fraction() > 0 && d.holdout_fraction() < 0.5, "data.holdout_fraction",
-            "must be in (0, 0.5)");
+  c.Require(!d.has_holdout_fraction() || (d.holdout_fraction() > 0 && d.holdout_fraction() < 0.5),
+            "data.holdout_fraction", "must be in (0, 0.5)");
   c.Require(d.reader_threads() >= 1 && d.reader_threads() <= kMaxReaderThreads,
             "data.reader_threads",
             "must be in [1, " + std::to_string(kMaxReaderThreads) + "], got " +
@@ -253,6 +331,7 @@ void Validate(Checker& c, const config::JobConfig& job) {
             "data.shuffle_buffer",
             "must be in [0, " + std::to_string(kMaxShuffleBuffer) + "], got " +
                 std::to_string(d.shuffle_buffer()));
+  ValidateDataFields(c, d);
   const auto& m = job.model();
   c.OneOf(m.family(), {"mf", "ncf", "deepfm", "multi_scenario"}, "model.family");
   c.Require(m.embedding_dim() >= 1 && m.embedding_dim() <= 4096, "model.embedding_dim",

@@ -81,6 +81,12 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     return 2;
   }
   const config::JobConfig job = std::move(loaded).value();
+  // Export reads no data; train and eval check it before any rank starts.
+  if (Status data_ok = command == "export" ? Status::Ok() : CheckDataSources(job, data_dir);
+      !data_ok.ok()) {
+    std::cerr << me << data_ok.message() << "\n";
+    return 2;
+  }
   if (!flags.WasSet("servers")) cluster.servers = job.cluster().servers();
   auto embedding = TableSpecFor(job.embedding(), 0, "embedding", job.model().embedding_dim());
   auto linear = TableSpecFor(job.linear(), 1, "linear", 1);

@@ -1,5 +1,9 @@
 #include "worker/dataset.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+
 #include "common/hash.h"
 #include "worker/data/avazu_reader.h"
 #include "worker/data/criteo_reader.h"
@@ -67,12 +71,22 @@ class HoldoutReader : public Reader {
         }
         out->FinishExample(buffer_.labels[i], buffer_.scenario_ids[i], buffer_.user_ids[i],
                            buffer_.item_ids[i], buffer_.timestamps[i]);
+        const uint32_t scenario = buffer_.scenario_ids[i];
+        if (scenario >= kept_per_scenario_.size()) kept_per_scenario_.resize(scenario + 1, 0);
+        ++kept_per_scenario_[scenario];
       }
+    }
+    // The inner reader's counts, but examples per scenario of this band only.
+    stats_ = inner_->stats();
+    if (!stats_.scenario_examples.empty()) {
+      kept_per_scenario_.resize(
+          std::max(kept_per_scenario_.size(), stats_.scenario_examples.size()));
+      stats_.scenario_examples = kept_per_scenario_;
     }
     return Status::Ok();
   }
   const BatchSchema& schema() const override { return inner_->schema(); }
-  const ReaderStats& stats() const override { return inner_->stats(); }
+  const ReaderStats& stats() const override { return stats_; }
 
  private:
   std::unique_ptr<Reader> inner_;
@@ -81,9 +95,108 @@ class HoldoutReader : public Reader {
   size_t batch_size_;
   Batch buffer_;
   size_t pos_ = 0;
+  std::vector<size_t> kept_per_scenario_;
+  ReaderStats stats_;
 };
 
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+ScenarioMap ScenarioFrom(const config::DataConfig& d) {
+  ScenarioMapSpec spec;
+  spec.column = d.scenario_from();
+  // datagen-scenarios: value groups or bounds alone apply to its scenario column.
+  if (spec.column.empty() && d.format() == "datagen-scenarios" &&
+      (!d.scenario_values().empty() || !d.scenario_bounds().empty())) {
+    spec.column = "scenario";
+  }
+  spec.values.assign(d.scenario_values().begin(), d.scenario_values().end());
+  spec.bounds.assign(d.scenario_bounds().begin(), d.scenario_bounds().end());
+  return ScenarioMap(spec);
+}
+
+// multi_scenario: readers check scenario ids against model.num_scenarios.
+ReaderFactory CheckingScenarios(ReaderFactory open, uint32_t num_scenarios) {
+  if (!open) return open;
+  return [open, num_scenarios](const ReaderOptions& o) {
+    ReaderOptions checked = o;
+    checked.num_scenarios = num_scenarios;
+    return open(checked);
+  };
+}
+
+// libsvm/ffm format options: fields from data.fields or data.field_map, FFM's
+// field count from data.num_fields or the train files.
+StatusOr<LibsvmOptions> LibsvmFormat(const config::JobConfig& job, const std::string& data_dir) {
+  const auto& d = job.data();
+  LibsvmOptions lo;
+  lo.ffm = d.format() == "ffm";
+  lo.binary_label = job.model().loss() == "logistic";
+  for (const auto& f : d.fields()) lo.fields.push_back({f.name(), f.first(), f.last()});
+  if (!d.field_map().empty()) {
+    auto fields = LoadLibsvmFieldMap(Resolve(data_dir, d.field_map()));
+    if (!fields.ok()) return InvalidArgument("data.field_map: " + fields.status().message());
+    lo.fields = std::move(fields).value();
+  }
+  if (lo.ffm) {
+    if (d.has_num_fields()) {
+      lo.num_fields = d.num_fields();
+    } else {
+      ASSIGN_OR_RETURN(lo.num_fields, InferFfmNumFields(ResolveAll(data_dir, d.train())));
+    }
+  }
+  return lo;
+}
+
 }  // namespace
+
+Status CheckDataSources(const config::JobConfig& job, const std::string& data_dir) {
+  const auto& d = job.data();
+  for (const char* split : {"train", "valid", "test"}) {
+    const auto& files = std::string(split) == "train"   ? d.train()
+                        : std::string(split) == "valid" ? d.valid()
+                                                        : d.test();
+    for (const std::string& f : files) {
+      const std::string path = Resolve(data_dir, f);
+      if (!IsRegularFile(path)) {
+        return NotFound(std::string("data.") + split + ": " + path + " does not exist" +
+                        (path == f ? "" : " (relative to --data " + data_dir + ")"));
+      }
+    }
+  }
+  if (!d.field_map().empty() && !IsRegularFile(Resolve(data_dir, d.field_map()))) {
+    return NotFound("data.field_map: " + Resolve(data_dir, d.field_map()) + " does not exist");
+  }
+  const std::string& format = d.format();
+  if ((format == "datagen-ctr" || format == "datagen-scenarios") && d.train().empty()) {
+    const std::string train =
+        Resolve(data_dir, format == "datagen-ctr" ? "train.txt" : "train.csv");
+    if (!IsRegularFile(train)) {
+      return NotFound("data.format " + format + ": " + train +
+                      " does not exist (write it with metaps datagen --kind " +
+                      (format == "datagen-ctr" ? "ctr" : "scenarios") + " --out " + data_dir +
+                      ", or name the files in data.train)");
+    }
+  }
+  if (format == "movielens") {
+    ASSIGN_OR_RETURN(MovieLensFiles files, DetectMovieLens(data_dir));
+    if (!d.scenario_from().empty() && files.users.empty()) {
+      return InvalidArgument("data.scenario_from: '" + d.scenario_from() + "' needs the " +
+                             MovieLensFlavorName(files.flavor) +
+                             " users file (u.user, users.dat or users.csv) in " + data_dir +
+                             ", and there is none (GroupLens ml-latest ships no users file)");
+    }
+  }
+  // Opening the readers checks headers, side files, the scenario column and
+  // FFM's field count; no data line is parsed.
+  ASSIGN_OR_RETURN(TrainerData data, OpenDataSources(job, data_dir));
+  for (const ReaderFactory* open : {&data.train, &data.valid, &data.test}) {
+    if (*open) RETURN_IF_ERROR((*open)(ReaderOptions{}).status());
+  }
+  return Status::Ok();
+}
 
 StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::string& data_dir) {
   const auto& d = job.data();
@@ -92,30 +205,47 @@ StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::s
   ml.binary_label = d.binary_label();
   ml.rating_threshold = d.rating_threshold();
   ml.use_side_files = !d.ignore_side_files();
+  ml.scenario = ScenarioFrom(d);
+  const ScenarioMap scenario = ScenarioFrom(d);
   const std::string& format = d.format();
   if (format == "criteo" || format == "avazu" || format == "libsvm" || format == "ffm") {
     FileOpener open;
-    if (format == "criteo") open = OpenCriteoReader;
-    if (format == "avazu") open = OpenAvazuReader;
+    if (format == "criteo") {
+      open = [scenario](std::vector<std::string> f, const ReaderOptions& o) {
+        return OpenCriteoReader(std::move(f), o, scenario);
+      };
+    }
+    if (format == "avazu") {
+      open = [scenario](std::vector<std::string> f, const ReaderOptions& o) {
+        return OpenAvazuReader(std::move(f), o, scenario);
+      };
+    }
+    if (d.train().empty()) return InvalidArgument("data.train: no files for format " + format);
     if (format == "libsvm" || format == "ffm") {
-      LibsvmOptions lo;
-      lo.ffm = format == "ffm";
-      lo.binary_label = job.model().loss() == "logistic";
+      ASSIGN_OR_RETURN(LibsvmOptions lo, LibsvmFormat(job, data_dir));
       open = [lo](std::vector<std::string> f, const ReaderOptions& o) {
         return OpenLibsvmReader(std::move(f), lo, o);
       };
     }
-    if (d.train().empty()) return InvalidArgument("data.train: no files for format " + format);
     data.train = FilesFactory(open, ResolveAll(data_dir, d.train()));
     data.valid = FilesFactory(open, ResolveAll(data_dir, d.valid()));
     data.test = FilesFactory(open, ResolveAll(data_dir, d.test()));
   } else if (format == "datagen-ctr" || format == "datagen-scenarios") {
     const bool ctr = format == "datagen-ctr";
-    FileOpener open = ctr ? FileOpener(OpenCriteoReader) : FileOpener(OpenScenarioReader);
+    FileOpener open = [ctr, scenario](std::vector<std::string> f, const ReaderOptions& o) {
+      return ctr ? OpenCriteoReader(std::move(f), o, scenario)
+                 : OpenScenarioReader(std::move(f), o, scenario);
+    };
     const std::string ext = ctr ? ".txt" : ".csv";
-    data.train = FilesFactory(open, {Resolve(data_dir, "train" + ext)});
-    data.valid = FilesFactory(open, {Resolve(data_dir, "valid" + ext)});
-    data.test = FilesFactory(open, {Resolve(data_dir, "test" + ext)});
+    // data.train / valid / test, where set, name the files instead.
+    auto files = [&](const google::protobuf::RepeatedPtrField<std::string>& given,
+                     const std::string& name) {
+      return given.empty() ? std::vector<std::string>{Resolve(data_dir, name + ext)}
+                           : ResolveAll(data_dir, given);
+    };
+    data.train = FilesFactory(open, files(d.train(), "train"));
+    data.valid = FilesFactory(open, files(d.valid(), "valid"));
+    data.test = FilesFactory(open, files(d.test(), "test"));
   } else if (format == "datagen-ratings") {
     for (const char* split : {"train", "valid", "test"}) {
       ASSIGN_OR_RETURN(MovieLensFiles files, DetectMovieLensSplit(data_dir, split));
@@ -142,6 +272,12 @@ StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::s
     data.train = band(2 * h, 1.0);
   } else {
     return InvalidArgument("data.format '" + format + "' has no reader");
+  }
+  if (job.model().family() == "multi_scenario") {
+    const auto n = static_cast<uint32_t>(job.model().num_scenarios());
+    data.train = CheckingScenarios(std::move(data.train), n);
+    data.valid = CheckingScenarios(std::move(data.valid), n);
+    data.test = CheckingScenarios(std::move(data.test), n);
   }
   return data;
 }

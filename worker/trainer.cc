@@ -489,6 +489,13 @@ Status Trainer::Run() {
       METAPS_LOG(WARNING) << "epoch " << epoch << ": " << stats.bad_lines << " malformed of "
                           << stats.lines << " lines skipped";
     }
+    // multi_scenario: towers this worker's shard gave no example in epoch 1.
+    for (size_t k = 0; epoch == 1 && k < stats.scenario_examples.size(); ++k) {
+      if (stats.scenario_examples[k] > 0) continue;
+      METAPS_LOG(WARNING) << "scenario tower " << k
+                          << " received no training example in epoch 1 (worker " << worker_index_
+                          << "'s shard; check data.scenario_from and model.num_scenarios)";
+    }
     // A stop at max_steps keeps the position, so a resumed run goes on from it.
     if (stop) break;
     ++epoch_;

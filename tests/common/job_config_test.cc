@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace metaps {
 namespace {
 
@@ -248,6 +252,92 @@ TEST(JobConfigTest, MissingFileIsNamed) {
   auto job = LoadJobConfig("/nonexistent/job.pbtxt");
   EXPECT_EQ(job.status().code(), StatusCode::kNotFound);
   EXPECT_NE(job.status().message().find("/nonexistent/job.pbtxt"), std::string::npos);
+}
+
+// Fields that do not apply to data.format are errors naming the field and
+// where it was set, never silently ignored.
+TEST(JobConfigTest, DataFieldsThatDoNotApplyToTheFormatAreErrors) {
+  struct Case {
+    const char* data;
+    const char* field;
+  };
+  const Case cases[] = {
+      {R"(format: "criteo" train: "t" fields { name: "a" first: 0 last: 9 })", "data.fields"},
+      {R"(format: "ffm" train: "t" field_map: "meta.txt")", "data.field_map"},
+      {R"(format: "libsvm" train: "t" num_fields: 4)", "data.num_fields"},
+      {R"(format: "criteo" train: "t" holdout_fraction: 0.2)", "data.holdout_fraction"},
+      {R"(format: "avazu" train: "t" ignore_side_files: true)", "data.ignore_side_files"},
+      {R"(format: "libsvm" train: "t" scenario_from: "C1")", "data.scenario_from"},
+      {R"(format: "ffm" train: "t" scenario_from: "x")", "data.scenario_from"},
+      {R"(format: "criteo" train: "t" scenario_from: "device_type")", "data.scenario_from"},
+      {R"(format: "movielens" scenario_from: "zip")", "data.scenario_from"},
+      {R"(format: "avazu" train: "t" scenario_values: ["1"])", "data.scenario_values"},
+      {R"(format: "criteo" train: "t" scenario_bounds: [1])", "data.scenario_bounds"},
+      {R"(format: "datagen-ratings" test: "t")", "data.test"},
+  };
+  for (const Case& c : cases) {
+    const std::string text = std::string("data { ") + c.data + " }\nmodel { family: \"deepfm\" }";
+    auto job = ParseJobConfig(text, "job.pbtxt");
+    ASSERT_FALSE(job.ok()) << c.data;
+    EXPECT_NE(job.status().message().find(std::string("job.pbtxt:1:")), std::string::npos)
+        << job.status();
+    EXPECT_NE(job.status().message().find(std::string(": ") + c.field + ": "), std::string::npos)
+        << c.field << ": " << job.status();
+  }
+}
+
+TEST(JobConfigTest, DataFieldsThatApplyAreAccepted) {
+  for (const char* data : {
+           R"(format: "libsvm" train: "t" fields { name: "a" first: 0 last: 9 }
+              fields { name: "b" first: 10 last: 19 })",
+           R"(format: "libsvm" train: "t" field_map: "meta.txt")",
+           R"(format: "ffm" train: "t" num_fields: 4)",
+           R"(format: "ffm" train: "t")",
+           R"(format: "movielens" holdout_fraction: 0.2 scenario_from: "age"
+              scenario_bounds: [25, 45])",
+           R"(format: "avazu" train: "t" scenario_from: "device_type"
+              scenario_values: ["1", "0|4|5", "*"])",
+           R"(format: "datagen-scenarios" scenario_values: ["0", "1|2"])",
+           R"(format: "datagen-scenarios" scenario_from: "occupation")",
+       }) {
+    const std::string text = std::string("data { ") + data + " }\nmodel { family: \"deepfm\" }";
+    auto job = ParseJobConfig(text, "job.pbtxt");
+    EXPECT_TRUE(job.ok()) << data << ": " << job.status();
+  }
+  // holdout_fraction's default is filled for movielens only.
+  auto ml = ParseJobConfig("data { format: \"movielens\" } model { family: \"mf\" }", "job.pbtxt");
+  ASSERT_TRUE(ml.ok()) << ml.status();
+  EXPECT_DOUBLE_EQ(ml->data().holdout_fraction(), 0.1);
+  auto criteo = ParseJobConfig(kJob, "job.pbtxt");
+  ASSERT_TRUE(criteo.ok());
+  EXPECT_FALSE(criteo->data().has_holdout_fraction());
+}
+
+TEST(JobConfigTest, BadFieldRangesAndScenarioListsNameTheField) {
+  for (auto [data, problem] : std::vector<std::pair<const char*, const char*>>{
+           {R"(format: "libsvm" train: "t" fields { name: "a" first: 5 last: 9 }
+               fields { name: "b" first: 9 last: 19 })",
+            "data.fields: index ranges overlap at 9"},
+           {R"(format: "libsvm" train: "t" fields { name: "a" first: 5 last: 1 })",
+            "data.fields: field 'a': first 5 is above last 1"},
+           {R"(format: "libsvm" train: "t" fields { first: 0 last: 1 })",
+            "data.fields: every field needs a name"},
+           {R"(format: "libsvm" train: "t" field_map: "m" fields { name: "a" last: 1 })",
+            "data.field_map: set data.fields or data.field_map, not both"},
+           {R"(format: "ffm" train: "t" num_fields: 0)", "data.num_fields: must be in [1,"},
+           {R"(format: "avazu" train: "t" scenario_from: "C1" scenario_values: ["1", "2|1"])",
+            "data.scenario_values: value '1' is in more than one scenario"},
+           {R"(format: "avazu" train: "t" scenario_from: "C1" scenario_bounds: [3, 2])",
+            "data.scenario_bounds: must be increasing"},
+           {R"(format: "movielens" ignore_side_files: true scenario_from: "age")",
+            "data.scenario_from: needs the users side file"},
+       }) {
+    const std::string text = std::string("data { ") + data + " }\nmodel { family: \"deepfm\" }";
+    auto job = ParseJobConfig(text, "job.pbtxt");
+    ASSERT_FALSE(job.ok()) << data;
+    EXPECT_NE(job.status().message().find(problem), std::string::npos)
+        << problem << " in: " << job.status();
+  }
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "worker/data/avazu_reader.h"
 
+#include <algorithm>
+
 #include "worker/data/feature_hash.h"
 #include "worker/data/text_fields.h"
 
@@ -21,8 +23,9 @@ int Weekday(int y, int m, int d) {
 
 class AvazuParser : public LineParser {
  public:
-  explicit AvazuParser(std::shared_ptr<const std::vector<Column>> columns)
-      : columns_(std::move(columns)) {}
+  AvazuParser(std::shared_ptr<const std::vector<Column>> columns, const ScenarioMap& scenario,
+              size_t scenario_column)
+      : columns_(std::move(columns)), scenario_(scenario), scenario_column_(scenario_column) {}
 
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
     const std::vector<Column>& columns = *columns_;
@@ -69,19 +72,29 @@ class AvazuParser : public LineParser {
           break;
       }
     }
-    batch->FinishExample(label);
+    uint32_t scenario = 0;
+    if (scenario_.enabled() && !scenario_.Map(fields_[scenario_column_], &scenario, reason)) {
+      return false;
+    }
+    batch->FinishExample(label, scenario);
     return true;
   }
 
  private:
   const std::shared_ptr<const std::vector<Column>> columns_;
+  const ScenarioMap scenario_;
+  const size_t scenario_column_;
   std::vector<std::string_view> fields_;
 };
 
 class AvazuReader : public LineReader {
  public:
-  AvazuReader(std::vector<std::string> files, const ReaderOptions& options, std::string header)
-      : LineReader(std::move(files), options), header_(std::move(header)) {
+  AvazuReader(std::vector<std::string> files, const ReaderOptions& options, std::string header,
+              const ScenarioMap& scenario, size_t scenario_column)
+      : LineReader(std::move(files), options),
+        header_(std::move(header)),
+        scenario_(scenario),
+        scenario_column_(scenario_column) {
     std::vector<Column> columns;
     std::vector<std::string_view> names;
     SplitFields(header_, ',', &names);
@@ -105,7 +118,7 @@ class AvazuReader : public LineReader {
 
  protected:
   std::unique_ptr<LineParser> NewParser() const override {
-    return std::make_unique<AvazuParser>(columns_);
+    return std::make_unique<AvazuParser>(columns_, scenario_, scenario_column_);
   }
 
   StatusOr<bool> IsHeader(std::string_view line, const std::string& path) const override {
@@ -118,13 +131,16 @@ class AvazuReader : public LineReader {
 
  private:
   const std::string header_;
+  const ScenarioMap scenario_;
+  const size_t scenario_column_;
   std::shared_ptr<const std::vector<Column>> columns_;
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Reader>> OpenAvazuReader(std::vector<std::string> files,
-                                                  const ReaderOptions& options) {
+                                                  const ReaderOptions& options,
+                                                  const ScenarioMap& scenario) {
   RETURN_IF_ERROR(LineReader::ValidateOptions(files, options));
   ASSIGN_OR_RETURN(std::unique_ptr<LineFile> first, LineFile::Open(files[0]));
   std::string_view line;
@@ -137,7 +153,19 @@ StatusOr<std::unique_ptr<Reader>> OpenAvazuReader(std::vector<std::string> files
                            ":1: expected an Avazu CSV header (id,click,hour,...), got '" +
                            std::string(line.substr(0, 200)) + "'");
   }
-  return std::unique_ptr<Reader>(new AvazuReader(std::move(files), options, std::string(line)));
+  size_t scenario_column = 0;
+  if (scenario.enabled()) {
+    std::vector<std::string_view> names;
+    SplitFields(line, ',', &names);
+    auto it = std::find(names.begin(), names.end(), scenario.column());
+    if (it == names.end() || scenario.column() == "click") {
+      return InvalidArgument("data.scenario_from: column '" + scenario.column() + "' is not in " +
+                             files[0] + "'s header (or is the label)");
+    }
+    scenario_column = static_cast<size_t>(it - names.begin());
+  }
+  return std::unique_ptr<Reader>(
+      new AvazuReader(std::move(files), options, std::string(line), scenario, scenario_column));
 }
 
 }  // namespace metaps

@@ -13,12 +13,16 @@
 #include <vector>
 
 #include "worker/data/reader.h"
+#include "worker/data/scenario_map.h"
 
 namespace metaps {
 
 // Reads the first file's header to build the schema; NotFound or
 // InvalidArgument (empty file, no columns) on failure.
+// With `scenario` enabled, its column (any but click; the text as written)
+// gives each example's scenario id; InvalidArgument if the header lacks it.
 StatusOr<std::unique_ptr<Reader>> OpenAvazuReader(std::vector<std::string> files,
-                                                  const ReaderOptions& options);
+                                                  const ReaderOptions& options,
+                                                  const ScenarioMap& scenario = ScenarioMap());
 
 }  // namespace metaps

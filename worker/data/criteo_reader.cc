@@ -18,7 +18,10 @@ char DetectDelimiter(std::string_view first_line) {
 
 class CriteoParser : public LineParser {
  public:
-  CriteoParser() { fields_.reserve(kCriteoFields); }
+  CriteoParser(const ScenarioMap& scenario, size_t scenario_field)
+      : scenario_(scenario), scenario_field_(scenario_field) {
+    fields_.reserve(kCriteoFields);
+  }
 
   void BeginFile(std::string_view first_line) override { delimiter_ = DetectDelimiter(first_line); }
 
@@ -48,19 +51,28 @@ class CriteoParser : public LineParser {
       std::string_view token = fields_[1 + kCriteoNumDense + s];
       if (!token.empty()) batch->AddKey(s, HashToken(s, token));
     }
-    batch->FinishExample(label);
+    uint32_t scenario = 0;
+    if (scenario_.enabled() && !scenario_.Map(fields_[scenario_field_], &scenario, reason)) {
+      return false;
+    }
+    batch->FinishExample(label, scenario);
     return true;
   }
 
  private:
-  char delimiter_ = '\t';  // of the file being parsed
+  const ScenarioMap scenario_;
+  const size_t scenario_field_;  // of the scenario column, when enabled
+  char delimiter_ = '\t';        // of the file being parsed
   std::vector<std::string_view> fields_;
 };
 
 class CriteoReader : public LineReader {
  public:
-  CriteoReader(std::vector<std::string> files, const ReaderOptions& options)
-      : LineReader(std::move(files), options) {
+  CriteoReader(std::vector<std::string> files, const ReaderOptions& options,
+               const ScenarioMap& scenario, size_t scenario_field)
+      : LineReader(std::move(files), options),
+        scenario_(scenario),
+        scenario_field_(scenario_field) {
     for (int i = 1; i <= kCriteoNumDense; ++i)
       schema_.dense_names.push_back("I" + std::to_string(i));
     for (int i = 1; i <= kCriteoNumDense; ++i)
@@ -70,12 +82,16 @@ class CriteoReader : public LineReader {
 
  protected:
   std::unique_ptr<LineParser> NewParser() const override {
-    return std::make_unique<CriteoParser>();
+    return std::make_unique<CriteoParser>(scenario_, scenario_field_);
   }
 
   StatusOr<bool> IsHeader(std::string_view line, const std::string&) const override {
     return line.substr(0, 6) == "label" + std::string(1, DetectDelimiter(line));
   }
+
+ private:
+  const ScenarioMap scenario_;
+  const size_t scenario_field_;
 };
 
 }  // namespace
@@ -83,9 +99,23 @@ class CriteoReader : public LineReader {
 float CriteoDenseTransform(double x) { return static_cast<float>(x > 0 ? std::log1p(x) : x); }
 
 StatusOr<std::unique_ptr<Reader>> OpenCriteoReader(std::vector<std::string> files,
-                                                   const ReaderOptions& options) {
+                                                   const ReaderOptions& options,
+                                                   const ScenarioMap& scenario) {
   RETURN_IF_ERROR(LineReader::ValidateOptions(files, options));
-  return std::unique_ptr<Reader>(new CriteoReader(std::move(files), options));
+  size_t scenario_field = 0;
+  if (scenario.enabled()) {
+    const std::string& c = scenario.column();
+    uint64_t n = 0;
+    const bool dense = !c.empty() && c[0] == 'I', sparse = !c.empty() && c[0] == 'C';
+    if ((!dense && !sparse) || !ParseUint64(std::string_view(c).substr(1), &n) || n < 1 ||
+        n > static_cast<uint64_t>(dense ? kCriteoNumDense : kCriteoNumSlots)) {
+      return InvalidArgument("data.scenario_from: '" + c +
+                             "' is not a Criteo column (I1..I13, C1..C26)");
+    }
+    scenario_field = dense ? n : 1 + kCriteoNumDense + (n - 1);
+  }
+  return std::unique_ptr<Reader>(
+      new CriteoReader(std::move(files), options, scenario, scenario_field));
 }
 
 }  // namespace metaps

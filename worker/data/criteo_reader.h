@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "worker/data/reader.h"
+#include "worker/data/scenario_map.h"
 
 namespace metaps {
 
@@ -25,8 +26,11 @@ inline constexpr int kCriteoNumDense = 13;
 inline constexpr int kCriteoNumSlots = 26;
 inline constexpr int kCriteoDenseFeatures = 2 * kCriteoNumDense;  // values, then indicators
 
+// With `scenario` enabled, its column (I1..I13 or C1..C26, the text as
+// written) gives each example's scenario id; InvalidArgument for another name.
 StatusOr<std::unique_ptr<Reader>> OpenCriteoReader(std::vector<std::string> files,
-                                                   const ReaderOptions& options);
+                                                   const ReaderOptions& options,
+                                                   const ScenarioMap& scenario = ScenarioMap());
 
 // The dense transform above, exposed for tests and for generating data.
 float CriteoDenseTransform(double x);

@@ -74,7 +74,17 @@ class MovieLensParser : public LineParser {
     }
     const float label = format_.binary_label ? (rating > format_.rating_threshold ? 1.0f : 0.0f)
                                              : static_cast<float>(rating);
-    batch->FinishExample(label, /*scenario_id=*/0, user, item, timestamp);
+    uint32_t scenario = 0;
+    if (format_.scenario.enabled()) {
+      auto it = slots_->side.user_scenario.find(user);
+      if (it == slots_->side.user_scenario.end()) {
+        *reason = "user " + std::to_string(user) + " is not in the users file, so has no " +
+                  format_.scenario.column() + " for data.scenario_from";
+        return false;
+      }
+      scenario = it->second;
+    }
+    batch->FinishExample(label, scenario, user, item, timestamp);
     return true;
   }
 
@@ -108,7 +118,8 @@ class MovieLensReader : public LineReader {
       slots_->user_slot = static_cast<int>(schema_.slots.size());
       for (const char* name : {"gender", "age", "occupation", "zip"})
         schema_.slots.push_back({name});
-      RETURN_IF_ERROR(LoadMovieLensUsers(flavor_, files.users, slots_->user_slot, &slots_->side));
+      RETURN_IF_ERROR(LoadMovieLensUsers(flavor_, files.users, slots_->user_slot, &slots_->side,
+                                         format_.scenario));
     }
     if (!files.items.empty()) {
       slots_->genre_slot = static_cast<int>(schema_.slots.size());
@@ -194,6 +205,14 @@ StatusOr<std::unique_ptr<Reader>> OpenMovieLensReader(const MovieLensFiles& file
                                                       const MovieLensOptions& format,
                                                       const ReaderOptions& options) {
   RETURN_IF_ERROR(LineReader::ValidateOptions({files.ratings}, options));
+  if (format.scenario.enabled() && (files.users.empty() || !format.use_side_files)) {
+    return InvalidArgument(
+        "data.scenario_from: '" + format.scenario.column() +
+        "' needs the MovieLens users file (u.user, users.dat or users.csv) beside " +
+        files.ratings +
+        (files.users.empty() ? ", and there is none (GroupLens ml-latest ships no users file)"
+                             : ", but side files are off (data.ignore_side_files)"));
+  }
   auto reader = std::make_unique<MovieLensReader>(files, format, options);
   if (format.use_side_files) RETURN_IF_ERROR(reader->LoadSideFiles(files));
   return std::unique_ptr<Reader>(std::move(reader));

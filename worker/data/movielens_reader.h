@@ -21,6 +21,7 @@
 #include <string>
 
 #include "worker/data/reader.h"
+#include "worker/data/scenario_map.h"
 
 namespace metaps {
 
@@ -48,6 +49,10 @@ struct MovieLensOptions {
   bool binary_label = false;
   double rating_threshold = 3.5;  // binary label = rating > threshold
   bool use_side_files = true;
+  // Scenario id from a users-file attribute (gender, age, occupation). Needs
+  // the users file: OpenMovieLensReader fails naming it where there is none.
+  // A rating whose user is not in the users file is a malformed line.
+  ScenarioMap scenario;
 };
 
 // Loads the side files (whole: they are small) and opens the ratings file.

@@ -40,7 +40,16 @@ Status ForEachLine(const std::string& path, const char* header_prefix, ParseFn p
 }  // namespace
 
 Status LoadMovieLensUsers(MovieLensFlavor flavor, const std::string& path, uint32_t first_user_slot,
-                          MovieLensSideData* side) {
+                          MovieLensSideData* side, const ScenarioMap& scenario) {
+  static const char* const kAttributeNames[] = {"gender", "age", "occupation", "zip"};
+  int scenario_attribute = -1;
+  for (int a = 0; a < MovieLensSideData::kUserAttributes && scenario.enabled(); ++a) {
+    if (scenario.column() == kAttributeNames[a]) scenario_attribute = a;
+  }
+  if (scenario.enabled() && scenario_attribute < 0) {
+    return InvalidArgument("data.scenario_from: '" + scenario.column() +
+                           "' is not a MovieLens user attribute (gender, age, occupation)");
+  }
   std::vector<std::string_view> fields;
   const char* header = flavor == MovieLensFlavor::kLatest ? "userId," : nullptr;
   return ForEachLine(path, header, [&](std::string_view line) -> std::string {
@@ -64,6 +73,12 @@ Status LoadMovieLensUsers(MovieLensFlavor flavor, const std::string& path, uint3
       keys[a] = HashToken(first_user_slot + a, attributes[a]);
     }
     side->user_keys[user] = keys;
+    if (scenario_attribute >= 0) {
+      std::string why;
+      uint32_t id;
+      if (!scenario.Map(attributes[scenario_attribute], &id, &why)) return why;
+      side->user_scenario[user] = id;
+    }
     return "";
   });
 }

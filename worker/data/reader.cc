@@ -8,7 +8,9 @@
 namespace metaps {
 
 LineReader::LineReader(std::vector<std::string> files, const ReaderOptions& options)
-    : files_(std::move(files)), options_(options) {}
+    : files_(std::move(files)), options_(options) {
+  stats_.scenario_examples.assign(options_.num_scenarios, 0);
+}
 
 // The parsing threads go first: they may be parsing chunks this reader owns.
 LineReader::~LineReader() { pool_.reset(); }
@@ -98,6 +100,18 @@ Status LineReader::CheckBadFraction(const std::string& path, bool at_end_of_file
                          " (fix the data or raise max_bad_fraction)");
 }
 
+Status LineReader::CheckScenario(uint32_t scenario, const std::string& path, size_t line_number) {
+  if (options_.num_scenarios == 0) return Status::Ok();
+  if (scenario >= options_.num_scenarios) {
+    return InvalidArgument(path + ":" + std::to_string(line_number) + ": scenario id " +
+                           std::to_string(scenario) + " is not below model.num_scenarios " +
+                           std::to_string(options_.num_scenarios) +
+                           " (raise it, or map the data's scenarios with data.scenario_from)");
+  }
+  ++stats_.scenario_examples[scenario];
+  return Status::Ok();
+}
+
 Status LineReader::Next(Batch* batch) {
   batch->Reset(schema_);  // keeps capacity; allocates nothing once warm
   RETURN_IF_ERROR(error_);
@@ -130,6 +144,7 @@ Status LineReader::Fill(Batch* batch) {
     reason_.clear();
     if (parser_->ParseLine(line, batch, &reason_)) {
       ++stats_.examples;
+      RETURN_IF_ERROR(CheckScenario(batch->scenario_ids.back(), path, file_->line_number()));
     } else {
       batch->AbortExample();
       RecordBadLine(path, file_->line_number(), reason_);
@@ -226,6 +241,8 @@ Status LineReader::TakeFromChunk(LineChunk* chunk, Batch* batch, bool* done) {
       ++taken_bad_;
     } else {
       ++stats_.examples;
+      RETURN_IF_ERROR(CheckScenario(chunk->batch.scenario_ids[first_example + taken], path,
+                                    chunk->line_numbers[taken_lines_]));
       ++taken;
     }
     ++taken_lines_;

@@ -43,6 +43,9 @@ struct ReaderOptions {
   size_t read_buffer_bytes = 1 << 20;
   // Line-parsing threads of a LineReader; 1: the thread calling Next parses.
   int threads = 1;
+  // Above 0: an example whose scenario id is not below this is an error naming
+  // file:line (model.num_scenarios), and stats count examples per scenario.
+  uint32_t num_scenarios = 0;
 };
 
 // Counts for the lines this shard owns (header lines excluded). With parsing
@@ -54,6 +57,8 @@ struct ReaderStats {
   size_t bad_lines = 0;    // malformed owned lines (skipped)
   size_t empty_lines = 0;  // owned blank lines (skipped)
   size_t bytes = 0;        // bytes read from all files, owned or not
+  // With ReaderOptions::num_scenarios: examples per scenario id (that many entries).
+  std::vector<size_t> scenario_examples;
 };
 
 class Reader {
@@ -143,6 +148,8 @@ class LineReader : public Reader {
   Status TakeFromChunk(LineChunk* chunk, Batch* batch, bool* done);
   void RecordBadLine(const std::string& path, size_t line_number, const std::string& reason);
   Status CheckBadFraction(const std::string& path, bool at_end_of_file) const;
+  // With options_.num_scenarios: an error for an id not below it, else counts it.
+  Status CheckScenario(uint32_t scenario, const std::string& path, size_t line_number);
 
   const std::vector<std::string> files_;
   const ReaderOptions options_;

@@ -1,5 +1,6 @@
 #include "worker/data/scenario_reader.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "worker/data/feature_hash.h"
@@ -15,7 +16,8 @@ constexpr uint32_t kItemSlot = 1;
 
 class ScenarioParser : public LineParser {
  public:
-  explicit ScenarioParser(size_t num_columns) : num_columns_(num_columns) {}
+  ScenarioParser(size_t num_columns, const ScenarioMap& scenario, size_t scenario_column)
+      : num_columns_(num_columns), scenario_(scenario), scenario_column_(scenario_column) {}
 
   bool ParseLine(std::string_view line, Batch* batch, std::string* reason) override {
     SplitFields(line, ',', &fields_);
@@ -30,7 +32,12 @@ class ScenarioParser : public LineParser {
       return false;
     }
     uint64_t scenario, user, item;
-    if (!ParseUint64(fields_[1], &scenario) || scenario > std::numeric_limits<uint32_t>::max()) {
+    if (scenario_.enabled()) {
+      uint32_t mapped;
+      if (!scenario_.Map(fields_[scenario_column_], &mapped, reason)) return false;
+      scenario = mapped;
+    } else if (!ParseUint64(fields_[1], &scenario) ||
+               scenario > std::numeric_limits<uint32_t>::max()) {
       *reason = "scenario '" + std::string(fields_[1].substr(0, 64)) + "' is not a 32-bit id";
       return false;
     }
@@ -56,16 +63,21 @@ class ScenarioParser : public LineParser {
   }
 
   const size_t num_columns_;
+  const ScenarioMap scenario_;
+  const size_t scenario_column_;
   std::vector<std::string_view> fields_, tokens_;
 };
 
 class ScenarioReader : public LineReader {
  public:
   ScenarioReader(std::vector<std::string> files, const ReaderOptions& options, std::string header,
-                 const std::vector<std::string_view>& columns)
+                 const std::vector<std::string_view>& columns, const ScenarioMap& scenario,
+                 size_t scenario_column)
       : LineReader(std::move(files), options),
         header_(std::move(header)),
-        num_columns_(columns.size()) {
+        num_columns_(columns.size()),
+        scenario_(scenario),
+        scenario_column_(scenario_column) {
     schema_.slots.push_back({"user"});
     schema_.slots.push_back({"item"});
     for (size_t c = kFixedColumns; c < columns.size(); ++c) {
@@ -75,7 +87,7 @@ class ScenarioReader : public LineReader {
 
  protected:
   std::unique_ptr<LineParser> NewParser() const override {
-    return std::make_unique<ScenarioParser>(num_columns_);
+    return std::make_unique<ScenarioParser>(num_columns_, scenario_, scenario_column_);
   }
 
   StatusOr<bool> IsHeader(std::string_view line, const std::string& path) const override {
@@ -88,12 +100,15 @@ class ScenarioReader : public LineReader {
  private:
   const std::string header_;
   const size_t num_columns_;
+  const ScenarioMap scenario_;
+  const size_t scenario_column_;
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<Reader>> OpenScenarioReader(std::vector<std::string> files,
-                                                     const ReaderOptions& options) {
+                                                     const ReaderOptions& options,
+                                                     const ScenarioMap& scenario) {
   RETURN_IF_ERROR(LineReader::ValidateOptions(files, options));
   ASSIGN_OR_RETURN(std::unique_ptr<LineFile> first, LineFile::Open(files[0], 64 << 10));
   std::string_view line;
@@ -113,7 +128,18 @@ StatusOr<std::unique_ptr<Reader>> OpenScenarioReader(std::vector<std::string> fi
                              " of the header has no name");
     }
   }
-  return std::unique_ptr<Reader>(new ScenarioReader(std::move(files), options, header, columns));
+  size_t scenario_column = 1;
+  if (scenario.enabled()) {
+    auto it = std::find(columns.begin(), columns.end(), scenario.column());
+    if (it == columns.end() || it == columns.begin()) {
+      return InvalidArgument("data.scenario_from: column '" + scenario.column() + "' is not in " +
+                             files[0] + "'s header '" + header.substr(0, 200) +
+                             "' (or is the label)");
+    }
+    scenario_column = static_cast<size_t>(it - columns.begin());
+  }
+  return std::unique_ptr<Reader>(
+      new ScenarioReader(std::move(files), options, header, columns, scenario, scenario_column));
 }
 
 }  // namespace metaps

@@ -17,12 +17,17 @@
 #include <vector>
 
 #include "worker/data/reader.h"
+#include "worker/data/scenario_map.h"
 
 namespace metaps {
 
 // Reads the first file's header to build the schema: NotFound / InvalidArgument
 // naming the file if it cannot be read or does not start as above.
+// With `scenario` enabled, its column (any but label; "scenario" itself with
+// value groups or bounds) gives the scenario id instead of the scenario
+// column; InvalidArgument naming the file if the header lacks it.
 StatusOr<std::unique_ptr<Reader>> OpenScenarioReader(std::vector<std::string> files,
-                                                     const ReaderOptions& options);
+                                                     const ReaderOptions& options,
+                                                     const ScenarioMap& scenario = ScenarioMap());
 
 }  // namespace metaps
