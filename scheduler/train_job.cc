@@ -14,25 +14,24 @@
 #include "common/metrics_codec.h"
 
 namespace metaps {
-namespace {
-
-// A JSON number: the shortest text that reads back as the same double
-// (integers print as integers: 1998650, not 1.99865e+06); null if not finite.
-std::string Num(double v) {
+std::string JsonNumber(double v) {
   if (!std::isfinite(v)) return "null";
   char text[64];
   const auto result = std::to_chars(text, text + sizeof(text), v);
   return std::string(text, result.ptr);
 }
 
-// A count carried as a double (sums of example counts): an exact integer
-// when it is one, else Num.
-std::string Count(double v) {
+std::string JsonCount(double v) {
   if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
     return std::to_string(static_cast<long long>(v));
   }
-  return Num(v);
+  return JsonNumber(v);
 }
+
+namespace {
+
+std::string Num(double v) { return JsonNumber(v); }
+std::string Count(double v) { return JsonCount(v); }
 
 // One JSON object of metrics, and the same numbers in a flat map.
 class MetricsObject {

@@ -23,6 +23,13 @@
 
 namespace metaps {
 
+// A JSON number: the shortest text that reads back as the same double
+// (1998650 prints as 1998650, not 1.99865e+06; 0.1 as 0.1); null if not finite.
+std::string JsonNumber(double v);
+// A count carried as a double (sums of example counts): an exact integer while
+// it is one below 2^53, else JsonNumber.
+std::string JsonCount(double v);
+
 struct TrainReport {
   std::string model;
   std::string output_dir;  // empty: no metrics.jsonl
