@@ -61,8 +61,8 @@ GaucMetrics GaucAccumulator::Result() const {
     }
     if (pos == 0 || neg == 0) continue;
     const double n = static_cast<double>(examples.size());
-    const double auc = static_cast<double>(twice) /
-                       (2.0 * static_cast<double>(pos) * static_cast<double>(neg));
+    const double auc =
+        static_cast<double>(twice) / (2.0 * static_cast<double>(pos) * static_cast<double>(neg));
     weighted += n * auc;
     ++m.users;
     m.impressions += examples.size();
@@ -186,8 +186,10 @@ std::vector<uint8_t> ScenarioMetricsAccumulator::Serialize(bool single_refers_to
   return w.Take();
 }
 
-StatusOr<ScenarioMetricsAccumulator> ScenarioMetricsAccumulator::Deserialize(
-    const uint8_t* data, size_t size, const uint8_t* overall, size_t overall_size) {
+StatusOr<ScenarioMetricsAccumulator> ScenarioMetricsAccumulator::Deserialize(const uint8_t* data,
+                                                                             size_t size,
+                                                                             const uint8_t* overall,
+                                                                             size_t overall_size) {
   metrics_codec::Reader r(data, size, "per-scenario metrics");
   RETURN_IF_ERROR(metrics_codec::CheckHeader(&r, metrics_codec::kScenarioTag));
   const uint32_t logistic = r.U32();

@@ -183,7 +183,8 @@ void FillDefaults(config::JobConfig* job) {
   if (!tr->has_seed()) tr->set_seed(1);
   if (!tr->has_log_every()) tr->set_log_every(100);
   // --- Ranking protocol (metrics branch) ---
-  if (tr->ranking_k() > 0 && tr->ranking_protocol().empty()) tr->set_ranking_protocol("all_unrated");
+  if (tr->ranking_k() > 0 && tr->ranking_protocol().empty())
+    tr->set_ranking_protocol("all_unrated");
   if (tr->ranking_protocol() == "sampled" && !tr->has_ranking_negatives()) {
     tr->set_ranking_negatives(100);
   }

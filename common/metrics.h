@@ -10,7 +10,9 @@
 //    by score and swept once at the end (ties get half credit);
 //  - ranking keeps every (user, score, label); a user's items may be split
 //    across workers, and Merge regroups them by user before any per-user metric
-//    is computed.
+//    is computed (GAUC likewise);
+//  - per-user ranking results (UserRankingAccumulator) are averaged in user-id
+//    order, per-scenario metrics are one exact accumulator per scenario id.
 // Accumulators are not thread-safe: use one per thread and merge.
 #pragma once
 
@@ -205,10 +207,10 @@ class UserRankingAccumulator {
 // examples (ties count one half). User id 0 means "unknown" and is left out,
 // as are NaN scores. Keeps every (user, score, label): 16 bytes an example.
 struct GaucMetrics {
-  double gauc = 0;            // NaN when no user has both classes
-  uint64_t users = 0;         // users with both classes (weighted over)
-  uint64_t impressions = 0;   // their examples
-  uint64_t all_users = 0;     // distinct known users seen
+  double gauc = 0;           // NaN when no user has both classes
+  uint64_t users = 0;        // users with both classes (weighted over)
+  uint64_t impressions = 0;  // their examples
+  uint64_t all_users = 0;    // distinct known users seen
 };
 
 class GaucAccumulator {

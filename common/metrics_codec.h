@@ -105,9 +105,9 @@ class Reader {
 
 // Every state starts with a 4-byte tag and a version.
 inline constexpr uint32_t kVersion = 1;
-inline constexpr uint32_t kBinaryTag = 0x4252544d;      // "MTRB"
-inline constexpr uint32_t kRegressionTag = 0x5252544d;  // "MTRR"
-inline constexpr uint32_t kRankingTag = 0x4b52544d;     // "MTRK"
+inline constexpr uint32_t kBinaryTag = 0x4252544d;       // "MTRB"
+inline constexpr uint32_t kRegressionTag = 0x5252544d;   // "MTRR"
+inline constexpr uint32_t kRankingTag = 0x4b52544d;      // "MTRK"
 inline constexpr uint32_t kUserRankingTag = 0x5552544d;  // "MTRU"
 inline constexpr uint32_t kGaucTag = 0x4752544d;         // "MTRG"
 inline constexpr uint32_t kScenarioTag = 0x5352544d;     // "MTRS"

@@ -60,7 +60,8 @@ bool RankUser(std::vector<RankedCandidate>* candidates, size_t k, UserRanking* o
       dcg += 1.0 / std::log2(static_cast<double>(i) + 2.0);
     }
   }
-  for (size_t i = 0; i < k && i < relevant; ++i) idcg += 1.0 / std::log2(static_cast<double>(i) + 2.0);
+  for (size_t i = 0; i < k && i < relevant; ++i)
+    idcg += 1.0 / std::log2(static_cast<double>(i) + 2.0);
   out->precision = k == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(k);
   out->recall = static_cast<double>(hits) / static_cast<double>(relevant);
   out->ndcg = idcg == 0 ? 0.0 : dcg / idcg;

@@ -141,8 +141,7 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
     const auto* overall = static_cast<const uint8_t*>(m.frames[0].data());
     const size_t overall_size = m.frames[0].size();
     if (binary) {
-      RETURN_IF_ERROR(
-          MergeInto(BinaryMetricsAccumulator::Deserialize(overall, overall_size), &b));
+      RETURN_IF_ERROR(MergeInto(BinaryMetricsAccumulator::Deserialize(overall, overall_size), &b));
     } else {
       RETURN_IF_ERROR(
           MergeInto(RegressionMetricsAccumulator::Deserialize(overall, overall_size), &r));
@@ -152,9 +151,9 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
       const size_t size = m.frames[f].size();
       switch (metrics_codec::PeekTag(data, size)) {
         case metrics_codec::kScenarioTag:
-          RETURN_IF_ERROR(MergeInto(
-              ScenarioMetricsAccumulator::Deserialize(data, size, overall, overall_size),
-              &scenarios));
+          RETURN_IF_ERROR(
+              MergeInto(ScenarioMetricsAccumulator::Deserialize(data, size, overall, overall_size),
+                        &scenarios));
           break;
         case metrics_codec::kGaucTag:
           RETURN_IF_ERROR(MergeInto(GaucAccumulator::Deserialize(data, size), &gauc));

@@ -150,8 +150,7 @@ Status RankingEvaluator::LoadSplit(
 }
 
 void RankingEvaluator::Candidates(uint64_t user, const Heldout& heldout,
-                                  std::vector<uint64_t>* items,
-                                  std::vector<bool>* relevant) const {
+                                  std::vector<uint64_t>* items, std::vector<bool>* relevant) const {
   items->clear();
   relevant->clear();
   static const std::vector<uint64_t> kNone;

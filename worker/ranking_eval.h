@@ -75,12 +75,12 @@ class RankingEvaluator {
   explicit RankingEvaluator(RankingEvalOptions options);
 
   // Reads the whole training split (once; later calls return at once).
-  Status LoadTraining(const std::function<StatusOr<std::unique_ptr<Reader>>(const ReaderOptions&)>&
-                          open_train);
+  Status LoadTraining(
+      const std::function<StatusOr<std::unique_ptr<Reader>>(const ReaderOptions&)>& open_train);
   // Reads the whole split `name` (once per name), keeping the owned users.
-  Status LoadSplit(const std::string& name,
-                   const std::function<StatusOr<std::unique_ptr<Reader>>(const ReaderOptions&)>&
-                       open_split);
+  Status LoadSplit(
+      const std::string& name,
+      const std::function<StatusOr<std::unique_ptr<Reader>>(const ReaderOptions&)>& open_split);
   // Ranks every owned user of split `name` (loaded) and adds them to *out.
   Status Evaluate(const std::string& name, const RowFetcher& fetch, Model* model,
                   const float* dense, UserRankingAccumulator* out);
@@ -101,8 +101,8 @@ class RankingEvaluator {
     std::vector<std::pair<uint64_t, float>> items;  // (item, label), sorted, unique items
   };
   struct Split {
-    std::map<uint64_t, Heldout> users;  // owned users, in id order
-    std::unordered_map<uint64_t, Features> items;  // held-out items not in the catalog
+    std::map<uint64_t, Heldout> users;                     // owned users, in id order
+    std::unordered_map<uint64_t, Features> items;          // held-out items not in the catalog
     std::unordered_map<uint64_t, Features> user_features;  // owned users not in training
   };
 
@@ -119,9 +119,9 @@ class RankingEvaluator {
   bool trained_loaded_ = false;
   BatchSchema schema_;
   std::vector<int> user_slots_, item_slots_;
-  std::vector<uint64_t> catalog_;                         // sorted item ids
-  std::unordered_map<uint64_t, Features> item_features_;  // catalog items
-  std::unordered_map<uint64_t, Features> user_features_;  // owned users seen in training
+  std::vector<uint64_t> catalog_;                                    // sorted item ids
+  std::unordered_map<uint64_t, Features> item_features_;             // catalog items
+  std::unordered_map<uint64_t, Features> user_features_;             // owned users seen in training
   std::unordered_map<uint64_t, std::vector<uint64_t>> train_items_;  // owned users, sorted
   std::map<std::string, Split> splits_;
 };

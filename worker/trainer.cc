@@ -369,8 +369,8 @@ StatusOr<std::vector<uint8_t>> Trainer::RankOwnedUsers(const std::string& split,
     const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
     std::vector<PsFuture> pulls;
     for (auto& table : emb->tables) {
-      pulls.push_back(deps_.ps->Pull(table.table_id, plan, table.rows.data(),
-                                     PsClient::PullMode::kReadOnly));
+      pulls.push_back(
+          deps_.ps->Pull(table.table_id, plan, table.rows.data(), PsClient::PullMode::kReadOnly));
     }
     return WaitAll(&pulls);
   };

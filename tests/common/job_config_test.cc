@@ -150,8 +150,8 @@ TEST(JobConfigTest, RankingProtocolDefaultsAndNeedsTowers) {
                 "training.ranking_protocol: 'all_unrated' ranks items a user never rated"),
             std::string::npos)
       << deepfm.status();
-  auto heldout = ParseJobConfig(kJob, "job.pbtxt",
-                                {"training.ranking_k=10", "training.ranking_protocol=heldout_only"});
+  auto heldout = ParseJobConfig(
+      kJob, "job.pbtxt", {"training.ranking_k=10", "training.ranking_protocol=heldout_only"});
   ASSERT_TRUE(heldout.ok()) << heldout.status();
   std::string mf = kJob;
   mf.replace(mf.find("\"deepfm\""), 8, "\"mf\"");
@@ -169,8 +169,8 @@ TEST(JobConfigTest, RankingProtocolDefaultsAndNeedsTowers) {
                                          "training.ranking_negatives: must be at least 1"),
             std::string::npos)
       << zero.status();
-  auto typo = ParseJobConfig(mf, "job.pbtxt",
-                             {"training.ranking_k=10", "training.ranking_protocol=full"});
+  auto typo =
+      ParseJobConfig(mf, "job.pbtxt", {"training.ranking_k=10", "training.ranking_protocol=full"});
   EXPECT_NE(typo.status().message().find("'full' is not one of all_unrated, heldout_only, sampled"),
             std::string::npos)
       << typo.status();

@@ -23,7 +23,8 @@ TEST(JsonNumberTest, IntegersExactAndDoublesRoundTrip) {
   EXPECT_EQ(JsonCount(2.5), "2.5");
   std::mt19937_64 rng(1);
   for (int i = 0; i < 1000; ++i) {
-    const double v = std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 80) - 90);
+    const double v =
+        std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 80) - 90);
     EXPECT_EQ(std::strtod(JsonNumber(v).c_str(), nullptr), v);
   }
 }

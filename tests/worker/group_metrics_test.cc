@@ -71,7 +71,8 @@ TEST(UserRankingAccumulatorTest, MergeOfAnySplitIsExactAndUsersAreUnique) {
 TEST(GaucTest, HandComputed) {
   GaucAccumulator acc;
   // User 1: pos 0.8, 0.4; neg 0.5, 0.1 -> pairs won: (0.8>0.5, 0.8>0.1, 0.4>0.1) = 3 of 4.
-  for (auto [s, l] : std::vector<std::pair<double, float>>{{0.8, 1}, {0.4, 1}, {0.5, 0}, {0.1, 0}}) {
+  for (auto [s, l] :
+       std::vector<std::pair<double, float>>{{0.8, 1}, {0.4, 1}, {0.5, 0}, {0.1, 0}}) {
     acc.Add(1, s, l);
   }
   // User 2: pos 0.3; negs 0.3 (a tie: one half) and 0.6 -> 0.5 of 2 pairs = 0.25.
@@ -168,8 +169,8 @@ TEST(ScenarioMetricsTest, OneScenarioRefersToTheOverallState) {
   const auto overall = acc.MergedBinary().Serialize();
   const auto bytes = acc.Serialize(/*single_refers_to_overall=*/true);
   EXPECT_LT(bytes.size(), overall.size());  // no second copy of the histogram
-  auto back =
-      ScenarioMetricsAccumulator::Deserialize(bytes.data(), bytes.size(), overall.data(), overall.size());
+  auto back = ScenarioMetricsAccumulator::Deserialize(bytes.data(), bytes.size(), overall.data(),
+                                                      overall.size());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back.value().BinaryResults().at(7).auc, 1.0);
   EXPECT_EQ(ScenarioMetricsAccumulator::Deserialize(bytes.data(), bytes.size()).status().code(),

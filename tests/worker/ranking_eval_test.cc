@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 
 #include "common/hash.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -103,14 +103,16 @@ class RankingEvalTest : public ::testing::Test {
 
 TEST_F(RankingEvalTest, UnratedItemsSeparateModelsThatHeldoutOnlyRankingTies) {
   // Items 1..6. User 1 rated 1, 2 in training; user 2 rated 3, 4; user 3 rated 5, 6.
-  const std::vector<Rating> train = {{1, 1, 4}, {1, 2, 3}, {2, 3, 5}, {2, 4, 2}, {3, 5, 4}, {3, 6, 4}};
+  const std::vector<Rating> train = {{1, 1, 4}, {1, 2, 3}, {2, 3, 5},
+                                     {2, 4, 2}, {3, 5, 4}, {3, 6, 4}};
   // Held out: user 1 loves 3 and dislikes 5; user 2 loves 1.
   const std::vector<Rating> test = {{1, 3, 5}, {1, 5, 1}, {2, 1, 5}};
   // Zero embeddings and user biases, mu = 0: a pair scores its item's bias.
   // Both models put the held-out items in the same order (3 above 5; 1 alone);
   // the bad one puts unrated items 2, 4, 6 above them.
-  const std::map<uint64_t, float> good = {{ItemKey(1), 0.9f}, {ItemKey(2), 0.3f}, {ItemKey(3), 1.0f},
-                                          {ItemKey(4), 0.1f}, {ItemKey(5), 0.0f}, {ItemKey(6), 0.2f}};
+  const std::map<uint64_t, float> good = {{ItemKey(1), 0.9f}, {ItemKey(2), 0.3f},
+                                          {ItemKey(3), 1.0f}, {ItemKey(4), 0.1f},
+                                          {ItemKey(5), 0.0f}, {ItemKey(6), 0.2f}};
   std::map<uint64_t, float> bad = good;
   bad[ItemKey(2)] = 2.5f;
   bad[ItemKey(4)] = 2.0f;
