@@ -195,6 +195,12 @@ void FillDefaults(config::JobConfig* job) {
   if (!tr->has_epochs()) tr->set_epochs(1);
   if (!tr->has_seed()) tr->set_seed(1);
   if (!tr->has_log_every()) tr->set_log_every(100);
+  // --- Ranking protocol (metrics branch) ---
+  if (tr->ranking_k() > 0 && tr->ranking_protocol().empty())
+    tr->set_ranking_protocol("all_unrated");
+  if (tr->ranking_protocol() == "sampled" && !tr->has_ranking_negatives()) {
+    tr->set_ranking_negatives(100);
+  }
 }
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
@@ -369,6 +375,18 @@ void Validate(Checker& c, const config::JobConfig& job) {
             "training",
             "max_steps, eval_every, checkpoint_every and log_every must not be negative");
   c.Require(tr.ranking_k() >= 0, "training.ranking_k", "must not be negative");
+  // --- Ranking protocol (metrics branch) ---
+  if (tr.ranking_k() > 0) {
+    c.OneOf(tr.ranking_protocol(), {"all_unrated", "sampled", "heldout_only"},
+            "training.ranking_protocol");
+    const bool towers = m.family() == "mf" || m.family() == "ncf";
+    c.Require(towers || tr.ranking_protocol() == "heldout_only", "training.ranking_protocol",
+              "'" + tr.ranking_protocol() + "' ranks items a user never rated, which needs a " +
+                  "user tower and an item tower (model.family mf or ncf), not '" + m.family() +
+                  "'; use \"heldout_only\" or ranking_k: 0");
+  }
+  c.Require(tr.ranking_protocol() != "sampled" || tr.ranking_negatives() >= 1,
+            "training.ranking_negatives", "must be at least 1 with ranking_protocol \"sampled\"");
 }
 
 }  // namespace

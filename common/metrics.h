@@ -10,11 +10,15 @@
 //    by score and swept once at the end (ties get half credit);
 //  - ranking keeps every (user, score, label); a user's items may be split
 //    across workers, and Merge regroups them by user before any per-user metric
-//    is computed.
+//    is computed (GAUC likewise);
+//  - per-user ranking results (UserRankingAccumulator) are averaged in user-id
+//    order, per-scenario metrics are one exact accumulator per scenario id.
 // Accumulators are not thread-safe: use one per thread and merge.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -117,6 +121,7 @@ class RegressionMetricsAccumulator {
 struct RankingMetrics {
   uint64_t users = 0;          // users with at least one relevant item (averaged over)
   uint64_t skipped_users = 0;  // users without a relevant item
+  uint64_t candidates = 0;     // items ranked, summed over the averaged users
   double precision = 0;        // hits in top k / k
   double recall = 0;           // hits in top k / relevant items of the user
   double ndcg = 0;             // binary gain, DCG = sum 1/log2(rank + 1)
@@ -151,6 +156,110 @@ class RankingMetricsAccumulator {
   int k_;
   double relevance_threshold_;
   std::unordered_map<uint64_t, std::vector<ScoredItem>> items_by_user_;
+};
+
+// One user's ranking. Candidates are ordered by score, descending; equal
+// scores put the non-relevant first (pessimistic, independent of input order);
+// a NaN score ranks below every number.
+struct RankedCandidate {
+  double score;
+  bool relevant;
+};
+struct UserRanking {
+  double precision = 0, recall = 0, ndcg = 0, hit_rate = 0;
+  uint64_t candidates = 0;
+};
+// False (and *out untouched) when no candidate is relevant. Reorders *candidates.
+bool RankUser(std::vector<RankedCandidate>* candidates, size_t k, UserRanking* out);
+
+// Ranking metrics from per-user results (each user ranked whole on one
+// worker, e.g. against every item the user did not rate in training). Merging
+// unions the users; Result() averages them in user-id order, so it is the same
+// bit for bit however the users were spread over workers. `protocol` names how
+// the candidates were chosen ("all_unrated", "sampled_100", ...).
+class UserRankingAccumulator {
+ public:
+  UserRankingAccumulator(int k, std::string protocol) : k_(k), protocol_(std::move(protocol)) {}
+
+  void Add(uint64_t user_id, const UserRanking& ranking) { users_[user_id] = ranking; }
+  void AddSkipped(uint64_t user_id) { skipped_.push_back(user_id); }
+  // InvalidArgument if k or the protocol differ, or a user is in both.
+  Status Merge(const UserRankingAccumulator& other);
+  RankingMetrics Result() const;
+
+  std::vector<uint8_t> Serialize() const;
+  static StatusOr<UserRankingAccumulator> Deserialize(const uint8_t* data, size_t size);
+
+  int k() const { return k_; }
+  const std::string& protocol() const { return protocol_; }
+
+ private:
+  int k_;
+  std::string protocol_;
+  std::map<uint64_t, UserRanking> users_;
+  std::vector<uint64_t> skipped_;
+};
+
+// ---- Group AUC -------------------------------------------------------------------------
+// GAUC = sum_u n_u * AUC_u / sum_u n_u over the users u that have at least one
+// positive (label > 0.5) and one negative example, where n_u is the user's
+// number of examples (impressions) and AUC_u the exact AUC of the user's
+// examples (ties count one half). User id 0 means "unknown" and is left out,
+// as are NaN scores. Keeps every (user, score, label): 16 bytes an example.
+struct GaucMetrics {
+  double gauc = 0;           // NaN when no user has both classes
+  uint64_t users = 0;        // users with both classes (weighted over)
+  uint64_t impressions = 0;  // their examples
+  uint64_t all_users = 0;    // distinct known users seen
+};
+
+class GaucAccumulator {
+ public:
+  void Add(uint64_t user_id, double score, float label);
+  void AddBatch(const uint64_t* user_ids, const float* scores, const float* labels, size_t n);
+  void Merge(const GaucAccumulator& other);
+  GaucMetrics Result() const;
+  bool empty() const { return by_user_.empty(); }
+
+  std::vector<uint8_t> Serialize() const;
+  static StatusOr<GaucAccumulator> Deserialize(const uint8_t* data, size_t size);
+
+ private:
+  std::unordered_map<uint64_t, std::vector<std::pair<double, bool>>> by_user_;
+};
+
+// ---- Per scenario ------------------------------------------------------------------------
+// Binary (logistic) or regression metrics per scenario id, merged exactly.
+class ScenarioMetricsAccumulator {
+ public:
+  explicit ScenarioMetricsAccumulator(bool logistic, double threshold = 0.5)
+      : logistic_(logistic), threshold_(threshold) {}
+
+  void AddBatch(const uint32_t* scenario_ids, const float* scores, const float* labels, size_t n);
+  // InvalidArgument if the kinds or thresholds differ.
+  Status Merge(const ScenarioMetricsAccumulator& other);
+  std::map<uint32_t, BinaryMetrics> BinaryResults() const;
+  std::map<uint32_t, RegressionMetrics> RegressionResults() const;
+  size_t num_scenarios() const { return logistic_ ? binary_.size() : regression_.size(); }
+  bool logistic() const { return logistic_; }
+
+  // Every scenario merged: the accumulator of the whole split.
+  BinaryMetricsAccumulator MergedBinary() const;
+  RegressionMetricsAccumulator MergedRegression() const;
+
+  // With `overall` (this accumulator's merged state, sent beside it), a single
+  // scenario is written as a reference to it instead of a second copy.
+  std::vector<uint8_t> Serialize(bool single_refers_to_overall = false) const;
+  // `overall`: the merged state the sender referred to (may be null when it did not).
+  static StatusOr<ScenarioMetricsAccumulator> Deserialize(const uint8_t* data, size_t size,
+                                                          const uint8_t* overall = nullptr,
+                                                          size_t overall_size = 0);
+
+ private:
+  bool logistic_;
+  double threshold_;
+  std::map<uint32_t, BinaryMetricsAccumulator> binary_;
+  std::map<uint32_t, RegressionMetricsAccumulator> regression_;
 };
 
 }  // namespace metaps

@@ -30,6 +30,7 @@ class Writer {
     std::memcpy(&bits, &v, sizeof(bits));
     U32(bits);
   }
+  void Bytes(const std::vector<uint8_t>& b) { out_.insert(out_.end(), b.begin(), b.end()); }
   std::vector<uint8_t> Take() { return std::move(out_); }
 
  private:
@@ -50,6 +51,16 @@ class Reader {
     double v;
     std::memcpy(&v, &bits, sizeof(v));
     return v;
+  }
+  // n raw bytes (empty when truncated).
+  std::string Bytes(size_t n) {
+    if (truncated_ || size_ - pos_ < n) {
+      truncated_ = true;
+      return {};
+    }
+    std::string out(reinterpret_cast<const char*>(data_ + pos_), n);
+    pos_ += n;
+    return out;
   }
   float F32() {
     uint32_t bits = U32();
@@ -94,9 +105,19 @@ class Reader {
 
 // Every state starts with a 4-byte tag and a version.
 inline constexpr uint32_t kVersion = 1;
-inline constexpr uint32_t kBinaryTag = 0x4252544d;      // "MTRB"
-inline constexpr uint32_t kRegressionTag = 0x5252544d;  // "MTRR"
-inline constexpr uint32_t kRankingTag = 0x4b52544d;     // "MTRK"
+inline constexpr uint32_t kBinaryTag = 0x4252544d;       // "MTRB"
+inline constexpr uint32_t kRegressionTag = 0x5252544d;   // "MTRR"
+inline constexpr uint32_t kRankingTag = 0x4b52544d;      // "MTRK"
+inline constexpr uint32_t kUserRankingTag = 0x5552544d;  // "MTRU"
+inline constexpr uint32_t kGaucTag = 0x4752544d;         // "MTRG"
+inline constexpr uint32_t kScenarioTag = 0x5352544d;     // "MTRS"
+
+// The tag of a serialized state (0 when shorter than a tag).
+inline uint32_t PeekTag(const uint8_t* data, size_t size) {
+  if (size < 4) return 0;
+  return static_cast<uint32_t>(data[0]) | static_cast<uint32_t>(data[1]) << 8 |
+         static_cast<uint32_t>(data[2]) << 16 | static_cast<uint32_t>(data[3]) << 24;
+}
 
 inline Status CheckHeader(Reader* r, uint32_t tag) {
   uint32_t got_tag = r->U32();

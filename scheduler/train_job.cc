@@ -2,21 +2,110 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
+#include <type_traits>
 
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/metrics_codec.h"
 
 namespace metaps {
+std::string JsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char text[64];
+  const auto result = std::to_chars(text, text + sizeof(text), v);
+  return std::string(text, result.ptr);
+}
+
+std::string JsonCount(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
+    return std::to_string(static_cast<long long>(v));
+  }
+  return JsonNumber(v);
+}
+
 namespace {
 
-std::string Num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.6g", v);
-  return text;
+std::string Num(double v) { return JsonNumber(v); }
+std::string Count(double v) { return JsonCount(v); }
+
+// One JSON object of metrics, and the same numbers in a flat map.
+class MetricsObject {
+ public:
+  void Number(const std::string& key, double v) {
+    Field(key, Num(v));
+    flat_[key] = v;
+  }
+  void Integer(const std::string& key, uint64_t v) {
+    Field(key, std::to_string(v));
+    flat_[key] = static_cast<double>(v);
+  }
+  void String(const std::string& key, const std::string& v) { Field(key, "\"" + v + "\""); }
+  // A nested object; its numbers go into the flat map as "key/inner".
+  void Object(const std::string& key, const MetricsObject& inner) {
+    Field(key, inner.Json());
+    for (const auto& [k, v] : inner.flat_) flat_[key + "/" + k] = v;
+  }
+  std::string Json() const { return "{" + body_ + "}"; }
+  const std::map<std::string, double>& flat() const { return flat_; }
+
+ private:
+  void Field(const std::string& key, const std::string& value) {
+    body_ += (body_.empty() ? "\"" : ",\"") + key + "\":" + value;
+  }
+  std::string body_;
+  std::map<std::string, double> flat_;
+};
+
+void AddBinary(const BinaryMetrics& x, MetricsObject* o) {
+  o->Integer("count", x.count);
+  o->Integer("positives", x.positives);
+  o->Number("auc", x.auc);
+  o->Number("logloss", x.logloss);
+  o->Number("accuracy", x.accuracy);
+  o->Number("precision", x.precision);
+  o->Number("recall", x.recall);
+  o->Number("f1", x.f1);
+}
+
+void AddRegression(const RegressionMetrics& x, MetricsObject* o) {
+  o->Integer("count", x.count);
+  o->Number("mae", x.mae);
+  o->Number("rmse", x.rmse);
+  o->Number("mse", x.mse);
+}
+
+void AddRanking(const RankingMetrics& x, int k, const std::string& protocol, MetricsObject* o) {
+  const std::string at = "@" + std::to_string(k);
+  o->String("ranking_protocol", protocol);
+  o->Number("precision" + at, x.precision);
+  o->Number("recall" + at, x.recall);
+  o->Number("ndcg" + at, x.ndcg);
+  o->Number("hit_rate" + at, x.hit_rate);
+  o->Integer("ranked_users", x.users);
+  o->Integer("skipped_users", x.skipped_users);
+  o->Number("candidates_per_user",
+            x.users > 0 ? static_cast<double>(x.candidates) / static_cast<double>(x.users) : 0.0);
+}
+
+// Merges a deserialized part into *acc (the first part becomes it).
+template <typename Acc>
+Status MergeInto(StatusOr<Acc> part, std::optional<Acc>* acc) {
+  if (!part.ok()) return part.status();
+  if (!acc->has_value()) {
+    acc->emplace(std::move(part).value());
+    return Status::Ok();
+  }
+  if constexpr (std::is_same_v<decltype((*acc)->Merge(part.value())), Status>) {
+    return (*acc)->Merge(part.value());
+  } else {
+    (*acc)->Merge(part.value());
+    return Status::Ok();
+  }
 }
 
 }  // namespace
@@ -39,66 +128,98 @@ void TrainJob::Record(const std::string& json) {
 
 Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries) {
   const bool binary = entries[0].request.header.control().text() == "binary";
-  std::ostringstream obj;
   std::optional<BinaryMetricsAccumulator> b;
   std::optional<RegressionMetricsAccumulator> r;
-  std::optional<RankingMetricsAccumulator> k;
+  std::optional<RankingMetricsAccumulator> heldout;
+  std::optional<UserRankingAccumulator> users;
+  std::optional<GaucAccumulator> gauc;
+  std::optional<ScenarioMetricsAccumulator> scenarios;
   for (auto& e : entries) {
     const Message& m = e.request;
-    if (m.frames.empty() || m.frames.size() > 2) {
-      return ProtocolError("rank " + std::to_string(e.rank) + " sent a malformed eval partial");
-    }
-    const auto* data = static_cast<const uint8_t*>(m.frames[0].data());
+    const std::string from = "rank " + std::to_string(e.rank);
+    if (m.frames.empty()) return ProtocolError(from + " sent an eval partial with no frames");
+    const auto* overall = static_cast<const uint8_t*>(m.frames[0].data());
+    const size_t overall_size = m.frames[0].size();
     if (binary) {
-      ASSIGN_OR_RETURN(auto part, BinaryMetricsAccumulator::Deserialize(data, m.frames[0].size()));
-      if (b)
-        RETURN_IF_ERROR(b->Merge(part));
-      else
-        b = std::move(part);
+      RETURN_IF_ERROR(MergeInto(BinaryMetricsAccumulator::Deserialize(overall, overall_size), &b));
     } else {
-      ASSIGN_OR_RETURN(auto part,
-                       RegressionMetricsAccumulator::Deserialize(data, m.frames[0].size()));
-      if (r)
-        r->Merge(part);
-      else
-        r = std::move(part);
+      RETURN_IF_ERROR(
+          MergeInto(RegressionMetricsAccumulator::Deserialize(overall, overall_size), &r));
     }
-    if (m.frames.size() == 2) {
-      ASSIGN_OR_RETURN(auto part,
-                       RankingMetricsAccumulator::Deserialize(
-                           static_cast<const uint8_t*>(m.frames[1].data()), m.frames[1].size()));
-      if (k)
-        RETURN_IF_ERROR(k->Merge(part));
-      else
-        k = std::move(part);
+    for (size_t f = 1; f < m.frames.size(); ++f) {
+      const auto* data = static_cast<const uint8_t*>(m.frames[f].data());
+      const size_t size = m.frames[f].size();
+      switch (metrics_codec::PeekTag(data, size)) {
+        case metrics_codec::kScenarioTag:
+          RETURN_IF_ERROR(
+              MergeInto(ScenarioMetricsAccumulator::Deserialize(data, size, overall, overall_size),
+                        &scenarios));
+          break;
+        case metrics_codec::kGaucTag:
+          RETURN_IF_ERROR(MergeInto(GaucAccumulator::Deserialize(data, size), &gauc));
+          break;
+        case metrics_codec::kRankingTag:
+          RETURN_IF_ERROR(MergeInto(RankingMetricsAccumulator::Deserialize(data, size), &heldout));
+          break;
+        case metrics_codec::kUserRankingTag:
+          RETURN_IF_ERROR(MergeInto(UserRankingAccumulator::Deserialize(data, size), &users));
+          break;
+        default:
+          return ProtocolError(from + " sent eval frame " + std::to_string(f) +
+                               " of an unknown kind");
+      }
     }
   }
+  MetricsObject obj;
   if (b) {
-    BinaryMetrics x = b->Result();
-    obj << "{\"count\":" << x.count << ",\"auc\":" << Num(x.auc)
-        << ",\"logloss\":" << Num(x.logloss) << ",\"accuracy\":" << Num(x.accuracy)
-        << ",\"precision\":" << Num(x.precision) << ",\"recall\":" << Num(x.recall)
-        << ",\"f1\":" << Num(x.f1);
+    AddBinary(b->Result(), &obj);
   } else {
-    RegressionMetrics x = r->Result();
-    obj << "{\"count\":" << x.count << ",\"mae\":" << Num(x.mae) << ",\"rmse\":" << Num(x.rmse)
-        << ",\"mse\":" << Num(x.mse);
+    AddRegression(r->Result(), &obj);
   }
-  if (k) {
-    RankingMetrics x = k->Result();
-    const std::string at = "@" + std::to_string(k->k());
-    obj << ",\"precision" << at << "\":" << Num(x.precision) << ",\"recall" << at
-        << "\":" << Num(x.recall) << ",\"ndcg" << at << "\":" << Num(x.ndcg) << ",\"hit_rate" << at
-        << "\":" << Num(x.hit_rate) << ",\"ranked_users\":" << x.users;
+  if (gauc && gauc->Result().all_users > 0) {
+    const GaucMetrics g = gauc->Result();
+    obj.Number("gauc", g.gauc);
+    obj.Integer("gauc_users", g.users);
+    obj.Integer("gauc_impressions", g.impressions);
   }
-  obj << "}";
-  last_eval_[split] = obj.str();
+  if (heldout) AddRanking(heldout->Result(), heldout->k(), "heldout_only", &obj);
+  if (users) AddRanking(users->Result(), users->k(), users->protocol(), &obj);
+  if (scenarios && (report_.model == "multi_scenario" || scenarios->num_scenarios() > 1)) {
+    MetricsObject per;
+    if (scenarios->logistic()) {
+      for (const auto& [id, x] : scenarios->BinaryResults()) {
+        MetricsObject one;
+        AddBinary(x, &one);
+        per.Object(std::to_string(id), one);
+      }
+    } else {
+      for (const auto& [id, x] : scenarios->RegressionResults()) {
+        MetricsObject one;
+        AddRegression(x, &one);
+        per.Object(std::to_string(id), one);
+      }
+    }
+    obj.Object("per_scenario", per);
+  }
+  last_eval_[split] = obj.Json();
+  last_metrics_[split] = obj.flat();
+  last_metrics_step_[split] = step;
   const std::string record = "{\"event\":\"eval\",\"split\":\"" + split +
-                             "\",\"step\":" + std::to_string(step) + ",\"metrics\":" + obj.str() +
+                             "\",\"step\":" + std::to_string(step) + ",\"metrics\":" + obj.Json() +
                              "}";
-  METAPS_LOG(INFO) << "eval " << split << " at step " << step << ": " << obj.str();
+  METAPS_LOG(INFO) << "eval " << split << " at step " << step << ": " << obj.Json();
   Record(record);
   return Status::Ok();
+}
+
+const std::map<std::string, double>* TrainJob::LastMetrics(const std::string& split) const {
+  auto it = last_metrics_.find(split);
+  return it == last_metrics_.end() ? nullptr : &it->second;
+}
+
+int64_t TrainJob::LastEvalStep(const std::string& split) const {
+  auto it = last_metrics_step_.find(split);
+  return it == last_metrics_step_.end() ? -1 : it->second;
 }
 
 Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
@@ -127,7 +248,7 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     }
     std::ostringstream line;
     line << "{\"event\":\"progress\",\"epoch\":" << epoch << ",\"step\":" << step
-         << ",\"samples\":" << Num(samples) << ",\"loss\":" << Num(loss)
+         << ",\"samples\":" << Count(samples) << ",\"loss\":" << Num(loss)
          << ",\"samples_per_s\":" << Num(rate) << ",\"elapsed_s\":" << Num(elapsed);
     if (report_.max_steps > 0 && step > 0) {
       line << ",\"eta_s\":"
@@ -168,7 +289,7 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     line << "{\"event\":\"done\",\"model\":\"" << report_.model
          << "\",\"servers\":" << view_.layout.num_servers()
          << ",\"workers\":" << view_.layout.num_workers() << ",\"steps\":" << steps
-         << ",\"samples\":" << Num(samples) << ",\"train_loss\":" << Num(loss)
+         << ",\"samples\":" << Count(samples) << ",\"train_loss\":" << Num(loss)
          << ",\"seconds\":" << Num(seconds)
          << ",\"samples_per_s\":" << Num(seconds > 0 ? run_samples / seconds : 0)
          << ",\"time_s\":{\"read\":" << Num(t[0]) << ",\"pull\":" << Num(t[1])

@@ -4,8 +4,11 @@
 // the final {"event":"done",...} line on stdout.
 //
 // Gathers (workers): "train/progress/<step>" text "epoch step samples loss
-// samples_per_s elapsed_s"; "eval/<split>/<step>" frames [binary or regression
-// partial, optional ranking partial], text "binary"|"regression";
+// samples_per_s elapsed_s"; "eval/<split>/<step>" text "binary"|"regression",
+// frames [binary or regression partial (the whole split), then tagged
+// partials in any order: per-scenario, GAUC, heldout-only ranking, per-user
+// ranking (common/metrics.h)]. JSON numbers are exact: counts print as
+// integers, other numbers as the shortest text that reads back the same double;
 // "train/done" text "steps samples loss seconds read pull compute push
 // allreduce run_samples" (run_samples: trained by this run, for the rate).
 // Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
@@ -20,6 +23,13 @@
 
 namespace metaps {
 
+// A JSON number: the shortest text that reads back as the same double
+// (1998650 prints as 1998650, not 1.99865e+06; 0.1 as 0.1); null if not finite.
+std::string JsonNumber(double v);
+// A count carried as a double (sums of example counts): an exact integer while
+// it is one below 2^53, else JsonNumber.
+std::string JsonCount(double v);
+
 struct TrainReport {
   std::string model;
   std::string output_dir;  // empty: no metrics.jsonl
@@ -33,6 +43,15 @@ class TrainJob : public JobDriver {
                   wire::Control* reply) override;
   bool done() const { return done_; }
 
+  // The numeric metrics of the latest eval of `split` ("valid", "test"), merged
+  // over the workers, by the keys printed in its "metrics" object: e.g. "auc",
+  // "logloss", "gauc" (logistic), "rmse", "mae" (squared), "ndcg@10",
+  // "recall@10", "count", "ranked_users"; nested objects flatten to
+  // "per_scenario/<id>/<key>". Null before the split's first eval.
+  const std::map<std::string, double>* LastMetrics(const std::string& split) const;
+  // The step of that eval, or -1.
+  int64_t LastEvalStep(const std::string& split) const;
+
  private:
   Status OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries);
   void Record(const std::string& json);
@@ -41,6 +60,8 @@ class TrainJob : public JobDriver {
   TrainReport report_;
   std::ofstream metrics_;
   std::map<std::string, std::string> last_eval_;  // split -> JSON object of metrics
+  std::map<std::string, std::map<std::string, double>> last_metrics_;  // split -> flat metrics
+  std::map<std::string, int64_t> last_metrics_step_;
   bool done_ = false;
 };
 

@@ -12,6 +12,7 @@
 #include "common/metrics.h"
 #include "worker/data/prefetching_reader.h"
 #include "worker/data/shuffling_reader.h"
+#include "worker/ranking_eval.h"
 
 namespace metaps {
 namespace {
@@ -88,6 +89,8 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
   deps_.ps->AddTable(0, job.model().embedding_dim());
   deps_.ps->AddTable(1, 1);
 }
+
+Trainer::~Trainer() = default;
 
 ReaderOptions Trainer::ReaderOptionsFor() const {
   ReaderOptions o;
@@ -293,12 +296,16 @@ Status Trainer::Report(const std::string& gather, const std::string& text) {
   return deps_.scheduler->Gather(gather, kGroupWorkers, text).status();
 }
 
+// Eval partials (frames, each a tagged accumulator state, common/metrics.h):
+// [overall binary|regression, per-scenario, GAUC (logistic), ranking (k > 0:
+// RankingMetricsAccumulator for heldout_only, else UserRankingAccumulator)].
 Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
   if (!open) return Status::Ok();
   ASSIGN_OR_RETURN(auto reader, open(ReaderOptionsFor()));
-  BinaryMetricsAccumulator binary;
-  RegressionMetricsAccumulator regression;
+  ScenarioMetricsAccumulator scenarios(logistic_);
+  GaucAccumulator gauc;
   const int k = job_.training().ranking_k();
+  const bool heldout_only = job_.training().ranking_protocol() == "heldout_only";
   RankingMetricsAccumulator ranking(k > 0 ? k : 1,
                                     logistic_ ? 0.5 : job_.data().rating_threshold());
   const bool linear = deps_.model->NeedsLinearTable();
@@ -317,20 +324,63 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     }
     predictions_.resize(n);
     RETURN_IF_ERROR(deps_.model->Forward(batch, emb_, row_.data(), predictions_.data()));
+    scenarios.AddBatch(batch.scenario_ids.data(), predictions_.data(), batch.labels.data(), n);
     if (logistic_) {
-      binary.AddBatch(predictions_.data(), batch.labels.data(), n);
-    } else {
-      regression.AddBatch(predictions_.data(), batch.labels.data(), n);
+      gauc.AddBatch(batch.user_ids.data(), predictions_.data(), batch.labels.data(), n);
     }
-    if (k > 0) ranking.AddBatch(batch.user_ids.data(), predictions_.data(), batch.labels.data(), n);
+    if (k > 0 && heldout_only) {
+      ranking.AddBatch(batch.user_ids.data(), predictions_.data(), batch.labels.data(), n);
+    }
   }
-  std::vector<std::vector<uint8_t>> parts = {logistic_ ? binary.Serialize()
-                                                       : regression.Serialize()};
-  if (k > 0) parts.push_back(ranking.Serialize());
+  std::vector<std::vector<uint8_t>> parts = {logistic_ ? scenarios.MergedBinary().Serialize()
+                                                       : scenarios.MergedRegression().Serialize()};
+  parts.push_back(scenarios.Serialize(/*single_refers_to_overall=*/true));
+  if (logistic_) parts.push_back(gauc.Serialize());
+  if (k > 0 && heldout_only) parts.push_back(ranking.Serialize());
+  if (k > 0 && !heldout_only) {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> ranked, RankOwnedUsers(split, open));
+    parts.push_back(std::move(ranked));
+  }
   return deps_.scheduler
       ->Gather("eval/" + split + "/" + std::to_string(step_), kGroupWorkers,
                logistic_ ? "binary" : "regression", Frames(parts))
       .status();
+}
+
+StatusOr<std::vector<uint8_t>> Trainer::RankOwnedUsers(const std::string& split,
+                                                       const ReaderFactory& open) {
+  const auto& tr = job_.training();
+  if (ranking_ == nullptr) {
+    RankingEvalOptions o;
+    o.k = tr.ranking_k();
+    o.relevance_threshold = logistic_ ? 0.5 : job_.data().rating_threshold();
+    o.protocol = tr.ranking_protocol();
+    o.negatives = tr.ranking_negatives();
+    o.seed = tr.seed();
+    o.worker_index = worker_index_;
+    o.num_workers = num_workers_;
+    o.embedding_dim = job_.model().embedding_dim();
+    o.linear_table = deps_.model->NeedsLinearTable();
+    o.user_slots.assign(job_.model().user_slots().begin(), job_.model().user_slots().end());
+    o.item_slots.assign(job_.model().item_slots().begin(), job_.model().item_slots().end());
+    o.reader = ReaderOptionsFor();
+    ranking_ = std::make_unique<RankingEvaluator>(std::move(o));
+  }
+  RETURN_IF_ERROR(ranking_->LoadTraining(data_.train));
+  RETURN_IF_ERROR(ranking_->LoadSplit(split, open));
+  RowFetcher fetch = [this](EmbeddingBatch* emb) -> Status {
+    const std::vector<uint64_t>& keys = emb->tables[0].keys;
+    const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
+    std::vector<PsFuture> pulls;
+    for (auto& table : emb->tables) {
+      pulls.push_back(
+          deps_.ps->Pull(table.table_id, plan, table.rows.data(), PsClient::PullMode::kReadOnly));
+    }
+    return WaitAll(&pulls);
+  };
+  UserRankingAccumulator ranked(tr.ranking_k(), ranking_->protocol_name());
+  RETURN_IF_ERROR(ranking_->Evaluate(split, fetch, deps_.model, row_.data(), &ranked));
+  return ranked.Serialize();
 }
 
 namespace {
@@ -471,6 +521,7 @@ Status Trainer::Run() {
       if (tr.log_every() > 0 && step_ % tr.log_every() == 0) {
         // Every worker computed the same totals from the all-reduce.
         std::ostringstream text;
+        text.precision(17);  // samples stay exact integers
         text << epoch << ' ' << step_ << ' ' << samples_ << ' ' << loss_sum_ / samples_ << ' '
              << (samples_ - last_samples) / Since(last_log) << ' ' << Since(start);
         last_samples = samples_;
@@ -511,6 +562,7 @@ Status Trainer::Run() {
   RETURN_IF_ERROR(Evaluate("valid", data_.valid));
   RETURN_IF_ERROR(Evaluate("test", data_.test));
   std::ostringstream text;
+  text.precision(17);  // samples stay exact integers
   text << step_ << ' ' << samples_ << ' ' << (samples_ > 0 ? loss_sum_ / samples_ : 0) << ' '
        << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
        << timers_.push << ' ' << timers_.allreduce << ' ' << samples_ - samples_at_start;

@@ -44,6 +44,8 @@
 
 namespace metaps {
 
+class RankingEvaluator;  // worker/ranking_eval.h
+
 using ReaderFactory = std::function<StatusOr<std::unique_ptr<Reader>>(const ReaderOptions&)>;
 
 struct TrainerData {
@@ -83,6 +85,7 @@ class Trainer {
  public:
   Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
           int num_workers, TrainerCheckpoints checkpoints = {});
+  ~Trainer();
 
   // Trains for the configured epochs/steps, evaluates, reports. Returns the
   // first error (a reader's bad-data error names the file and line).
@@ -122,6 +125,10 @@ class Trainer {
   // Forgets the prefetched batch (end of an epoch, stop), waiting for its pulls.
   Status DropPrefetch();
   Status Evaluate(const std::string& split, const ReaderFactory& open);
+  // Evaluate's full-protocol ranking (training.ranking_protocol all_unrated or
+  // sampled): the serialized UserRankingAccumulator of the users this worker owns.
+  StatusOr<std::vector<uint8_t>> RankOwnedUsers(const std::string& split,
+                                                const ReaderFactory& open);
   Status Report(const std::string& gather, const std::string& text);
   // Meets the servers in "ps/sync/<k>"; `action` is checkpoint, end or end-checkpoint.
   Status SyncServers(const std::string& action);
@@ -160,6 +167,8 @@ class Trainer {
   double samples_ = 0, loss_sum_ = 0;
   uint64_t rows_pulled_ = 0, rows_pulled_ahead_ = 0;  // distinct keys per step, summed
   Timers timers_;
+  // Full-protocol ranking: the training catalog and held-out items, read once.
+  std::unique_ptr<RankingEvaluator> ranking_;
 };
 
 }  // namespace metaps

@@ -248,6 +248,40 @@ TEST(JobConfigTest, ZeroLearningRateFreezesExceptFtrl) {
       << ftrl.status();
 }
 
+TEST(JobConfigTest, RankingProtocolDefaultsAndNeedsTowers) {
+  // deepfm cannot rank unrated items: the default protocol is refused by name.
+  auto deepfm = ParseJobConfig(std::string(kJob) + "training { ranking_k: 10 }\n", "job.pbtxt");
+  ASSERT_FALSE(deepfm.ok());
+  EXPECT_NE(deepfm.status().message().find(
+                "training.ranking_protocol: 'all_unrated' ranks items a user never rated"),
+            std::string::npos)
+      << deepfm.status();
+  auto heldout = ParseJobConfig(
+      kJob, "job.pbtxt", {"training.ranking_k=10", "training.ranking_protocol=heldout_only"});
+  ASSERT_TRUE(heldout.ok()) << heldout.status();
+  std::string mf = kJob;
+  mf.replace(mf.find("\"deepfm\""), 8, "\"ncf\"");  // towers, and hidden is fine
+  auto all = ParseJobConfig(mf + "training { ranking_k: 10 }\n", "job.pbtxt");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->training().ranking_protocol(), "all_unrated");
+  auto sampled = ParseJobConfig(mf, "job.pbtxt",
+                                {"training.ranking_k=10", "training.ranking_protocol=sampled"});
+  ASSERT_TRUE(sampled.ok()) << sampled.status();
+  EXPECT_EQ(sampled->training().ranking_negatives(), 100);
+  auto zero = ParseJobConfig(mf, "job.pbtxt",
+                             {"training.ranking_k=10", "training.ranking_protocol=sampled",
+                              "training.ranking_negatives=0"});
+  EXPECT_NE(zero.status().message().find("--set training.ranking_negatives=0: "
+                                         "training.ranking_negatives: must be at least 1"),
+            std::string::npos)
+      << zero.status();
+  auto typo =
+      ParseJobConfig(mf, "job.pbtxt", {"training.ranking_k=10", "training.ranking_protocol=full"});
+  EXPECT_NE(typo.status().message().find("'full' is not one of all_unrated, heldout_only, sampled"),
+            std::string::npos)
+      << typo.status();
+}
+
 TEST(JobConfigTest, MissingFileIsNamed) {
   auto job = LoadJobConfig("/nonexistent/job.pbtxt");
   EXPECT_EQ(job.status().code(), StatusCode::kNotFound);

@@ -1,0 +1,139 @@
+// TrainJob's eval merge and JSON: partials from two workers give exactly the
+// metrics of one, per-scenario and GAUC figures appear, numbers are exact.
+#include "scheduler/train_job.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "common/metrics.h"
+
+namespace metaps {
+namespace {
+
+TEST(JsonNumberTest, IntegersExactAndDoublesRoundTrip) {
+  EXPECT_EQ(JsonCount(1998650.0), "1998650");
+  EXPECT_EQ(JsonCount(9007199254740991.0), "9007199254740991");
+  EXPECT_EQ(JsonNumber(1998650.0), "1998650");
+  EXPECT_EQ(JsonNumber(0.1), "0.1");
+  EXPECT_EQ(JsonNumber(0.5), "0.5");
+  EXPECT_EQ(JsonNumber(1e-9), "1e-09");
+  EXPECT_EQ(JsonNumber(NAN), "null");
+  EXPECT_EQ(JsonCount(2.5), "2.5");
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 1000; ++i) {
+    const double v =
+        std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 80) - 90);
+    EXPECT_EQ(std::strtod(JsonNumber(v).c_str(), nullptr), v);
+  }
+}
+
+struct Partial {
+  ScenarioMetricsAccumulator scenarios{true};
+  GaucAccumulator gauc;
+};
+
+GatherEntry Entry(int rank, const Partial& p) {
+  GatherEntry e;
+  e.rank = rank;
+  e.request.header.mutable_control()->set_text("binary");
+  const auto overall = p.scenarios.MergedBinary().Serialize();
+  const auto scenarios = p.scenarios.Serialize(true);
+  const auto gauc = p.gauc.Serialize();
+  e.request.AddCopy(overall.data(), overall.size());
+  e.request.AddCopy(scenarios.data(), scenarios.size());
+  e.request.AddCopy(gauc.data(), gauc.size());
+  return e;
+}
+
+class TrainJobTest : public ::testing::Test {
+ protected:
+  TrainJobTest() {
+    view_.layout = ClusterLayout::Make(4, 1).value();  // scheduler, 1 server, 2 workers
+  }
+  // Workers' partials, from ranks 2, 3, ...
+  std::map<std::string, double> Eval(TrainJob* job, std::vector<const Partial*> parts) {
+    std::vector<GatherEntry> entries;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      entries.push_back(Entry(2 + static_cast<int>(i), *parts[i]));
+    }
+    wire::Control reply;
+    const Status s = job->OnGather("eval/valid/7", entries, &reply);
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_EQ(job->LastEvalStep("valid"), 7);
+    return *job->LastMetrics("valid");
+  }
+  ClusterView view_;
+};
+
+TEST_F(TrainJobTest, TwoWorkersPartialsMergeToOneWorkersMetrics) {
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> unit(0, 1);
+  Partial whole, halves[2];
+  for (int i = 0; i < 3000; ++i) {
+    const uint32_t scenario = rng() % 2;
+    const uint64_t user = 1 + rng() % 40;
+    const float score = std::round(unit(rng) * 100) / 100;
+    const float label = unit(rng) < score ? 1.0f : 0.0f;
+    for (Partial* p : {&whole, &halves[i % 2]}) {
+      p->scenarios.AddBatch(&scenario, &score, &label, 1);
+      p->gauc.Add(user, score, label);
+    }
+  }
+  TrainJob one(view_, TrainReport{"deepfm", "", 0}), two(view_, TrainReport{"deepfm", "", 0});
+  const auto a = Eval(&one, {&whole});
+  const auto b = Eval(&two, {&halves[0], &halves[1]});
+  EXPECT_EQ(a, b);  // every number, bit for bit
+  for (const char* key : {"auc", "logloss", "gauc", "gauc_users", "per_scenario/0/auc",
+                          "per_scenario/1/auc", "per_scenario/1/count"}) {
+    EXPECT_EQ(a.count(key), 1u) << key;
+  }
+  EXPECT_EQ(a.at("count"), 3000);
+  EXPECT_EQ(a.at("per_scenario/0/count") + a.at("per_scenario/1/count"), 3000);
+  EXPECT_EQ(a.at("gauc_users"), 40);
+}
+
+TEST_F(TrainJobTest, OneScenarioIsNotSplitOutUnlessMultiScenario) {
+  Partial p;
+  const uint32_t scenario = 0;
+  const float scores[2] = {0.2f, 0.8f}, labels[2] = {0, 1};
+  for (int i = 0; i < 2; ++i) p.scenarios.AddBatch(&scenario, &scores[i], &labels[i], 1);
+  TrainJob plain(view_, TrainReport{"deepfm", "", 0});
+  EXPECT_EQ(Eval(&plain, {&p}).count("per_scenario/0/auc"), 0u);
+  TrainJob multi(view_, TrainReport{"multi_scenario", "", 0});
+  const auto m = Eval(&multi, {&p});
+  EXPECT_EQ(m.at("per_scenario/0/auc"), 1.0);
+  EXPECT_EQ(m.count("gauc"), 0u);  // no known user
+}
+
+TEST_F(TrainJobTest, DoneLinePrintsCountsAsIntegers) {
+  TrainJob job(view_, TrainReport{"mf", "", 0});
+  std::vector<GatherEntry> entries(2);
+  for (int w = 0; w < 2; ++w) {
+    entries[w].rank = 2 + w;
+    entries[w].request.header.mutable_control()->set_text(
+        "7808 1998650 0.75 12.5 1 2 3 4 5 1998650");
+  }
+  wire::Control reply;
+  ::testing::internal::CaptureStdout();
+  ASSERT_TRUE(job.OnGather("train/done", entries, &reply).ok());
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("\"steps\":7808,\"samples\":1998650,"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"train_loss\":0.75"), std::string::npos) << out;
+}
+
+TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
+  Partial p;
+  GatherEntry e = Entry(2, p);
+  const uint8_t junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  e.request.AddCopy(junk, sizeof(junk));
+  std::vector<GatherEntry> entries;
+  entries.push_back(std::move(e));
+  TrainJob job(view_, TrainReport{"deepfm", "", 0});
+  wire::Control reply;
+  EXPECT_EQ(job.OnGather("eval/valid/1", entries, &reply).code(), StatusCode::kProtocolError);
+}
+
+}  // namespace
+}  // namespace metaps
