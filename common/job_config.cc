@@ -3,10 +3,14 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "common/early_stop.h"
 
 namespace metaps {
 namespace {
@@ -182,6 +186,10 @@ void FillDefaults(config::JobConfig* job) {
   if (!tr->has_epochs()) tr->set_epochs(1);
   if (!tr->has_seed()) tr->set_seed(1);
   if (!tr->has_log_every()) tr->set_log_every(100);
+  // --- training.early_stop (early stopping) ---
+  if (tr->has_early_stop() && !tr->early_stop().has_patience()) {
+    tr->mutable_early_stop()->set_patience(2);
+  }
 }
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
@@ -197,6 +205,37 @@ void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::str
             "applies to ftrl only; use weight_decay with " + o.kind());
   c.Require(o.kind() == "ftrl" || o.l2() == 0, path + ".l2",
             "applies to ftrl only; use weight_decay with " + o.kind());
+}
+
+// training.early_stop: a metric this job's evaluation reports, and an
+// output_dir to keep the best checkpoint in.
+void CheckEarlyStop(Checker& c, const config::JobConfig& job) {
+  const auto& es = job.training().early_stop();
+  const std::string path = "training.early_stop";
+  const std::vector<std::string> reported =
+      ReportedMetrics(job.model().loss(), job.training().ranking_k());
+  std::string list;
+  for (const auto& m : reported) list += (list.empty() ? "" : ", ") + m;
+  auto direction = MetricHigherIsBetter(es.metric());
+  if (es.metric().empty()) {
+    c.Require(false, path + ".metric", "required (one of " + list + ")");
+  } else if (!direction.ok()) {
+    c.Require(false, path + ".metric", direction.status().message());
+  } else if (std::find(reported.begin(), reported.end(), es.metric()) == reported.end()) {
+    const bool at_k = es.metric().find('@') != std::string::npos;
+    c.Require(false, path + ".metric",
+              "'" + es.metric() + "' is not reported for this job (model.loss '" +
+                  job.model().loss() + "', training.ranking_k " +
+                  std::to_string(job.training().ranking_k()) + (at_k ? ": set ranking_k to k" : "") +
+                  "); one of " + list);
+  }
+  c.Require(es.patience() >= 1, path + ".patience",
+            "must be at least 1, got " + std::to_string(es.patience()));
+  c.Require(es.min_delta() >= 0 && std::isfinite(es.min_delta()), path + ".min_delta",
+            "must be a finite value >= 0");
+  c.Require(!job.output_dir().empty(), "output_dir",
+            "required by training.early_stop (the best checkpoint is kept in "
+            "output_dir/checkpoints)");
 }
 
 void Validate(Checker& c, const config::JobConfig& job) {
@@ -246,6 +285,8 @@ void Validate(Checker& c, const config::JobConfig& job) {
             "training",
             "max_steps, eval_every, checkpoint_every and log_every must not be negative");
   c.Require(tr.ranking_k() >= 0, "training.ranking_k", "must not be negative");
+  // --- training.early_stop (early stopping) ---
+  if (tr.has_early_stop()) CheckEarlyStop(c, job);
 }
 
 }  // namespace
