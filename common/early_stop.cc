@@ -94,6 +94,11 @@ EarlyStopper::EarlyStopper(std::string metric, bool higher_is_better, int patien
       patience_(patience),
       min_delta_(min_delta) {}
 
+void EarlyStopper::Restore(const EarlyStopState& state) {
+  state_ = state;
+  if (state_.stopped && state_.bad_evals < patience_) state_.stopped = false;
+}
+
 bool EarlyStopper::Improves(double value) const {
   if (std::isnan(value)) return false;
   if (!state_.has_best()) return true;

@@ -56,7 +56,8 @@ class EarlyStopper {
   Decision Observe(int64_t step, int64_t epoch, double value);
 
   const EarlyStopState& state() const { return state_; }
-  void Restore(const EarlyStopState& state) { state_ = state; }
+  // A saved state. One stopped by a smaller patience than this one's goes on.
+  void Restore(const EarlyStopState& state);
   const std::string& metric() const { return metric_; }
 
  private:

@@ -250,10 +250,21 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
   if (!early_stop_) return InvalidArgument("gather " + name + " but training.early_stop is unset");
   const std::string& text = entries[0].request.header.control().text();
   if (name == "early/resume") {
-    // Every worker read the same file; take the first.
-    ASSIGN_OR_RETURN(EarlyStopState state, EarlyStopState::Parse(text, "early/resume"));
-    early_stop_->Restore(state);
-    METAPS_LOG(INFO) << "early stopping resumed: " << state.Serialize();
+    // Every worker read the same file; take the first. Text "<metric> <state>",
+    // or empty: none saved. A state of another metric starts afresh.
+    std::istringstream words(text);
+    std::string metric, rest;
+    words >> metric;
+    std::getline(words, rest);
+    if (!metric.empty() && metric != early_stop_->metric()) {
+      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << metric
+                          << ", not " << early_stop_->metric() << ": starting afresh";
+    } else if (!metric.empty()) {
+      ASSIGN_OR_RETURN(EarlyStopState state, EarlyStopState::Parse(rest, "early/resume"));
+      early_stop_->Restore(state);
+    }
+    METAPS_LOG(INFO) << "early stopping resumed: " << early_stop_->state().Serialize();
+    reply->set_text(early_stop_->state().Serialize());
     return Status::Ok();
   }
   const int64_t step = std::stoll(name.substr(6));

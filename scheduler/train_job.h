@@ -13,7 +13,8 @@
 // Early stopping (training.early_stop): after each "eval/valid/<step>" the
 // workers gather "early/<step>" with text "<epoch>" and get back
 // "<improved|continue|stop> <EarlyStopState>"; a resumed run first gathers
-// "early/resume" with the state saved beside its checkpoint. The done line
+// "early/resume" with the text saved beside its checkpoint ("<metric> <state>",
+// or empty) and gets back the state to go on with. The done line
 // then names the chosen step: "best":{"step","epoch","metric","value"} and
 // "stopped_early".
 #pragma once

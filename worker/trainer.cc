@@ -369,7 +369,8 @@ Status Trainer::WriteState() const {
   RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
   if (early_stop_) {
     RETURN_IF_ERROR(WriteFileAtomically(env, EarlyStopStatePath(checkpoints_.dir, step_),
-                                        early_.Serialize() + "\n"));
+                                        job_.training().early_stop().metric() + " " +
+                                            early_.Serialize() + "\n"));
   }
   return WriteFileAtomically(env, WorkerStatePath(checkpoints_.dir, step_), data);
 }
@@ -610,17 +611,25 @@ Status Trainer::DecideEarlyStop(bool* improved) {
 }
 
 Status Trainer::ResumeEarlyStop() {
+  // The file holds "<metric> <EarlyStopState>"; the scheduler checks the
+  // metric and answers the state to go on with.
   const std::string path = EarlyStopStatePath(checkpoints_.dir, step_);
   Env* env = Env::Default();
-  early_ = EarlyStopState{};
+  std::string text;
   if (env->FileExists(path)) {
-    std::string text;
     RETURN_IF_ERROR(env->ReadFileToString(path, &text));
-    ASSIGN_OR_RETURN(early_, EarlyStopState::Parse(text, path));
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    const size_t space = text.find(' ');
+    if (space == std::string::npos) {
+      return DataLoss(path + ": not an early-stop state ('" + text + "')");
+    }
+    RETURN_IF_ERROR(EarlyStopState::Parse(text.substr(space + 1), path).status());
   } else {
     METAPS_LOG(WARNING) << "no " << path << ": early stopping starts afresh at step " << step_;
   }
-  return Report("early/resume", early_.Serialize());
+  ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather("early/resume", kGroupWorkers, text));
+  ASSIGN_OR_RETURN(early_, EarlyStopState::Parse(reply.header.control().text(), path));
+  return Status::Ok();
 }
 
 Status Trainer::FinishEarlyStop() {

@@ -119,6 +119,23 @@ TEST(EarlyStopTest, StateRoundTripsAndResumesTheSameDecisions) {
   EXPECT_EQ(second.state().Serialize(), whole.state().Serialize());
 }
 
+// A job stopped with patience 2 and resumed with patience 4 goes on.
+TEST(EarlyStopTest, RestoreWithALargerPatienceGoesOn) {
+  EarlyStopper first("auc", true, 2, 0);
+  Feed(&first, {0.7, 0.6, 0.6});
+  ASSERT_TRUE(first.state().stopped);
+  EarlyStopper same("auc", true, 2, 0);
+  same.Restore(first.state());
+  EXPECT_TRUE(same.state().stopped);
+  EXPECT_EQ(same.Observe(40, 4, 0.9), Decision::kStop);
+  EarlyStopper larger("auc", true, 4, 0);
+  larger.Restore(first.state());
+  EXPECT_FALSE(larger.state().stopped);
+  EXPECT_EQ(larger.Observe(40, 4, 0.65), Decision::kContinue);
+  EXPECT_EQ(larger.Observe(50, 5, 0.65), Decision::kStop);
+  EXPECT_EQ(larger.state().best_step, 10);
+}
+
 TEST(EarlyStopTest, MalformedStateNamesItsSource) {
   for (const char* text : {"", "1 2 x 4 5 0", "1 2 3 4 5", "1 2 3 4 5 7", "1 2 3 4 5 0 extra"}) {
     auto state = EarlyStopState::Parse(text, "ckpt/early-stop-7.txt");
