@@ -66,8 +66,7 @@ std::string EarlyStopState::Serialize() const {
   return out.str();
 }
 
-StatusOr<EarlyStopState> EarlyStopState::Parse(const std::string& text,
-                                               const std::string& source) {
+StatusOr<EarlyStopState> EarlyStopState::Parse(const std::string& text, const std::string& source) {
   EarlyStopState s;
   std::istringstream in(text);
   std::string value;

@@ -226,8 +226,8 @@ void CheckEarlyStop(Checker& c, const config::JobConfig& job) {
     c.Require(false, path + ".metric",
               "'" + es.metric() + "' is not reported for this job (model.loss '" +
                   job.model().loss() + "', training.ranking_k " +
-                  std::to_string(job.training().ranking_k()) + (at_k ? ": set ranking_k to k" : "") +
-                  "); one of " + list);
+                  std::to_string(job.training().ranking_k()) +
+                  (at_k ? ": set ranking_k to k" : "") + "); one of " + list);
   }
   c.Require(es.patience() >= 1, path + ".patience",
             "must be at least 1, got " + std::to_string(es.patience()));

@@ -134,8 +134,9 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     Env* env = Env::Default();
     int64_t restored = 0;
     if (resume) {
-      ASSIGN_OR_RETURN(restored, server.RestoreCheckpoint(
-                                     env, checkpoint_dir, checkpoint_step > 0 ? checkpoint_step : -1));
+      ASSIGN_OR_RETURN(restored,
+                       server.RestoreCheckpoint(env, checkpoint_dir,
+                                                checkpoint_step > 0 ? checkpoint_step : -1));
     }
     server.Start();
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {

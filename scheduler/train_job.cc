@@ -27,8 +27,9 @@ std::map<std::string, double> FlatMetrics(const std::optional<BinaryMetricsAccum
   std::map<std::string, double> out;
   if (b) {
     const BinaryMetrics x = b->Result();
-    out = {{"auc", x.auc},          {"logloss", x.logloss}, {"accuracy", x.accuracy},
-           {"precision", x.precision}, {"recall", x.recall},   {"f1", x.f1}};
+    out = {{"auc", x.auc},           {"logloss", x.logloss},
+           {"accuracy", x.accuracy}, {"precision", x.precision},
+           {"recall", x.recall},     {"f1", x.f1}};
   }
   if (r) {
     const RegressionMetrics x = r->Result();
@@ -54,7 +55,8 @@ TrainJob::TrainJob(const ClusterView& view, TrainReport report)
     // The config was validated: the metric is known.
     auto higher_is_better = MetricHigherIsBetter(es.metric());
     const bool higher = !higher_is_better.ok() || higher_is_better.value();
-    early_stop_ = std::make_unique<EarlyStopper>(es.metric(), higher, es.patience(), es.min_delta());
+    early_stop_ =
+        std::make_unique<EarlyStopper>(es.metric(), higher, es.patience(), es.min_delta());
   }
   if (!report_.output_dir.empty()) {
     ::mkdir(report_.output_dir.c_str(), 0755);
@@ -223,9 +225,8 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
       const EarlyStopState& es = early_stop_->state();
       line << ",\"best\":";
       if (es.has_best()) {
-        line << "{\"step\":" << es.best_step << ",\"epoch\":" << es.best_epoch
-             << ",\"metric\":\"" << early_stop_->metric() << "\",\"value\":" << Num(es.best_value)
-             << "}";
+        line << "{\"step\":" << es.best_step << ",\"epoch\":" << es.best_epoch << ",\"metric\":\""
+             << early_stop_->metric() << "\",\"value\":" << Num(es.best_value) << "}";
       } else {
         line << "null";
       }
@@ -257,8 +258,8 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
     words >> metric;
     std::getline(words, rest);
     if (!metric.empty() && metric != early_stop_->metric()) {
-      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << metric
-                          << ", not " << early_stop_->metric() << ": starting afresh";
+      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << metric << ", not "
+                          << early_stop_->metric() << ": starting afresh";
     } else if (!metric.empty()) {
       ASSIGN_OR_RETURN(EarlyStopState state, EarlyStopState::Parse(rest, "early/resume"));
       early_stop_->Restore(state);
@@ -282,8 +283,8 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
   line << "{\"event\":\"early_stop\",\"step\":" << step << ",\"epoch\":" << epoch
        << ",\"metric\":\"" << early_stop_->metric() << "\",\"value\":" << Num(early_value_)
        << ",\"decision\":\"" << DecisionName(d) << "\",\"best_step\":" << s.best_step
-       << ",\"best_value\":" << Num(s.best_value) << ",\"evals_without_improvement\":"
-       << s.bad_evals << "}";
+       << ",\"best_value\":" << Num(s.best_value)
+       << ",\"evals_without_improvement\":" << s.bad_evals << "}";
   METAPS_LOG(INFO) << "early stopping at step " << step << ": valid " << early_stop_->metric()
                    << " " << Num(early_value_) << ", " << DecisionName(d) << " (best "
                    << Num(s.best_value) << " at step " << s.best_step << ", " << s.bad_evals

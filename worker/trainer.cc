@@ -368,9 +368,9 @@ Status Trainer::WriteState() const {
   Env* env = Env::Default();
   RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
   if (early_stop_) {
-    RETURN_IF_ERROR(WriteFileAtomically(env, EarlyStopStatePath(checkpoints_.dir, step_),
-                                        job_.training().early_stop().metric() + " " +
-                                            early_.Serialize() + "\n"));
+    RETURN_IF_ERROR(WriteFileAtomically(
+        env, EarlyStopStatePath(checkpoints_.dir, step_),
+        job_.training().early_stop().metric() + " " + early_.Serialize() + "\n"));
   }
   return WriteFileAtomically(env, WorkerStatePath(checkpoints_.dir, step_), data);
 }
@@ -557,7 +557,8 @@ int64_t StepOf(const std::string& name, const std::string& prefix, const std::st
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return -1;
   }
-  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  const std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
   return std::stoll(digits);
 }
@@ -643,9 +644,9 @@ Status Trainer::FinishEarlyStop() {
   if (!early_.has_best() || early_.best_step == step_) return Status::Ok();
   const int64_t best = early_.best_step;
   const std::string k = std::to_string(sync_round_++);
-  RETURN_IF_ERROR(deps_.scheduler
-                      ->Gather("ps/sync/" + k, kGroupMembers, "restore " + std::to_string(best))
-                      .status());
+  RETURN_IF_ERROR(
+      deps_.scheduler->Gather("ps/sync/" + k, kGroupMembers, "restore " + std::to_string(best))
+          .status());
   RETURN_IF_ERROR(LoadState(best));
   RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/restored/" + k, kGroupMembers));
   METAPS_LOG(INFO) << "restored the best checkpoint: step " << best << " (epoch "

@@ -175,8 +175,8 @@ class Trainer {
   Prefetch next_;
   TrainerCheckpoints checkpoints_;
   int sync_round_ = 0;
-  const bool early_stop_;       // training.early_stop, when training
-  EarlyStopState early_;        // as the scheduler last answered
+  const bool early_stop_;  // training.early_stop, when training
+  EarlyStopState early_;   // as the scheduler last answered
   int64_t last_saved_step_ = -1;
   int epoch_ = 1;               // the epoch being trained
   int64_t steps_in_epoch_ = 0;  // steps of this epoch already trained

@@ -23,8 +23,8 @@ struct Fed {
 Fed Feed(EarlyStopper* es, const std::vector<double>& values) {
   Fed run;
   for (size_t i = 0; i < values.size(); ++i) {
-    const Decision d = es->Observe(10 * static_cast<int64_t>(i + 1), static_cast<int64_t>(i + 1),
-                                   values[i]);
+    const Decision d =
+        es->Observe(10 * static_cast<int64_t>(i + 1), static_cast<int64_t>(i + 1), values[i]);
     run.decisions.push_back(d);
     if (d == Decision::kStop) {
       run.stopped_at = static_cast<int>(i);
@@ -146,8 +146,8 @@ TEST(EarlyStopTest, MalformedStateNamesItsSource) {
 }
 
 TEST(EarlyStopTest, MetricDirections) {
-  for (const char* m : {"auc", "gauc", "accuracy", "f1", "ndcg@10", "precision@5", "recall@20",
-                        "hit_rate@1"}) {
+  for (const char* m :
+       {"auc", "gauc", "accuracy", "f1", "ndcg@10", "precision@5", "recall@20", "hit_rate@1"}) {
     EXPECT_TRUE(MetricHigherIsBetter(m).value()) << m;
   }
   for (const char* m : {"logloss", "rmse", "mae", "mse"}) {
@@ -233,8 +233,7 @@ TEST(EarlyStopConfigTest, BadPatienceAndMinDeltaNameTheirFields) {
   EXPECT_NE(m.find("training.early_stop.patience: must be at least 1, got 0"), std::string::npos)
       << m;
   m = ErrorOf(kJob, {"training.early_stop.min_delta=-0.1"});
-  EXPECT_NE(m.find("training.early_stop.min_delta: must be a finite value >= 0"),
-            std::string::npos)
+  EXPECT_NE(m.find("training.early_stop.min_delta: must be a finite value >= 0"), std::string::npos)
       << m;
   m = ErrorOf(kJob, {"training.early_stop.metric="});
   EXPECT_NE(m.find("training.early_stop.metric: required (one of auc"), std::string::npos) << m;

@@ -58,15 +58,16 @@ class MpiEarlyStopTest : public ::testing::Test {
   // `metaps COMMAND` of the quick-start job on S servers and W workers.
   static std::vector<std::string> Metaps(int servers, int workers, const std::string& command,
                                          std::vector<std::string> extra) {
-    std::vector<std::string> argv = {Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
-                                     std::to_string(servers),
-                                     std::to_string(workers),
-                                     "--",
-                                     command,
-                                     "--config",
-                                     Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
-                                     "--data",
-                                     *dir_ + "/ctr"};
+    std::vector<std::string> argv = {
+        Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
+        std::to_string(servers),
+        std::to_string(workers),
+        "--",
+        command,
+        "--config",
+        Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+        "--data",
+        *dir_ + "/ctr"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
@@ -113,11 +114,10 @@ TEST_F(MpiEarlyStopTest, StopsAndReportsTheBestValidationStep) {
     files.insert(e.path().filename().string());
   }
   const std::string b = std::to_string(best);
-  EXPECT_EQ(files, (std::set<std::string>{"LATEST", "step-" + b, "step-" + final_step,
-                                          "worker-state-" + b + ".bin",
-                                          "worker-state-" + final_step + ".bin",
-                                          "early-stop-" + b + ".txt",
-                                          "early-stop-" + final_step + ".txt"}));
+  EXPECT_EQ(files, (std::set<std::string>{
+                       "LATEST", "step-" + b, "step-" + final_step, "worker-state-" + b + ".bin",
+                       "worker-state-" + final_step + ".bin", "early-stop-" + b + ".txt",
+                       "early-stop-" + final_step + ".txt"}));
   EXPECT_EQ(ReadFile(out + "/checkpoints/LATEST").substr(0, 5 + final_step.size()),
             "step-" + final_step);
 

@@ -564,8 +564,8 @@ void SaveAll(PsCluster* cluster, int servers, const std::string& root, int64_t s
   }
   for (int s = 0; s < servers; ++s) {
     ShardFileInfo info;
-    ASSERT_TRUE(SaveShard(Env::Default(), root, s, servers, cluster->server(s).tables(), step, &info)
-                    .ok());
+    ASSERT_TRUE(
+        SaveShard(Env::Default(), root, s, servers, cluster->server(s).tables(), step, &info).ok());
     manifest.files.push_back(info);
   }
   ASSERT_TRUE(WriteManifest(Env::Default(), root, manifest).ok());
