@@ -4,10 +4,13 @@
 #include <google/protobuf/text_format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "common/early_stop.h"
 
 namespace metaps {
 namespace {
@@ -201,6 +204,10 @@ void FillDefaults(config::JobConfig* job) {
   if (tr->ranking_protocol() == "sampled" && !tr->has_ranking_negatives()) {
     tr->set_ranking_negatives(100);
   }
+  // --- training.early_stop (early stopping) ---
+  if (tr->has_early_stop() && !tr->early_stop().has_patience()) {
+    tr->mutable_early_stop()->set_patience(2);
+  }
 }
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
@@ -314,6 +321,37 @@ void ValidateDataFields(Checker& c, const config::DataConfig& d) {
   }
 }
 
+// training.early_stop: a metric this job's evaluation reports, and an
+// output_dir to keep the best checkpoint in.
+void CheckEarlyStop(Checker& c, const config::JobConfig& job) {
+  const auto& es = job.training().early_stop();
+  const std::string path = "training.early_stop";
+  const std::vector<std::string> reported =
+      ReportedMetrics(job.model().loss(), job.training().ranking_k());
+  std::string list;
+  for (const auto& m : reported) list += (list.empty() ? "" : ", ") + m;
+  auto direction = MetricHigherIsBetter(es.metric());
+  if (es.metric().empty()) {
+    c.Require(false, path + ".metric", "required (one of " + list + ")");
+  } else if (!direction.ok()) {
+    c.Require(false, path + ".metric", direction.status().message());
+  } else if (std::find(reported.begin(), reported.end(), es.metric()) == reported.end()) {
+    const bool at_k = es.metric().find('@') != std::string::npos;
+    c.Require(false, path + ".metric",
+              "'" + es.metric() + "' is not reported for this job (model.loss '" +
+                  job.model().loss() + "', training.ranking_k " +
+                  std::to_string(job.training().ranking_k()) +
+                  (at_k ? ": set ranking_k to k" : "") + "); one of " + list);
+  }
+  c.Require(es.patience() >= 1, path + ".patience",
+            "must be at least 1, got " + std::to_string(es.patience()));
+  c.Require(es.min_delta() >= 0 && std::isfinite(es.min_delta()), path + ".min_delta",
+            "must be a finite value >= 0");
+  c.Require(!job.output_dir().empty(), "output_dir",
+            "required by training.early_stop (the best checkpoint is kept in "
+            "output_dir/checkpoints)");
+}
+
 void Validate(Checker& c, const config::JobConfig& job) {
   const auto& cl = job.cluster();
   c.Require(cl.servers() >= 1, "cluster.servers", "must be at least 1");
@@ -387,6 +425,8 @@ void Validate(Checker& c, const config::JobConfig& job) {
   }
   c.Require(tr.ranking_protocol() != "sampled" || tr.ranking_negatives() >= 1,
             "training.ranking_negatives", "must be at least 1 with ranking_protocol \"sampled\"");
+  // --- training.early_stop (early stopping) ---
+  if (tr.has_early_stop()) CheckEarlyStop(c, job);
 }
 
 }  // namespace

@@ -56,18 +56,26 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
                    "override a config field: --set training.epochs=3 (repeatable)");
   bool resume = command != "train";
   std::string checkpoint_flag, export_dir;
+  int64_t checkpoint_step = 0;
   if (command == "train") {
     flags.Bool("resume", &resume,
                "continue from the latest checkpoint under the job's output_dir/checkpoints");
   } else {
     flags.String("checkpoint", &checkpoint_flag,
                  "checkpoint directory (a job's output_dir/checkpoints)");
+    flags.Int("step", &checkpoint_step,
+              "the checkpoint's step (0: the latest; the done line's best.step picks the "
+              "best of an early-stopped job)");
   }
   if (command == "export") {
     flags.String("out", &export_dir, "directory for server-<i>.emb and dense.bin");
   }
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   const std::string me = "metaps " + command + ": ";
+  if (checkpoint_step < 0) {
+    std::cerr << me << "--step must be 0 (the latest) or a checkpoint's step\n";
+    return 2;
+  }
   if (config_path.empty() || (command != "train" && checkpoint_flag.empty()) ||
       (command == "export" && export_dir.empty())) {
     std::cerr << me << "--config JOB is required"
@@ -115,7 +123,10 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   JobRoles roles;
   roles.scheduler = [&](RankContext& ctx) -> Status {
     TrainReport report{job.model().family(), command == "train" ? job.output_dir() : "",
-                       job.training().max_steps()};
+                       job.training().max_steps(), std::nullopt};
+    if (command == "train" && job.training().has_early_stop()) {
+      report.early_stop = job.training().early_stop();
+    }
     TrainJob train(ctx.view, report);
     scheduler_here = true;
     RETURN_IF_ERROR(RunScheduler(ctx, &train, Staleness(job.cluster())));
@@ -132,7 +143,9 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     Env* env = Env::Default();
     int64_t restored = 0;
     if (resume) {
-      ASSIGN_OR_RETURN(restored, server.RestoreCheckpoint(env, checkpoint_dir));
+      ASSIGN_OR_RETURN(restored,
+                       server.RestoreCheckpoint(env, checkpoint_dir,
+                                                checkpoint_step > 0 ? checkpoint_step : -1));
     }
     server.Start();
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
@@ -140,7 +153,7 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
         RETURN_IF_ERROR(
             scheduler.Gather("ps/resume", kGroupMembers, std::to_string(restored)).status());
       }
-      // Serve until the workers say "end"; checkpoint when they say so.
+      // Serve until the workers say "end"; checkpoint or restore when they say so.
       for (int k = 0;; ++k) {
         const std::string round = std::to_string(k);
         ASSIGN_OR_RETURN(Message sync, scheduler.Gather("ps/sync/" + round, kGroupMembers));
@@ -154,6 +167,12 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
           RETURN_IF_ERROR(scheduler.Barrier("ps/state/" + round, kGroupMembers));
           RETURN_IF_ERROR(server.SaveCheckpoint(env, &scheduler, checkpoint_dir, step, job.name()));
           RETURN_IF_ERROR(scheduler.Barrier("ps/saved/" + round, kGroupMembers));
+        }
+        if (action == "restore") {
+          // Early stopping: back to the best step's tables before the final
+          // evaluation. The workers wait for every server in ps/restored.
+          RETURN_IF_ERROR(server.RestoreCheckpoint(env, checkpoint_dir, step).status());
+          RETURN_IF_ERROR(scheduler.Barrier("ps/restored/" + round, kGroupMembers));
         }
         if (action.find("export") != std::string::npos) {
           RETURN_IF_ERROR(env->CreateDir(export_dir));

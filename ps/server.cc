@@ -51,12 +51,24 @@ Status ParameterServer::SaveCheckpoint(Env* env, SchedulerClient* scheduler,
   return Status::Ok();
 }
 
-StatusOr<int64_t> ParameterServer::RestoreCheckpoint(Env* env, const std::string& root) {
-  ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(env, root));
+StatusOr<int64_t> ParameterServer::RestoreCheckpoint(Env* env, const std::string& root,
+                                                     int64_t step) {
+  Manifest manifest;
+  if (step < 0) {
+    ASSIGN_OR_RETURN(manifest, ReadManifest(env, root));
+  } else {
+    ASSIGN_OR_RETURN(manifest, ReadManifestAtStep(env, root, step));
+  }
+  // Fresh tables: rows created after the checkpoint must not survive it.
+  std::map<uint32_t, std::unique_ptr<EmbeddingTable>> fresh;
   std::vector<EmbeddingTable*> targets;
-  for (auto& [id, t] : tables_) targets.push_back(t.get());
+  for (auto& [id, t] : tables_) {
+    ASSIGN_OR_RETURN(fresh[id], EmbeddingTable::Create(t->spec(), t->job_seed()));
+    targets.push_back(fresh[id].get());
+  }
   RETURN_IF_ERROR(LoadShardsInto(env, root, manifest, view_.layout.ServerIndex(view_.my_rank),
                                  view_.layout.num_servers(), targets));
+  tables_ = std::move(fresh);
   METAPS_LOG(INFO) << "restored step " << manifest.step << " (saved by " << manifest.num_servers
                    << " servers) from " << root;
   return manifest.step;

@@ -56,11 +56,14 @@ class ParameterServer {
   // quiesced), or the snapshot mixes steps.
   Status SaveCheckpoint(Env* env, SchedulerClient* scheduler, const std::string& root, int64_t step,
                         const std::string& job_name);
-  // Loads the latest checkpoint under `root`, keeping the rows this server owns
-  // among the current number of servers (any count, not only the saved one).
-  // Returns the restored step. REQUIRES: before Start(); the tables are
-  // declared as in the checkpoint.
-  StatusOr<int64_t> RestoreCheckpoint(Env* env, const std::string& root);
+  // Loads the checkpoint of `step` under `root` (-1: the latest), keeping the
+  // rows this server owns among the current number of servers (any count, not
+  // only the saved one). The tables are replaced by fresh ones holding only the
+  // checkpoint's rows, so it also rolls a serving job back (early stopping
+  // restores the best step). Returns the restored step. REQUIRES: the tables
+  // are declared as in the checkpoint; before Start(), or no request in flight
+  // until the caller's next collective (the job is quiesced, as for a save).
+  StatusOr<int64_t> RestoreCheckpoint(Env* env, const std::string& root, int64_t step = -1);
 
   // REQUIRES: serving stopped or the caller tolerates concurrent updates.
   std::vector<const EmbeddingTable*> tables() const;

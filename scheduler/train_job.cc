@@ -112,6 +112,14 @@ Status MergeInto(StatusOr<Acc> part, std::optional<Acc>* acc) {
 
 TrainJob::TrainJob(const ClusterView& view, TrainReport report)
     : view_(view), report_(std::move(report)) {
+  if (report_.early_stop) {
+    const config::EarlyStop& es = *report_.early_stop;
+    // The config was validated: the metric is known.
+    auto higher_is_better = MetricHigherIsBetter(es.metric());
+    const bool higher = !higher_is_better.ok() || higher_is_better.value();
+    early_stop_ =
+        std::make_unique<EarlyStopper>(es.metric(), higher, es.patience(), es.min_delta());
+  }
   if (!report_.output_dir.empty()) {
     ::mkdir(report_.output_dir.c_str(), 0755);
     metrics_.open(report_.output_dir + "/metrics.jsonl", std::ios::app);
@@ -204,6 +212,13 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
   last_eval_[split] = obj.Json();
   last_metrics_[split] = obj.flat();
   last_metrics_step_[split] = step;
+  // --- early stopping: note the watched validation metric ---
+  if (early_stop_ && split == "valid") {
+    const auto& flat = last_metrics_[split];
+    auto it = flat.find(early_stop_->metric());
+    early_value_ = it == flat.end() ? NAN : it->second;
+    early_value_step_ = step;
+  }
   const std::string record = "{\"event\":\"eval\",\"split\":\"" + split +
                              "\",\"step\":" + std::to_string(step) + ",\"metrics\":" + obj.Json() +
                              "}";
@@ -261,6 +276,7 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     Record(line.str());
     return Status::Ok();
   }
+  if (name.rfind("early/", 0) == 0) return OnEarlyStop(name, entries, reply);
   if (name.rfind("eval/", 0) == 0) {
     const size_t slash = name.find('/', 5);
     return OnEval(name.substr(5, slash - 5), std::stoll(name.substr(slash + 1)), entries);
@@ -299,6 +315,17 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
       auto it = last_eval_.find(split);
       if (it != last_eval_.end()) line << ",\"" << split << "\":" << it->second;
     }
+    if (early_stop_) {  // --- early stopping: the chosen step ---
+      const EarlyStopState& es = early_stop_->state();
+      line << ",\"best\":";
+      if (es.has_best()) {
+        line << "{\"step\":" << es.best_step << ",\"epoch\":" << es.best_epoch << ",\"metric\":\""
+             << early_stop_->metric() << "\",\"value\":" << Num(es.best_value) << "}";
+      } else {
+        line << "null";
+      }
+      line << ",\"stopped_early\":" << (es.stopped ? "true" : "false");
+    }
     line << "}";
     Record(line.str());
     std::fputs((line.str() + "\n").c_str(), stdout);
@@ -307,6 +334,58 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     return Status::Ok();
   }
   return InvalidArgument("train job got unknown gather " + name);
+}
+
+}  // namespace metaps
+
+namespace metaps {
+
+Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& entries,
+                             wire::Control* reply) {
+  if (!early_stop_) return InvalidArgument("gather " + name + " but training.early_stop is unset");
+  const std::string& text = entries[0].request.header.control().text();
+  if (name == "early/resume") {
+    // Every worker read the same file; take the first. Text "<metric> <state>",
+    // or empty: none saved. A state of another metric starts afresh.
+    std::istringstream words(text);
+    std::string metric, rest;
+    words >> metric;
+    std::getline(words, rest);
+    if (!metric.empty() && metric != early_stop_->metric()) {
+      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << metric << ", not "
+                          << early_stop_->metric() << ": starting afresh";
+    } else if (!metric.empty()) {
+      ASSIGN_OR_RETURN(EarlyStopState state, EarlyStopState::Parse(rest, "early/resume"));
+      early_stop_->Restore(state);
+    }
+    METAPS_LOG(INFO) << "early stopping resumed: " << early_stop_->state().Serialize();
+    reply->set_text(early_stop_->state().Serialize());
+    return Status::Ok();
+  }
+  const int64_t step = std::stoll(name.substr(6));
+  long long epoch = 0;
+  if (std::sscanf(text.c_str(), "%lld", &epoch) != 1) {
+    return ProtocolError("malformed early-stop report: " + text);
+  }
+  if (early_value_step_ != step) {
+    return ProtocolError("early/" + std::to_string(step) + " without a validation of step " +
+                         std::to_string(step));
+  }
+  const EarlyStopper::Decision d = early_stop_->Observe(step, epoch, early_value_);
+  const EarlyStopState& s = early_stop_->state();
+  std::ostringstream line;
+  line << "{\"event\":\"early_stop\",\"step\":" << step << ",\"epoch\":" << epoch
+       << ",\"metric\":\"" << early_stop_->metric() << "\",\"value\":" << Num(early_value_)
+       << ",\"decision\":\"" << DecisionName(d) << "\",\"best_step\":" << s.best_step
+       << ",\"best_value\":" << Num(s.best_value)
+       << ",\"evals_without_improvement\":" << s.bad_evals << "}";
+  METAPS_LOG(INFO) << "early stopping at step " << step << ": valid " << early_stop_->metric()
+                   << " " << Num(early_value_) << ", " << DecisionName(d) << " (best "
+                   << Num(s.best_value) << " at step " << s.best_step << ", " << s.bad_evals
+                   << " evaluation(s) without improvement)";
+  Record(line.str());
+  reply->set_text(std::string(DecisionName(d)) + " " + s.Serialize());
+  return Status::Ok();
 }
 
 }  // namespace metaps

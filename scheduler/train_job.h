@@ -13,12 +13,24 @@
 // allreduce run_samples" (run_samples: trained by this run, for the rate).
 // Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
 // workers' text and, for resume, the servers' restored step as value.
+// Early stopping (training.early_stop): after each "eval/valid/<step>" the
+// workers gather "early/<step>" with text "<epoch>" and get back
+// "<improved|continue|stop> <EarlyStopState>"; a resumed run first gathers
+// "early/resume" with the text saved beside its checkpoint ("<metric> <state>",
+// or empty) and gets back the state to go on with. The done line
+// then names the chosen step: "best":{"step","epoch","metric","value"} and
+// "stopped_early".
 #pragma once
 
+#include <cmath>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "common/early_stop.h"
+#include "common/proto/job.pb.h"
 #include "scheduler/scheduler.h"
 
 namespace metaps {
@@ -34,6 +46,7 @@ struct TrainReport {
   std::string model;
   std::string output_dir;  // empty: no metrics.jsonl
   int64_t max_steps = 0;   // for the ETA, when known
+  std::optional<config::EarlyStop> early_stop;  // set: decide early stopping
 };
 
 class TrainJob : public JobDriver {
@@ -55,6 +68,9 @@ class TrainJob : public JobDriver {
  private:
   Status OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries);
   void Record(const std::string& json);
+  // "early/<step>" and "early/resume" (early stopping).
+  Status OnEarlyStop(const std::string& name, std::vector<GatherEntry>& entries,
+                     wire::Control* reply);
 
   const ClusterView& view_;
   TrainReport report_;
@@ -63,6 +79,11 @@ class TrainJob : public JobDriver {
   std::map<std::string, std::map<std::string, double>> last_metrics_;  // split -> flat metrics
   std::map<std::string, int64_t> last_metrics_step_;
   bool done_ = false;
+  // Early stopping: the decision, and the watched metric of the last
+  // validation evaluation (NaN until one).
+  std::unique_ptr<EarlyStopper> early_stop_;
+  double early_value_ = NAN;
+  int64_t early_value_step_ = -1;
 };
 
 }  // namespace metaps

@@ -65,6 +65,10 @@ std::string WorkerStatePath(const std::string& dir, int64_t step) {
   return dir + "/worker-state-" + std::to_string(step) + ".bin";
 }
 
+std::string EarlyStopStatePath(const std::string& dir, int64_t step) {
+  return dir + "/early-stop-" + std::to_string(step) + ".txt";
+}
+
 Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
                  int num_workers, TrainerCheckpoints checkpoints)
     : job_(job),
@@ -77,7 +81,9 @@ Trainer::Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps dep
       dense_optimizer_(ToOptimizerParams(job.dense_optimizer())),
       prefetch_rows_(!(job.cluster().consistency() == "bsp" && num_workers > 1) &&
                      !(job.cluster().consistency() == "ssp" && job.cluster().staleness() == 0)),
-      checkpoints_(std::move(checkpoints)) {
+      checkpoints_(std::move(checkpoints)),
+      early_stop_(job.training().has_early_stop() &&
+                  checkpoints_.mode == TrainerCheckpoints::Mode::kTrain) {
   const int n = static_cast<int>(deps_.model->num_dense());
   row_.assign(static_cast<size_t>(n + OptimizerStateFloats(dense_optimizer_.kind, n)), 0.0f);
   deps_.model->InitDense(job.training().seed(), row_.data());
@@ -415,6 +421,11 @@ Status Trainer::WriteState() const {
   Put(&data, Crc32c(data.data(), data.size()));
   Env* env = Env::Default();
   RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
+  if (early_stop_) {
+    RETURN_IF_ERROR(WriteFileAtomically(
+        env, EarlyStopStatePath(checkpoints_.dir, step_),
+        job_.training().early_stop().metric() + " " + early_.Serialize() + "\n"));
+  }
   return WriteFileAtomically(env, WorkerStatePath(checkpoints_.dir, step_), data);
 }
 
@@ -463,11 +474,16 @@ Status Trainer::Run() {
   const auto& tr = job_.training();
   double last_samples = 0;
   auto last_log = Clock::now();
+  if (early_stop_ && !data_.valid) {
+    return InvalidArgument("training.early_stop needs validation data (data.valid)");
+  }
   if (checkpoints_.resume) {
     ASSIGN_OR_RETURN(Message restored, deps_.scheduler->Gather("ps/resume", kGroupMembers));
     RETURN_IF_ERROR(LoadState(restored.header.control().value()));
+    last_saved_step_ = step_;
     METAPS_LOG(INFO) << "resumed at step " << step_ << " (epoch " << epoch_ << ", "
                      << steps_in_epoch_ << " steps into it)";
+    if (early_stop_) RETURN_IF_ERROR(ResumeEarlyStop());
   }
   if (checkpoints_.mode == TrainerCheckpoints::Mode::kExport) {
     // dense.bin: "MPDW1", n (uint64), n floats (the weights, no optimizer state).
@@ -488,7 +504,7 @@ Status Trainer::Run() {
                      << job_.data().shuffle_buffer() << " examples";
   }
   bool stop = checkpoints_.mode == TrainerCheckpoints::Mode::kEvaluate ||
-              (tr.max_steps() > 0 && step_ >= tr.max_steps());
+              (tr.max_steps() > 0 && step_ >= tr.max_steps()) || (early_stop_ && early_.stopped);
   while (epoch_ <= tr.epochs() && !stop) {
     const int epoch = epoch_;
     ASSIGN_OR_RETURN(auto inner, data_.train(ReaderOptionsFor()));
@@ -514,10 +530,6 @@ Status Trainer::Run() {
       if (stop_requested_) {
         METAPS_LOG(INFO) << "stop requested: stopping after step " << step_;
       }
-      if (!checkpoints_.dir.empty() && tr.checkpoint_every() > 0 &&
-          step_ % tr.checkpoint_every() == 0 && !stop) {
-        RETURN_IF_ERROR(SyncServers("checkpoint"));
-      }
       if (tr.log_every() > 0 && step_ % tr.log_every() == 0) {
         // Every worker computed the same totals from the all-reduce.
         std::ostringstream text;
@@ -528,8 +540,18 @@ Status Trainer::Run() {
         last_log = Clock::now();
         RETURN_IF_ERROR(Report("train/progress/" + std::to_string(step_), text.str()));
       }
+      bool improved = false;
       if (tr.eval_every() > 0 && step_ % tr.eval_every() == 0) {
         RETURN_IF_ERROR(Evaluate("valid", data_.valid));
+        if (early_stop_) {
+          RETURN_IF_ERROR(DecideEarlyStop(&improved));
+          stop = stop || early_.stopped;
+        }
+      }
+      // After the evaluation: a checkpoint's early-stop state includes it.
+      if (!checkpoints_.dir.empty() && !stop &&
+          ((tr.checkpoint_every() > 0 && step_ % tr.checkpoint_every() == 0) || improved)) {
+        RETURN_IF_ERROR(SaveCheckpoint());
       }
     }
     // A stop leaves the next batch read ahead: it is read again on resume.
@@ -551,6 +573,14 @@ Status Trainer::Run() {
     if (stop) break;
     ++epoch_;
     steps_in_epoch_ = 0;
+    if (early_stop_ && tr.eval_every() == 0 && step_ > early_.last_step) {
+      // Early stopping without eval_every: validation at the end of every epoch.
+      bool improved = false;
+      RETURN_IF_ERROR(Evaluate("valid", data_.valid));
+      RETURN_IF_ERROR(DecideEarlyStop(&improved));
+      stop = early_.stopped;
+      if (improved && epoch_ <= tr.epochs()) RETURN_IF_ERROR(SaveCheckpoint());
+    }
   }
   const double seconds = Since(start);
   if (prefetch_rows_) {
@@ -559,17 +589,132 @@ Status Trainer::Run() {
                      << (rows_pulled_ > 0 ? 100.0 * rows_pulled_ahead_ / rows_pulled_ : 0.0)
                      << "%)";
   }
-  RETURN_IF_ERROR(Evaluate("valid", data_.valid));
-  RETURN_IF_ERROR(Evaluate("test", data_.test));
+  // What was trained, before early stopping goes back to the best step.
   std::ostringstream text;
   text.precision(17);  // samples stay exact integers
   text << step_ << ' ' << samples_ << ' ' << (samples_ > 0 ? loss_sum_ / samples_ : 0) << ' '
        << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
        << timers_.push << ' ' << timers_.allreduce << ' ' << samples_ - samples_at_start;
+  if (early_stop_) RETURN_IF_ERROR(FinishEarlyStop());
+  RETURN_IF_ERROR(Evaluate("valid", data_.valid));
+  RETURN_IF_ERROR(Evaluate("test", data_.test));
   RETURN_IF_ERROR(Report("train/done", text.str()));
-  const bool save =
-      !checkpoints_.dir.empty() && checkpoints_.mode == TrainerCheckpoints::Mode::kTrain;
+  const bool save = !checkpoints_.dir.empty() &&
+                    checkpoints_.mode == TrainerCheckpoints::Mode::kTrain && !early_stop_;
   return SyncServers(save ? "end-checkpoint" : "end");
+}
+
+Status Trainer::SaveCheckpoint() {
+  if (checkpoints_.dir.empty() || last_saved_step_ == step_) return Status::Ok();
+  RETURN_IF_ERROR(SyncServers("checkpoint"));
+  last_saved_step_ = step_;
+  if (early_stop_ && worker_index_ == 0) RETURN_IF_ERROR(PruneCheckpoints());
+  return Status::Ok();
+}
+
+namespace {
+
+// "<prefix><digits><suffix>" -> the number; -1 for any other name.
+int64_t StepOf(const std::string& name, const std::string& prefix, const std::string& suffix) {
+  if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return -1;
+  }
+  const std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoll(digits);
+}
+
+}  // namespace
+
+Status Trainer::PruneCheckpoints() const {
+  // Runs after ps/saved: every server's files and the manifest are written.
+  Env* env = Env::Default();
+  const std::string& dir = checkpoints_.dir;
+  std::vector<std::string> names;
+  RETURN_IF_ERROR(env->GetChildren(dir, &names));
+  auto keep = [&](int64_t s) { return s == step_ || s == early_.best_step; };
+  for (const std::string& name : names) {
+    const std::string path = dir + "/" + name;
+    if (int64_t s = StepOf(name, "step-", ""); s >= 0 && !keep(s)) {
+      std::vector<std::string> files;
+      RETURN_IF_ERROR(env->GetChildren(path, &files));
+      for (const std::string& f : files) RETURN_IF_ERROR(env->DeleteFile(path + "/" + f));
+      RETURN_IF_ERROR(env->DeleteDir(path));
+    }
+    for (const char* prefix : {"worker-state-", "early-stop-"}) {
+      const char* suffix = std::string(prefix) == "worker-state-" ? ".bin" : ".txt";
+      if (int64_t s = StepOf(name, prefix, suffix); s >= 0 && !keep(s)) {
+        RETURN_IF_ERROR(env->DeleteFile(path));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Trainer::DecideEarlyStop(bool* improved) {
+  // The epoch the step belongs to (at an epoch's end epoch_ already moved on).
+  const int epoch = steps_in_epoch_ == 0 ? epoch_ - 1 : epoch_;
+  ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather("early/" + std::to_string(step_),
+                                                          kGroupWorkers, std::to_string(epoch)));
+  const std::string& text = reply.header.control().text();
+  const size_t space = text.find(' ');
+  const std::string decision = text.substr(0, space);
+  if (space == std::string::npos ||
+      (decision != "improved" && decision != "continue" && decision != "stop")) {
+    return ProtocolError("early/" + std::to_string(step_) + ": malformed reply '" + text + "'");
+  }
+  ASSIGN_OR_RETURN(early_, EarlyStopState::Parse(text.substr(space + 1), "early-stop reply"));
+  *improved = decision == "improved";
+  if (decision == "stop") {
+    METAPS_LOG(INFO) << "early stop after step " << step_ << ": best step " << early_.best_step
+                     << " (epoch " << early_.best_epoch << ")";
+  }
+  return Status::Ok();
+}
+
+Status Trainer::ResumeEarlyStop() {
+  // The file holds "<metric> <EarlyStopState>"; the scheduler checks the
+  // metric and answers the state to go on with.
+  const std::string path = EarlyStopStatePath(checkpoints_.dir, step_);
+  Env* env = Env::Default();
+  std::string text;
+  if (env->FileExists(path)) {
+    RETURN_IF_ERROR(env->ReadFileToString(path, &text));
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    const size_t space = text.find(' ');
+    if (space == std::string::npos) {
+      return DataLoss(path + ": not an early-stop state ('" + text + "')");
+    }
+    RETURN_IF_ERROR(EarlyStopState::Parse(text.substr(space + 1), path).status());
+  } else {
+    METAPS_LOG(WARNING) << "no " << path << ": early stopping starts afresh at step " << step_;
+  }
+  ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather("early/resume", kGroupWorkers, text));
+  ASSIGN_OR_RETURN(early_, EarlyStopState::Parse(reply.header.control().text(), path));
+  return Status::Ok();
+}
+
+Status Trainer::FinishEarlyStop() {
+  // The last step is a candidate too, unless a stop request paused the job.
+  if (!stop_requested_ && step_ > early_.last_step) {
+    bool improved = false;
+    RETURN_IF_ERROR(Evaluate("valid", data_.valid));
+    RETURN_IF_ERROR(DecideEarlyStop(&improved));
+  }
+  RETURN_IF_ERROR(SaveCheckpoint());  // the latest, for --resume
+  if (!early_.has_best() || early_.best_step == step_) return Status::Ok();
+  const int64_t best = early_.best_step;
+  const std::string k = std::to_string(sync_round_++);
+  RETURN_IF_ERROR(
+      deps_.scheduler->Gather("ps/sync/" + k, kGroupMembers, "restore " + std::to_string(best))
+          .status());
+  RETURN_IF_ERROR(LoadState(best));
+  RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/restored/" + k, kGroupMembers));
+  METAPS_LOG(INFO) << "restored the best checkpoint: step " << best << " (epoch "
+                   << early_.best_epoch << ")";
+  return Status::Ok();
 }
 
 }  // namespace metaps

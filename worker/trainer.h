@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "common/early_stop.h"
 #include "common/key_dedup.h"
 #include "common/proto/job.pb.h"
 #include "common/scheduler_client.h"
@@ -80,7 +81,20 @@ struct TrainerCheckpoints {
 };
 
 std::string WorkerStatePath(const std::string& dir, int64_t step);
+// early-stop-<step>.txt: the EarlyStopState as of that checkpoint.
+std::string EarlyStopStatePath(const std::string& dir, int64_t step);
 
+// Early stopping (training.early_stop; train mode only): validation runs every
+// training.eval_every steps, or at the end of every epoch when eval_every is
+// 0, and the workers ask the scheduler ("early/<step>") whether it improved,
+// so every worker takes the same decision. An improvement is checkpointed
+// (unless the job stops right there: the final save takes it); after
+// `patience` evaluations without one training stops. At the end (early stop,
+// epochs or max_steps done: the last step is evaluated too unless it was; a
+// stop request: not) the latest step is checkpointed for --resume, the servers
+// and workers restore the best step ("ps/sync/<k>" "restore <step>", then
+// "ps/restored/<k>") and valid and test are evaluated on it. Worker 0 keeps
+// only the best and the latest checkpoint.
 class Trainer {
  public:
   Trainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
@@ -134,6 +148,16 @@ class Trainer {
   Status SyncServers(const std::string& action);
   Status WriteState() const;
   Status LoadState(int64_t step);
+  // SyncServers("checkpoint") unless this step is saved already; with early
+  // stopping, worker 0 then prunes all but the best and the latest.
+  Status SaveCheckpoint();
+  Status PruneCheckpoints() const;
+  // Early stopping: the scheduler's decision on the validation just reported.
+  Status DecideEarlyStop(bool* improved);
+  // Resumed: the state saved with the checkpoint, to the scheduler too.
+  Status ResumeEarlyStop();
+  // After training: last evaluation, latest checkpoint, back to the best step.
+  Status FinishEarlyStop();
   ReaderOptions ReaderOptionsFor() const;
 
   const config::JobConfig& job_;
@@ -160,6 +184,9 @@ class Trainer {
   Prefetch next_;
   TrainerCheckpoints checkpoints_;
   int sync_round_ = 0;
+  const bool early_stop_;  // training.early_stop, when training
+  EarlyStopState early_;   // as the scheduler last answered
+  int64_t last_saved_step_ = -1;
   int epoch_ = 1;               // the epoch being trained
   int64_t steps_in_epoch_ = 0;  // steps of this epoch already trained
   int64_t step_ = 0;

@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <thread>
 
 #include "common/hash.h"
 #include "common/partition.h"
+#include "ps/checkpoint.h"
 #include "ps/server.h"
 
 namespace metaps {
@@ -547,6 +549,75 @@ TEST(PsClientTest, BadRequestsGetErrorsAndTheServerKeepsServing) {
   EXPECT_TRUE(cluster.client().Pull(0, &key, 1, row).Wait().ok());
   cluster.server(0).Stop();
   EXPECT_EQ(cluster.server(0).stats().rejected, 2u);  // table 9 and the bad push
+}
+
+// Writes every server's shard of step `step` and the manifest, as
+// ParameterServer::SaveCheckpoint does (without a scheduler). REQUIRES: no
+// request in flight.
+void SaveAll(PsCluster* cluster, int servers, const std::string& root, int64_t step) {
+  Manifest manifest;
+  manifest.job_name = "restore-test";
+  manifest.step = step;
+  manifest.num_servers = servers;
+  for (const EmbeddingTable* t : cluster->server(0).tables()) {
+    manifest.tables.push_back(DescribeTable(*t));
+  }
+  for (int s = 0; s < servers; ++s) {
+    ShardFileInfo info;
+    ASSERT_TRUE(
+        SaveShard(Env::Default(), root, s, servers, cluster->server(s).tables(), step, &info).ok());
+    manifest.files.push_back(info);
+  }
+  ASSERT_TRUE(WriteManifest(Env::Default(), root, manifest).ok());
+}
+
+// Early stopping rolls serving servers back to a given step: rows pushed or
+// created after it are gone, and pulls read the step's values.
+TEST(PsClientTest, ServingServersRestoreAGivenStep) {
+  const TableSpec spec = Spec(2, 3, OptimizerKind::kAdagrad, 0.5f);
+  PsCluster cluster(2, {spec});
+  const std::string dir = ::testing::TempDir() + "/ps_restore_" + std::to_string(getpid());
+  const std::string root = dir + "/checkpoints";
+  std::vector<uint64_t> old_keys = {1, 2, 3, 1ULL << 45}, new_keys = {77, 78, 79};
+  std::vector<float> grads(old_keys.size() * 3, 0.25f), at_step5(old_keys.size() * 3),
+      later(old_keys.size() * 3), got(old_keys.size() * 3);
+  PsClient& ps = cluster.client();
+  ASSERT_TRUE(ps.Push(2, old_keys.data(), old_keys.size(), grads.data(), 1).Wait().ok());
+  ASSERT_TRUE(ps.Pull(2, old_keys.data(), old_keys.size(), at_step5.data()).Wait().ok());
+  SaveAll(&cluster, 2, root, 5);
+  // Later steps change the old rows and create new ones.
+  ASSERT_TRUE(ps.Push(2, old_keys.data(), old_keys.size(), grads.data(), 6).Wait().ok());
+  std::vector<float> scratch(new_keys.size() * 3);
+  ASSERT_TRUE(ps.Pull(2, new_keys.data(), new_keys.size(), scratch.data()).Wait().ok());
+  ASSERT_TRUE(ps.Pull(2, old_keys.data(), old_keys.size(), later.data()).Wait().ok());
+  ASSERT_NE(later, at_step5);
+  SaveAll(&cluster, 2, root, 9);
+
+  for (int s = 0; s < 2; ++s) {
+    auto restored = cluster.server(s).RestoreCheckpoint(Env::Default(), root, 5);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(*restored, 5);
+  }
+  size_t rows = 0;
+  for (int s = 0; s < 2; ++s) {
+    for (const EmbeddingTable* t : cluster.server(s).tables()) rows += t->stats().rows;
+  }
+  EXPECT_EQ(rows, old_keys.size());  // the rows of step 5 only
+  ASSERT_TRUE(ps.Pull(2, old_keys.data(), old_keys.size(), got.data()).Wait().ok());
+  EXPECT_EQ(got, at_step5);
+  // -1: the latest (LATEST names step 9).
+  for (int s = 0; s < 2; ++s) {
+    auto restored = cluster.server(s).RestoreCheckpoint(Env::Default(), root);
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(*restored, 9);
+  }
+  ASSERT_TRUE(ps.Pull(2, old_keys.data(), old_keys.size(), got.data()).Wait().ok());
+  EXPECT_EQ(got, later);
+  // A step without a checkpoint is an error naming it; the tables stay.
+  auto missing = cluster.server(0).RestoreCheckpoint(Env::Default(), root, 7);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("step-7"), std::string::npos) << missing.status();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
