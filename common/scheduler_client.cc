@@ -68,6 +68,13 @@ StatusOr<int64_t> SchedulerClient::Clock(int64_t clock) {
   return reply.header.clock();
 }
 
+void SchedulerClient::ReportFailure(const Status& why) {
+  Message m = MakeMessage(wire::FAIL, view_.my_rank);
+  m.header.mutable_control()->set_text(why.message());
+  const Status sent = client_->Call(0, std::move(m), options_.timeout).get().status();
+  if (!sent.ok()) METAPS_LOG(WARNING) << "could not report the failure to the scheduler: " << sent;
+}
+
 void SchedulerClient::StartHeartbeats() {
   heartbeat_thread_ = std::thread([this, prefix = CurrentLogPrefix()] {
     ScopedLogPrefix scoped(prefix);

@@ -47,6 +47,10 @@ class SchedulerClient {
   // and returns once the job's consistency model lets this worker start the
   // next step. Returns the slowest worker's clock at that moment.
   StatusOr<int64_t> Clock(int64_t clock);
+  // Tells the scheduler that this rank failed with `why`, so that the job is
+  // aborted with this cause rather than with the consequences others see (a
+  // dead peer). Waits for the acknowledgement, at most the heartbeat timeout.
+  void ReportFailure(const Status& why);
 
   void StartHeartbeats();
   void StopHeartbeats();

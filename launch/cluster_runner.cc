@@ -258,7 +258,11 @@ Status RunMember(RankContext& ctx, const std::function<Status(SchedulerClient&)>
   SchedulerClient scheduler(ctx.rpc_client, ctx.view, ctx.heartbeat());
   scheduler.StartHeartbeats();
   Status status = scheduler.Register();
-  if (status.ok()) status = body(scheduler);
+  if (status.ok()) {
+    status = body(scheduler);
+    // This rank is the cause unless the job had already failed elsewhere.
+    if (!status.ok() && scheduler.job_status().ok()) scheduler.ReportFailure(status);
+  }
   if (status.ok()) status = scheduler.Barrier("shutdown", kGroupMembers);
   scheduler.StopHeartbeats();
   return status;

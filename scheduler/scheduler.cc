@@ -106,6 +106,12 @@ void Scheduler::OnRequest(const PeerAddress& from, Message request) {
     case wire::CLOCK:
       OnClock(from, h);
       return;
+    case wire::FAIL:
+      // The first cause wins: a rank that fails because the job was already
+      // aborted does not replace the reason it was aborted.
+      Abort(Aborted(view_.Describe(rank) + " failed: " + h.control().text()));
+      server_->Reply(from, MakeReply(h, 0));
+      return;
     case wire::HEARTBEAT: {
       Message reply = MakeReply(h, 0);
       if (!abort_status_.ok()) {

@@ -214,6 +214,12 @@ TEST_F(MpiTrainTest, MalformedDataFailsNamingFileAndLine) {
                   "--data", bad, "--set", "data.format=criteo", "--set", "data.train=train.txt"});
   EXPECT_NE(job.Wait(), 0);
   EXPECT_NE(job.stderr_text().find(bad + "/train.txt:8:"), std::string::npos) << job.stderr_text();
+  // The scheduler aborts the job with the worker's own error, not with what
+  // the others see once it is gone (a dead server).
+  const std::regex cause("aborting the job: worker 0 \\(rank 2[^)]*\\) failed: [^\\n]*" + bad +
+                         "/train.txt:8:");
+  EXPECT_TRUE(std::regex_search(job.stderr_text(), cause)) << job.stderr_text();
+  EXPECT_EQ(job.stderr_text().find("is dead"), std::string::npos) << job.stderr_text();
 }
 
 }  // namespace
