@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "tests/integration/ctr_data_test.h"
 #include "tests/integration/subprocess.h"
 
 namespace metaps {
@@ -35,26 +36,8 @@ int64_t BestStep(const std::string& line) {
   return std::stoll(m[1]);
 }
 
-class MpiEarlyStopTest : public ::testing::Test {
+class MpiEarlyStopTest : public metaps::testing::CtrDataTest {
  protected:
-  static void SetUpTestSuite() {
-    if (Env("METAPS_BIN").empty()) return;
-    dir_ = new std::string(::testing::TempDir() + "/metaps_early_" + std::to_string(getpid()));
-    Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "ctr", "--rows", "30000", "--seed", "5",
-                    "--out", *dir_ + "/ctr"});
-    ASSERT_EQ(gen.Wait(), 0) << gen.stderr_text();
-  }
-  static void TearDownTestSuite() {
-    if (dir_ == nullptr) return;
-    if (!::testing::UnitTest::GetInstance()->Failed()) std::filesystem::remove_all(*dir_);
-    delete dir_;
-    dir_ = nullptr;
-  }
-  void SetUp() override {
-    if (Env("METAPS_BIN").empty() || Env("METAPS_SOURCE_DIR").empty()) {
-      GTEST_SKIP() << "run through ctest";
-    }
-  }
   // `metaps COMMAND` of the quick-start job on S servers and W workers.
   static std::vector<std::string> Metaps(int servers, int workers, const std::string& command,
                                          std::vector<std::string> extra) {
@@ -71,9 +54,7 @@ class MpiEarlyStopTest : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
-  static std::string* dir_;
 };
-std::string* MpiEarlyStopTest::dir_ = nullptr;
 
 // Two servers and two workers: every worker takes the scheduler's decision,
 // and both servers roll back to the best step's shards.

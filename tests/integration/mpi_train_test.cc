@@ -7,6 +7,7 @@
 #include <fstream>
 #include <regex>
 
+#include "tests/integration/ctr_data_test.h"
 #include "tests/integration/subprocess.h"
 
 namespace metaps {
@@ -17,27 +18,8 @@ using metaps::testing::SplitMetric;
 using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
 
-class MpiTrainTest : public ::testing::Test {
+class MpiTrainTest : public metaps::testing::CtrDataTest {
  protected:
-  static void SetUpTestSuite() {
-    if (Env("METAPS_BIN").empty()) return;
-    dir_ = new std::string(::testing::TempDir() + "/metaps_train_" + std::to_string(getpid()));
-    Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "ctr", "--rows", "30000", "--seed", "5",
-                    "--out", *dir_ + "/ctr"});
-    ASSERT_EQ(gen.Wait(), 0) << gen.stderr_text();
-  }
-  // The data and every run's output go when the suite ends (kept if it failed).
-  static void TearDownTestSuite() {
-    if (dir_ == nullptr) return;
-    if (!::testing::UnitTest::GetInstance()->Failed()) std::filesystem::remove_all(*dir_);
-    delete dir_;
-    dir_ = nullptr;
-  }
-  void SetUp() override {
-    if (Env("METAPS_BIN").empty() || Env("METAPS_SOURCE_DIR").empty()) {
-      GTEST_SKIP() << "run through ctest";
-    }
-  }
   std::vector<std::string> Train(int workers, std::vector<std::string> extra, int servers = 1) {
     std::vector<std::string> argv = {
         Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
@@ -54,9 +36,7 @@ class MpiTrainTest : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
-  static std::string* dir_;
 };
-std::string* MpiTrainTest::dir_ = nullptr;
 
 // Two servers and two workers: the servers apply each step's pushes in worker
 // order, so even order-sensitive Adagrad gives the same numbers every time.
