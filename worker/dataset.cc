@@ -190,10 +190,21 @@ Status CheckDataSources(const config::JobConfig& job, const std::string& data_di
     }
   }
   // Opening the readers checks headers, side files, the scenario column and
-  // FFM's field count; no data line is parsed.
+  // FFM's field count. For multi_scenario the first batch of every split is read
+  // too, so that a scenario count the data contradicts is reported before any
+  // rank starts; a contradiction further into a file stops the worker that
+  // reads it, naming file:line. Bad-line budgets are for whole files.
   ASSIGN_OR_RETURN(TrainerData data, OpenDataSources(job, data_dir));
+  ReaderOptions probe;
+  probe.batch_size = 1024;
+  probe.max_bad_fraction = 1.0;
   for (const ReaderFactory* open : {&data.train, &data.valid, &data.test}) {
-    if (*open) RETURN_IF_ERROR((*open)(ReaderOptions{}).status());
+    if (!*open) continue;
+    ASSIGN_OR_RETURN(auto reader, (*open)(probe));
+    if (job.model().family() == "multi_scenario") {
+      Batch first;
+      RETURN_IF_ERROR(reader->Next(&first));
+    }
   }
   return Status::Ok();
 }

@@ -463,6 +463,15 @@ TEST(CheckDataSourcesTest, OpensTheReadersBeforeTraining) {
                              "g.pbtxt");
   ASSERT_TRUE(good.ok());
   EXPECT_TRUE(CheckDataSources(*good, dir).ok());
+  // The data's scenario 5 contradicts num_scenarios 2: said before training.
+  auto contradicted = ParseJobConfig(R"(data { format: "datagen-scenarios" }
+                                        model { family: "multi_scenario" num_scenarios: 2 })",
+                                     "c.pbtxt");
+  ASSERT_TRUE(contradicted.ok()) << contradicted.status();
+  status = CheckDataSources(*contradicted, dir);
+  EXPECT_TRUE(Contains(status.message(), dir + "/train.csv:3: scenario id 5 is not below "
+                                                 "model.num_scenarios 2"))
+      << status;
 }
 
 }  // namespace
