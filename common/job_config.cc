@@ -226,6 +226,12 @@ void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::str
     c.Require(!o.has_eps(), path + ".eps", "applies to adagrad and adam only");
   }
   c.Require(o.initial_accumulator() >= 0, path + ".initial_accumulator", "must not be negative");
+  if (o.kind() == "adam") {
+    c.OneOf(o.bias_correction().empty() ? "row" : o.bias_correction(), {"row", "global"},
+            path + ".bias_correction");
+  } else {
+    c.Require(o.bias_correction().empty(), path + ".bias_correction", "applies to adam only");
+  }
   c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0 &&
                 o.decoupled_weight_decay() >= 0,
             path, "l1, l2, weight_decay and decoupled_weight_decay must not be negative");

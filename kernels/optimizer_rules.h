@@ -43,6 +43,11 @@ struct OptimizerParams {
   // w <- (1 - lr * decoupled_weight_decay) * w - lr * step, where the step is
   // computed from the undecayed w. SGD, Adagrad, Adam.
   float decoupled_weight_decay = 0.0f;
+  // Adam's bias correction: false, by the row's own update count; true, by the
+  // clock of the push that updates it (the job's step, as TF's LazyAdam), so a
+  // row first updated late in training is not corrected as if training had
+  // just begun.
+  bool adam_global_step = false;
 };
 
 // The factor the decoupled decay keeps of w at one update.
@@ -173,8 +178,10 @@ METAPS_HOST_DEVICE METAPS_INLINE void InitOptimizerState(const OptimizerParams& 
 }
 
 // Applies one gradient to one row laid out as described at the top of this file.
+// `clock` is the step of the push (>= 1), used by Adam with adam_global_step.
 METAPS_HOST_DEVICE METAPS_INLINE void ApplyOptimizer(const OptimizerParams& p, float* row,
-                                                     const float* grad, int dim) {
+                                                     const float* grad, int dim,
+                                                     int64_t clock = 0) {
   switch (p.kind) {
     case OptimizerKind::kSgd:
       SgdUpdate(row, grad, dim, p.lr, p.weight_decay, DecayKeep(p));
@@ -183,6 +190,8 @@ METAPS_HOST_DEVICE METAPS_INLINE void ApplyOptimizer(const OptimizerParams& p, f
       AdagradUpdate(row, row + dim, grad, dim, p.lr, p.eps, p.weight_decay, DecayKeep(p));
       break;
     case OptimizerKind::kAdam:
+      // AdamUpdate counts the step it takes: it corrects by t = clock.
+      if (p.adam_global_step && clock > 0) row[3 * dim] = static_cast<float>(clock - 1);
       AdamUpdate(row, row + dim, row + 2 * dim, row + 3 * dim, grad, dim, p.lr, p.beta1, p.beta2,
                  p.eps, p.weight_decay, DecayKeep(p));
       break;

@@ -99,7 +99,8 @@ inline __attribute__((always_inline)) void ApplyRule(const OptimizerParams& p,
             AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay, keep);
           });
     default:  // Adam and FTRL: the generic rule, still switched per row
-      return UpdateRows(b, [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim); });
+      return UpdateRows(b,
+                        [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim, b.step); });
   }
 }
 

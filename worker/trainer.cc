@@ -44,6 +44,7 @@ OptimizerParams ToOptimizerParams(const config::OptimizerConfig& c) {
   p.l2 = c.l2();
   p.weight_decay = c.weight_decay();
   p.decoupled_weight_decay = c.decoupled_weight_decay();
+  p.adam_global_step = c.bias_correction() == "global";
   return p;
 }
 

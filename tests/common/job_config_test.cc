@@ -212,6 +212,8 @@ TEST(JobConfigTest, OptimizerFieldsOfAnotherKindAreErrors) {
       {"dense_optimizer.initial_accumulator=0.5",
        "dense_optimizer.initial_accumulator: applies to adagrad only"},
       {"linear.optimizer.kind=ftrl", nullptr},
+      {"embedding.optimizer.bias_correction=global",
+       "embedding.optimizer.bias_correction: applies to adam only"},
   };
   for (const auto& [set, error] : cases) {
     auto job = ParseJobConfig(kJob, "job.pbtxt", {set});

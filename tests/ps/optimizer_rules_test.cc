@@ -190,5 +190,35 @@ TEST(OptimizerRulesTest, DecoupledDecayAloneShrinksByItsFactor) {
   }
 }
 
+// Adam with adam_global_step corrects by the push's clock, not the row's count:
+// a row first updated at step 100 takes the step Adam takes at t = 100.
+TEST(OptimizerRulesTest, AdamGlobalStepCorrectsByThePushClock) {
+  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double w[kDim] = {0.5, -1.0}, m[kDim] = {0, 0}, v[kDim] = {0, 0};
+  OptimizerParams p;
+  p.kind = OptimizerKind::kAdam;
+  p.lr = 0.01f;
+  p.adam_global_step = true;
+  float row[3 * kDim + 1] = {0.5f, -1.0f};
+  InitOptimizerState(p, row, kDim);
+  const int64_t clocks[3] = {100, 105, 106};
+  for (int t = 0; t < 3; ++t) {
+    const double c = static_cast<double>(clocks[t]);
+    for (int i = 0; i < kDim; ++i) {
+      m[i] = b1 * m[i] + (1 - b1) * kGrads[t][i];
+      v[i] = b2 * v[i] + (1 - b2) * kGrads[t][i] * kGrads[t][i];
+      w[i] -= lr * (m[i] / (1 - std::pow(b1, c))) / (std::sqrt(v[i] / (1 - std::pow(b2, c))) + eps);
+    }
+    ApplyOptimizer(p, row, Grad(t).data(), kDim, clocks[t]);
+    ExpectClose(row, w, kDim);
+  }
+  // By the row's own count, the first update is a step of about lr per coordinate.
+  p.adam_global_step = false;
+  float fresh[3 * kDim + 1] = {0.5f, -1.0f};
+  InitOptimizerState(p, fresh, kDim);
+  ApplyOptimizer(p, fresh, Grad(0).data(), kDim, 100);
+  EXPECT_NEAR(fresh[0], 0.5 - 0.01, 1e-6);
+}
+
 }  // namespace
 }  // namespace metaps
