@@ -2,7 +2,9 @@
 //
 // RpcServer: one ROUTER and one loop thread. Every received message is decoded
 // and validated (ValidateHeader) before the handler sees it; an invalid one is
-// counted, logged once per peer with the reason, and dropped. The handler runs
+// counted, logged once per peer with the reason, and dropped; so is a message
+// whose handler throws (handlers must not, but a peer's payload must never
+// take the process down). The handler runs
 // on the loop thread and may reply at once or keep the PeerAddress and reply
 // later from the loop thread (barriers do this).
 //

@@ -189,7 +189,15 @@ void RpcServer::HandleIncoming() {
       continue;
     }
     from.rank = decoded->header.sender();
-    on_request_(from, std::move(decoded).value());
+    // Handlers must not throw; if one does (a peer's payload it failed to
+    // parse), the message is dropped and counted and the server goes on.
+    try {
+      on_request_(from, std::move(decoded).value());
+    } catch (const std::exception& e) {
+      Drop(peer, std::string("handler failed: ") + e.what());
+    } catch (...) {
+      Drop(peer, "handler failed");
+    }
   }
 }
 

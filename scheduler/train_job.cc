@@ -108,6 +108,19 @@ Status MergeInto(StatusOr<Acc> part, std::optional<Acc>* acc) {
   }
 }
 
+// A non-negative step written in decimal by a peer; false for anything else
+// (peer text must never reach a parser that throws).
+bool ParseStep(const std::string& text, int64_t* step) {
+  if (text.empty() || text.size() > 18) return false;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *step = v;
+  return true;
+}
+
 }  // namespace
 
 TrainJob::TrainJob(const ClusterView& view, TrainReport report)
@@ -247,7 +260,12 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
       const std::string& t = e.request.header.control().text();
       if (view_.layout.RoleOf(e.rank) == wire::WORKER) reply->set_text(t);
       if (view_.layout.RoleOf(e.rank) == wire::SERVER && !t.empty()) {
-        reply->set_value(std::stoll(t));
+        int64_t step = 0;
+        if (!ParseStep(t, &step)) {
+          return ProtocolError("rank " + std::to_string(e.rank) + " sent '" + t + "' to " + name +
+                               ", not a step");
+        }
+        reply->set_value(step);
       }
     }
     return Status::Ok();
@@ -279,7 +297,11 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
   if (name.rfind("early/", 0) == 0) return OnEarlyStop(name, entries, reply);
   if (name.rfind("eval/", 0) == 0) {
     const size_t slash = name.find('/', 5);
-    return OnEval(name.substr(5, slash - 5), std::stoll(name.substr(slash + 1)), entries);
+    int64_t step = 0;
+    if (slash == std::string::npos || !ParseStep(name.substr(slash + 1), &step)) {
+      return ProtocolError("malformed eval gather name '" + name + "'");
+    }
+    return OnEval(name.substr(5, slash - 5), step, entries);
   }
   if (name == "train/done") {
     // Totals are the same on every worker; times are each worker's own: report the slowest.
@@ -362,7 +384,10 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
     reply->set_text(early_stop_->state().Serialize());
     return Status::Ok();
   }
-  const int64_t step = std::stoll(name.substr(6));
+  int64_t step = 0;
+  if (!ParseStep(name.substr(6), &step)) {
+    return ProtocolError("malformed early-stop gather name '" + name + "'");
+  }
   long long epoch = 0;
   if (std::sscanf(text.c_str(), "%lld", &epoch) != 1) {
     return ProtocolError("malformed early-stop report: " + text);

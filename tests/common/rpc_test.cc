@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <zmq_addon.hpp>
 
 namespace metaps {
@@ -38,6 +39,10 @@ class RpcTest : public ::testing::Test {
         return;
       }
       if (m.header.type() == wire::PUSH) return;  // never answers
+      // A handler that fails to parse a peer's payload and throws.
+      if (!m.frames.empty() && m.frames[0].to_string() == "throw") {
+        throw std::runtime_error("cannot parse 'throw'");
+      }
       Message reply = MakeReply(m.header, 1);
       reply.frames = std::move(m.frames);
       server_->Reply(from, std::move(reply));
@@ -161,6 +166,24 @@ TEST_F(RpcTest, MalformedMessagesAreDroppedAndServerKeepsServing) {
   EXPECT_EQ(drops.total, 6u);
   EXPECT_EQ(served_.load(), 1);
   raw.close();
+}
+
+// A handler that throws does not take the server down: the message is dropped
+// and counted with the peer's reason, and the next request is served.
+TEST_F(RpcTest, ThrowingHandlerDropsTheMessageAndServingGoesOn) {
+  StartServer(/*curve=*/false);
+  auto client = Client(2, CurveKeyPair{});
+  Message bad = MakeMessage(wire::PING, 2);
+  bad.AddCopy("throw", 5);
+  auto dropped = client->Call(1, std::move(bad), milliseconds(300)).get();
+  EXPECT_EQ(dropped.status().code(), StatusCode::kDeadlineExceeded) << dropped.status();
+  auto served = Ping(client.get());
+  ASSERT_TRUE(served.ok()) << served.status();
+  const DropStats drops = server_->drop_stats();
+  EXPECT_EQ(drops.total, 1u);
+  // Counted under the reason's kind (the log line has the whole reason).
+  ASSERT_EQ(drops.by_reason.size(), 1u);
+  EXPECT_EQ(drops.by_reason.begin()->first, "handler failed");
 }
 
 TEST_F(RpcTest, ErrorRepliesAndCloseResolveFutures) {

@@ -135,5 +135,29 @@ TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
   EXPECT_EQ(job.OnGather("eval/valid/1", entries, &reply).code(), StatusCode::kProtocolError);
 }
 
+// Numbers in gather names and texts come from peers: anything but a step is a
+// protocol error (it used to reach std::stoll, whose exception aborted the
+// scheduler).
+TEST_F(TrainJobTest, MalformedStepsArePeerErrorsNotCrashes) {
+  TrainJob job(view_, TrainReport{"deepfm", "", 0});
+  wire::Control reply;
+  std::vector<GatherEntry> none;
+  for (const char* name : {"eval/valid/x7", "eval/valid/", "eval/valid", "eval/valid/-3",
+                           "eval/valid/99999999999999999999"}) {
+    Partial p;
+    std::vector<GatherEntry> entries;
+    entries.push_back(Entry(2, p));
+    EXPECT_EQ(job.OnGather(name, entries, &reply).code(), StatusCode::kProtocolError) << name;
+  }
+  std::vector<GatherEntry> resume(2);
+  resume[0].rank = 1;  // the server
+  resume[0].request.header.mutable_control()->set_text("twelve");
+  resume[1].rank = 2;
+  EXPECT_EQ(job.OnGather("ps/resume", resume, &reply).code(), StatusCode::kProtocolError);
+  resume[0].request.header.mutable_control()->set_text("12");
+  ASSERT_TRUE(job.OnGather("ps/resume", resume, &reply).ok());
+  EXPECT_EQ(reply.value(), 12);
+}
+
 }  // namespace
 }  // namespace metaps
