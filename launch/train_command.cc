@@ -3,6 +3,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/env.h"
 #include "common/job_config.h"
 #include "common/logging.h"
 #include "kernels/cpu/cpu_backend.h"
@@ -55,11 +56,15 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   flags.StringList("set", &overrides,
                    "override a config field: --set training.epochs=3 (repeatable)");
   bool resume = command != "train";
+  bool resume_if_checkpoint = false;
   std::string checkpoint_flag, export_dir;
   int64_t checkpoint_step = 0;
   if (command == "train") {
     flags.Bool("resume", &resume,
                "continue from the latest checkpoint under the job's output_dir/checkpoints");
+    flags.Bool("resume-if-checkpoint", &resume_if_checkpoint,
+               "resume when output_dir holds a checkpoint, else start from scratch "
+               "(how launch/supervise.sh restarts a failed job)");
   } else {
     flags.String("checkpoint", &checkpoint_flag,
                  "checkpoint directory (a job's output_dir/checkpoints)");
@@ -104,13 +109,37 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     return 2;
   }
 
-  if (command == "train" && resume && job.output_dir().empty()) {
+  if (command == "train" && (resume || resume_if_checkpoint) && job.output_dir().empty()) {
     std::cerr << me << "--resume needs the job's output_dir (its checkpoints)\n";
     return 2;
   }
   const std::string checkpoint_dir = command != "train"         ? checkpoint_flag
                                      : job.output_dir().empty() ? ""
                                                                 : job.output_dir() + "/checkpoints";
+  // The checkpoint to restore must exist before any rank starts (a server that
+  // fails to restore would leave the others waiting for it to register).
+  if (command == "train" && (resume || resume_if_checkpoint)) {
+    const bool have = Env::Default()->FileExists(checkpoint_dir + "/LATEST");
+    if (!have && resume) {
+      std::cerr << me << "--resume: no checkpoint in " << checkpoint_dir
+                << " (no LATEST); train without --resume, or with --resume-if-checkpoint\n";
+      return 2;
+    }
+    if (!have) {
+      METAPS_LOG(INFO) << "no checkpoint in " << checkpoint_dir << " yet: starting from scratch";
+    }
+    resume = have;
+  } else if (command != "train") {
+    const std::string wanted = checkpoint_step > 0
+                                   ? checkpoint_dir + "/step-" + std::to_string(checkpoint_step)
+                                   : checkpoint_dir + "/LATEST";
+    if (!Env::Default()->FileExists(wanted)) {
+      std::cerr << me << "--checkpoint " << checkpoint_dir << ": no "
+                << (checkpoint_step > 0 ? "step " + std::to_string(checkpoint_step) : "LATEST")
+                << " checkpoint there (" << wanted << " does not exist)\n";
+      return 2;
+    }
+  }
   TrainerCheckpoints checkpoints;
   checkpoints.dir = checkpoint_dir;
   checkpoints.resume = resume;

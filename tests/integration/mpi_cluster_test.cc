@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/rpc.h"
+#include "tests/integration/cluster_file.h"
 #include "tests/integration/subprocess.h"
 
 namespace metaps {
@@ -12,6 +13,8 @@ namespace {
 
 using metaps::testing::Env;
 using metaps::testing::JsonInt;
+using metaps::testing::ReadClusterFile;
+using metaps::testing::RankInfo;
 using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
 
@@ -24,26 +27,6 @@ std::vector<std::string> Local(int servers, int workers, std::vector<std::string
 
 std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/metaps_it_" + std::to_string(getpid()) + "_" + name;
-}
-
-struct RankInfo {
-  std::string role, endpoint, public_key;
-  pid_t pid = 0;
-};
-
-// Parses the --cluster-file the scheduler writes once everyone registered.
-std::map<int, RankInfo> ReadClusterFile(const std::string& path) {
-  const std::string text = ReadFile(path);
-  const std::regex re(
-      "\"rank\":([0-9]+),\"role\":\"([a-z]+)\",\"host\":\"[^\"]*\",\"pid\":([0-9]+),"
-      "\"endpoint\":\"([^\"]*)\",\"public_key\":\"([^\"]*)\"");
-  std::map<int, RankInfo> ranks;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
-       ++it) {
-    RankInfo info{(*it)[2], (*it)[4], (*it)[5], static_cast<pid_t>(std::stol((*it)[3]))};
-    ranks[std::stoi((*it)[1])] = info;
-  }
-  return ranks;
 }
 
 class MpiClusterTest : public ::testing::Test {
