@@ -10,8 +10,9 @@ void FlagSet::String(const std::string& name, std::string* target, const std::st
   flags_[name] = {Kind::kString, target, help, *target};
 }
 
-void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help) {
-  flags_[name] = {Kind::kInt, target, help, std::to_string(*target)};
+void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help,
+                  int64_t min, int64_t max) {
+  flags_[name] = {Kind::kInt, target, help, std::to_string(*target), min, max};
 }
 
 void FlagSet::StringList(const std::string& name, std::vector<std::string>* target,
@@ -38,6 +39,10 @@ Status FlagSet::Assign(const std::string& name, Flag& flag, const std::string& v
       long long v = std::strtoll(value.c_str(), &end, 10);
       if (value.empty() || *end != '\0' || errno == ERANGE) {
         return InvalidArgument(where + " expects an integer, got '" + value + "'");
+      }
+      if (v < flag.min || v > flag.max) {
+        return InvalidArgument(where + " must be in [" + std::to_string(flag.min) + ", " +
+                               std::to_string(flag.max) + "], got " + value);
       }
       *static_cast<int64_t*>(flag.target) = v;
       break;

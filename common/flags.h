@@ -18,7 +18,10 @@ class FlagSet {
 
   // Registers a flag bound to `target`, whose current value is the default.
   void String(const std::string& name, std::string* target, const std::string& help);
-  void Int(const std::string& name, int64_t* target, const std::string& help);
+  // An integer flag; a value outside [min, max] is an error naming the range,
+  // so callers may narrow it to int without checking again.
+  void Int(const std::string& name, int64_t* target, const std::string& help,
+           int64_t min = INT64_MIN, int64_t max = INT64_MAX);
   void Bool(const std::string& name, bool* target, const std::string& help);
   // A flag that may repeat; each occurrence appends its value.
   void StringList(const std::string& name, std::vector<std::string>* target,
@@ -37,6 +40,7 @@ class FlagSet {
     void* target;
     std::string help;
     std::string default_text;
+    int64_t min = INT64_MIN, max = INT64_MAX;
   };
   Status Assign(const std::string& name, Flag& flag, const std::string& value);
 

@@ -3,7 +3,8 @@
 // code use METAPS_CHECK in logging.h instead.
 #pragma once
 
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -75,24 +76,27 @@ Status ErrnoStatus(const std::string& what, int err);
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(const Status& status) : status_(status) { assert(!status.ok()); }         // NOLINT
-  StatusOr(Status&& status) : status_(std::move(status)) { assert(!status_.ok()); }  // NOLINT
+  // An OK status carries no value: it becomes an Internal error rather than a
+  // StatusOr that says ok() and has nothing in it.
+  StatusOr(const Status& status) : status_(status) { RejectOk(); }             // NOLINT
+  StatusOr(Status&& status) : status_(std::move(status)) { RejectOk(); }       // NOLINT
   StatusOr(const T& value) : value_(value) {}                                        // NOLINT
   StatusOr(T&& value) : value_(std::move(value)) {}                                  // NOLINT
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
-  // REQUIRES: ok().
+  // REQUIRES: ok(). Checked in every build: reading the value of an error is
+  // a bug of ours, and it aborts with the error rather than reading garbage.
   T& value() & {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   const T& value() const& {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    CheckOk();
     return std::move(*value_);
   }
   T& operator*() & { return value(); }
@@ -101,6 +105,14 @@ class [[nodiscard]] StatusOr {
   const T* operator->() const { return &value(); }
 
  private:
+  void RejectOk() {
+    if (status_.ok()) status_ = Internal("StatusOr constructed from an OK status");
+  }
+  void CheckOk() const {
+    if (ok()) return;
+    std::fprintf(stderr, "StatusOr::value() of an error: %s\n", status_.ToString().c_str());
+    std::abort();
+  }
   Status status_;
   std::optional<T> value_;
 };

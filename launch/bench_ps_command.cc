@@ -19,18 +19,19 @@ int BenchPsCommand(int argc, char** argv) {
               warmup = "2", lr = "0.01";
   FlagSet flags("bench-ps");
   cluster.Register(&flags);
-  flags.Int("keys", &keys, "keys per request");
-  flags.Int("dim", &dim, "embedding dimension");
+  flags.Int("keys", &keys, "keys per request", 1, INT32_MAX);
+  flags.Int("dim", &dim, "embedding dimension", 1, 65536);
   flags.String("dist", &dist, "key distribution: zipf or uniform");
   flags.String("zipf-s", &zipf_s, "Zipf exponent");
-  flags.Int("key-space", &key_space, "distinct ids the keys are drawn from");
+  flags.Int("key-space", &key_space, "distinct ids the keys are drawn from", 1, INT64_MAX);
   flags.String("seconds", &seconds, "measured time per worker");
   flags.String("warmup-seconds", &warmup, "unmeasured warm-up before it");
   flags.String("optimizer", &optimizer, "server-side optimizer: sgd, adagrad, adam, ftrl");
   flags.String("lr", &lr, "learning rate of the server optimizer");
   flags.Int("steps", &steps,
             "run exactly this many pull+push steps with exact integer gradients instead of "
-            "--seconds (for verification)");
+            "--seconds (for verification)",
+            0, INT64_MAX);
   flags.Int("seed", &seed, "seed of the key streams and the row initializer");
   flags.String("export-dir", &export_dir,
                "each server exports its shard of the table here when the run ends");
@@ -42,9 +43,9 @@ int BenchPsCommand(int argc, char** argv) {
   std::string checkpoint_dir, restore_dir;
   int64_t admit_after = 0, evict_after = 0;
   flags.Int("admit-after", &admit_after,
-            "create a row only once this many training pulls asked for a key");
+            "create a row only once this many training pulls asked for a key", 0, INT32_MAX);
   flags.Int("evict-after-steps", &evict_after,
-            "evict rows not pushed for this many steps (0 = never)");
+            "evict rows not pushed for this many steps (0 = never)", 0, INT64_MAX);
   flags.String("checkpoint-dir", &checkpoint_dir,
                "write a checkpoint here when the run ends (step = restored step + --steps)");
   flags.String("restore", &restore_dir,

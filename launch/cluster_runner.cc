@@ -229,17 +229,17 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
 }  // namespace
 
 void ClusterOptions::Register(FlagSet* flags) {
-  flags->Int("servers", &servers, "number of parameter servers (ranks 1..S)");
-  flags->Int("workers", &workers, "number of workers when started without mpirun");
+  flags->Int("servers", &servers, "number of parameter servers (ranks 1..S)", 1, 65535);
+  flags->Int("workers", &workers, "number of workers when started without mpirun", 1, 65535);
   flags->Bool("insecure", &insecure, "turn CURVE off (trusted local runs only)");
   flags->String("curve-keys", &keys_dir, "directory with a key pair from 'metaps keygen'");
   flags->String("authorized-keys", &authorized_keys,
                 "file of extra client public keys (Z85, one per line) to accept");
   flags->String("transport", &transport, "tcp, inproc, or auto");
   flags->String("host", &host, "interface to bind service sockets on, or auto");
-  flags->Int("heartbeat-ms", &heartbeat_ms, "heartbeat interval");
+  flags->Int("heartbeat-ms", &heartbeat_ms, "heartbeat interval", 1, 3600000);
   flags->Int("heartbeat-timeout-ms", &heartbeat_timeout_ms,
-             "a rank silent this long is declared dead");
+             "a rank silent this long is declared dead", 2, 3600000);
   flags->String("cluster-file", &cluster_file,
                 "the scheduler writes every rank's host, pid, endpoint and key here (JSON)");
   flags->String("log-level", &log_level, "debug, info, warning or error");

@@ -16,12 +16,15 @@ int DatagenCommand(int argc, char** argv) {
   int64_t rows = 0, seed = 1, scenarios = 3, users = 0, items = 0;
   FlagSet flags("datagen");
   flags.String("kind", &kind, "ctr (Criteo TSV), ratings (MovieLens CSV) or scenarios");
-  flags.Int("rows", &rows, "rows in all, split 80/10/10 into train, valid and test");
+  flags.Int("rows", &rows, "rows in all, split 80/10/10 into train, valid and test", 1,
+            int64_t{1} << 40);
   flags.Int("seed", &seed, "seed of the planted model and of every draw");
   flags.String("out", &out, "output directory (created; existing files are overwritten)");
-  flags.Int("scenarios", &scenarios, "scenarios of --kind scenarios, 2..16");
-  flags.Int("users", &users, "users of --kind ratings/scenarios; 0 = rows / 100 (at least 50)");
-  flags.Int("items", &items, "items of --kind ratings/scenarios; 0 = rows / 200 (at least 30)");
+  flags.Int("scenarios", &scenarios, "scenarios of --kind scenarios, 2..16", 2, 16);
+  flags.Int("users", &users, "users of --kind ratings/scenarios; 0 = rows / 100 (at least 50)",
+            0, INT32_MAX);
+  flags.Int("items", &items, "items of --kind ratings/scenarios; 0 = rows / 200 (at least 30)",
+            0, INT32_MAX);
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
 
   DatagenOptions options;

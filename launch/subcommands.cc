@@ -58,11 +58,12 @@ int PingCommand(int argc, char** argv) {
   int64_t rtt_samples = 100, bytes = 4 << 20, messages = 16, repeat = 1, interval_ms = 0;
   FlagSet flags("ping");
   cluster.Register(&flags);
-  flags.Int("samples", &rtt_samples, "64-byte round trips per worker-server pair");
-  flags.Int("bytes", &bytes, "payload of one bandwidth message");
-  flags.Int("messages", &messages, "bandwidth messages per pair");
-  flags.Int("repeat", &repeat, "rounds to run; 0 = until SIGINT/SIGTERM to the scheduler");
-  flags.Int("interval-ms", &interval_ms, "pause between rounds");
+  flags.Int("samples", &rtt_samples, "64-byte round trips per worker-server pair", 1, 10000000);
+  flags.Int("bytes", &bytes, "payload of one bandwidth message", 1, int64_t{1} << 30);
+  flags.Int("messages", &messages, "bandwidth messages per pair", 1, 1000000000);
+  flags.Int("repeat", &repeat, "rounds to run; 0 = until SIGINT/SIGTERM to the scheduler", 0,
+            INT32_MAX);
+  flags.Int("interval-ms", &interval_ms, "pause between rounds", 0, 3600000);
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   if (rtt_samples < 1 || bytes < 1 || messages < 1 || repeat < 0 || interval_ms < 0) {
     std::cerr << "metaps ping: --samples, --bytes and --messages must be positive, --repeat "

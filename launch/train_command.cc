@@ -70,7 +70,8 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
                  "checkpoint directory (a job's output_dir/checkpoints)");
     flags.Int("step", &checkpoint_step,
               "the checkpoint's step (0: the latest; the done line's best.step picks the "
-              "best of an early-stopped job)");
+              "best of an early-stopped job)",
+              0, INT64_MAX);
   }
   if (command == "export") {
     flags.String("out", &export_dir, "directory for server-<i>.emb and dense.bin");
