@@ -1,5 +1,6 @@
 #include "ps/checkpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -90,11 +91,12 @@ Status WriteViaTemp(Env* env, const std::string& path,
   return env->SyncDir(DirName(path));
 }
 
-// Writes one table's rows; fails if the table changed while being written.
-Status WriteTableRows(const EmbeddingTable& table, bool values_only, FileWriter* w) {
+// Writes one table's rows with their optimizer state, in the table's own
+// order; fails if the table changed while being written.
+Status WriteTableRows(const EmbeddingTable& table, FileWriter* w) {
   const uint64_t expected = table.stats().rows;
   w->PutValue<uint64_t>(expected);
-  const size_t floats = values_only ? table.dim() : table.row_floats();
+  const size_t floats = table.row_floats();
   uint64_t written = 0;
   table.ForEachRow([&](uint64_t key, const float* row) {
     w->PutValue<uint64_t>(key);
@@ -106,6 +108,43 @@ Status WriteTableRows(const EmbeddingTable& table, bool values_only, FileWriter*
     return Internal("table '" + table.spec().name +
                     "' changed during the save: " + std::to_string(expected) + " rows counted, " +
                     std::to_string(written) + " written");
+  }
+  return Status::Ok();
+}
+
+// Writes one table's values in increasing key order, so that an export is a
+// function of the table's contents alone (not of the order rows were made):
+// equal tables export to equal bytes. Holds the keys (8 bytes a row) and reads
+// the values back in chunks with Peek, which has no side effects; fails if the
+// table changed while being written.
+Status WriteSortedValues(const EmbeddingTable& table, FileWriter* w) {
+  const TableStats before = table.stats();
+  std::vector<uint64_t> keys;
+  keys.reserve(before.rows);
+  table.ForEachRow([&](uint64_t key, const float*) { keys.push_back(key); });
+  std::sort(keys.begin(), keys.end());
+  w->PutValue<uint64_t>(keys.size());
+  constexpr size_t kChunk = 4096;
+  const size_t dim = table.dim();
+  std::vector<float> values(kChunk * dim);
+  // Peek is logically const (no row, sighting or counter changes); the tables
+  // a server exports are its own, non-const objects.
+  EmbeddingTable& reader = const_cast<EmbeddingTable&>(table);
+  for (size_t begin = 0; begin < keys.size() && w->status().ok(); begin += kChunk) {
+    const size_t n = std::min(kChunk, keys.size() - begin);
+    RETURN_IF_ERROR(reader.Peek(keys.data() + begin, n, values.data()));
+    for (size_t i = 0; i < n; ++i) {
+      w->PutValue<uint64_t>(keys[begin + i]);
+      w->Put(values.data() + i * dim, dim * sizeof(float));
+    }
+  }
+  RETURN_IF_ERROR(w->status());
+  const TableStats after = table.stats();
+  if (keys.size() != before.rows || after.rows != before.rows ||
+      after.admitted != before.admitted || after.evicted != before.evicted) {
+    return Internal("table '" + table.spec().name + "' changed during the export: " +
+                    std::to_string(before.rows) + " rows before, " + std::to_string(keys.size()) +
+                    " listed, " + std::to_string(after.rows) + " after");
   }
   return Status::Ok();
 }
@@ -137,6 +176,7 @@ class FileReader {
     return Get(buf, 8) && std::memcmp(buf, magic, 8) == 0;
   }
   bool at_end() const { return pos_ == data_.size(); }
+  size_t remaining() const { return data_.size() - pos_; }
   Status Corrupt(const std::string& what) const {
     return DataLoss("checkpoint file '" + path_ + "': " + what + " at byte " +
                     std::to_string(pos_));
@@ -192,7 +232,7 @@ Status SaveShard(Env* env, const std::string& root, int server_index, int num_se
       w->PutValue<int32_t>(table->dim());
       w->PutValue<int32_t>(table->row_floats());
       w->PutValue<int32_t>(static_cast<int32_t>(table->spec().optimizer.kind));
-      RETURN_IF_ERROR(WriteTableRows(*table, /*values_only=*/false, w));
+      RETURN_IF_ERROR(WriteTableRows(*table, w));
     }
     w->Put(kShardEnd, 8);
     return w->status();
@@ -205,13 +245,109 @@ Status SaveShard(Env* env, const std::string& root, int server_index, int num_se
   return Status::Ok();
 }
 
+namespace {
+
+// Reads, verifies and inserts one shard file of `manifest`: the size and CRC32C
+// the manifest gives, then a header that agrees with the manifest, tables that
+// are each the manifest's and appear once, row counts the bytes left can hold
+// (checked before any row is read), and keys that all belong to this shard.
+// Rows whose key `keep` accepts go to the table `targets` maps their id to.
+Status LoadShardFile(Env* env, const std::string& dir, const Manifest& manifest,
+                     const ShardFileInfo& file,
+                     const std::unordered_map<uint32_t, const ManifestTable*>& in_manifest,
+                     const std::unordered_map<uint32_t, EmbeddingTable*>& targets,
+                     const std::function<bool(uint64_t key)>& keep) {
+  const std::string path = JoinPath(dir, file.name);
+  std::string data;
+  RETURN_IF_ERROR(env->ReadFileToString(path, &data));
+  if (data.size() != file.size) {
+    return DataLoss("checkpoint file '" + path + "': size mismatch: expected " +
+                    std::to_string(file.size) + " bytes, actual " + std::to_string(data.size()));
+  }
+  const uint32_t crc = Crc32c(data.data(), data.size());
+  if (crc != file.crc32c) {
+    return DataLoss("checkpoint file '" + path + "': crc32c mismatch: expected " +
+                    Hex(file.crc32c) + ", actual " + Hex(crc) + " (the file is corrupt)");
+  }
+  FileReader r(data, path);
+  uint32_t version = 0, server = 0, servers = 0, num_tables = 0;
+  int64_t step = 0;
+  if (!r.Expect(kShardMagic) || !r.GetValue(&version) || version != kVersion ||
+      !r.GetValue(&server) || !r.GetValue(&servers) || !r.GetValue(&num_tables) ||
+      !r.GetValue(&step)) {
+    return r.Corrupt("bad header");
+  }
+  if (server != static_cast<uint32_t>(file.server_index) ||
+      servers != static_cast<uint32_t>(manifest.num_servers) || step != manifest.step ||
+      num_tables != manifest.tables.size()) {
+    return r.Corrupt("header (server " + std::to_string(server) + " of " +
+                     std::to_string(servers) + ", step " + std::to_string(step) + ", " +
+                     std::to_string(num_tables) + " tables) disagrees with the manifest (server " +
+                     std::to_string(file.server_index) + " of " +
+                     std::to_string(manifest.num_servers) + ", step " +
+                     std::to_string(manifest.step) + ", " +
+                     std::to_string(manifest.tables.size()) + " tables)");
+  }
+  std::unordered_map<uint32_t, bool> seen;
+  std::vector<float> row;
+  for (uint32_t t = 0; t < num_tables; ++t) {
+    ManifestTable header;
+    int32_t optimizer = 0;
+    uint64_t rows = 0;
+    if (!r.GetValue(&header.id) || !r.GetString(&header.name) || !r.GetValue(&header.dim) ||
+        !r.GetValue(&header.row_floats) || !r.GetValue(&optimizer) || !r.GetValue(&rows)) {
+      return r.Corrupt("bad table header");
+    }
+    auto known = in_manifest.find(header.id);
+    if (known == in_manifest.end() || known->second->name != header.name ||
+        known->second->dim != header.dim || known->second->row_floats != header.row_floats ||
+        static_cast<int32_t>(known->second->optimizer) != optimizer) {
+      return r.Corrupt("table id " + std::to_string(header.id) + " '" + header.name +
+                       "' disagrees with the manifest");
+    }
+    if (seen[header.id]) {
+      return r.Corrupt("table id " + std::to_string(header.id) + " appears twice");
+    }
+    seen[header.id] = true;
+    // row_floats is the manifest's, bounded by its dim limit.
+    const uint64_t row_bytes = sizeof(uint64_t) + sizeof(float) * uint64_t(header.row_floats);
+    if (rows > r.remaining() / row_bytes) {
+      return r.Corrupt("table '" + header.name + "' claims " + std::to_string(rows) +
+                       " rows of " + std::to_string(row_bytes) + " bytes, but only " +
+                       std::to_string(r.remaining()) + " bytes are left");
+    }
+    auto target_it = targets.find(header.id);
+    EmbeddingTable* target = target_it == targets.end() ? nullptr : target_it->second;
+    row.resize(header.row_floats);
+    for (uint64_t i = 0; i < rows; ++i) {
+      uint64_t key = 0;
+      if (!r.GetValue(&key) || !r.Get(row.data(), row.size() * sizeof(float))) {
+        return r.Corrupt("truncated row");
+      }
+      // A server holds only the keys it owns: anything else is not this shard.
+      const int owner = KeyToServer(key, manifest.num_servers);
+      if (owner != file.server_index) {
+        return r.Corrupt("key " + std::to_string(key) + " of table '" + header.name +
+                         "' belongs to shard " + std::to_string(owner) + ", not " +
+                         std::to_string(file.server_index));
+      }
+      if (target != nullptr && keep(key)) RETURN_IF_ERROR(target->InsertRow(key, row.data()));
+    }
+  }
+  if (!r.Expect(kShardEnd) || !r.at_end()) return r.Corrupt("bad end marker");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status LoadShardsInto(Env* env, const std::string& root, const Manifest& manifest,
                       int my_server_index, int my_num_servers,
-                      const std::vector<EmbeddingTable*>& tables) {
+                      const std::vector<EmbeddingTable*>& tables, int* files_read) {
   if (my_num_servers < 1 || my_server_index < 0 || my_server_index >= my_num_servers) {
     return InvalidArgument("LoadShardsInto: server " + std::to_string(my_server_index) + " of " +
                            std::to_string(my_num_servers));
   }
+  RETURN_IF_ERROR(ValidateManifest(manifest));
   std::unordered_map<uint32_t, const ManifestTable*> in_manifest;
   for (const ManifestTable& t : manifest.tables) in_manifest[t.id] = &t;
   std::unordered_map<uint32_t, EmbeddingTable*> targets;
@@ -224,60 +360,21 @@ Status LoadShardsInto(Env* env, const std::string& root, const Manifest& manifes
     RETURN_IF_ERROR(CheckTableMatches(*it->second, *table));
     targets[table->spec().id] = table;
   }
+  // With the server count of the save, shard i holds exactly the keys server i
+  // owns now: read that file alone. Otherwise read every shard and keep the
+  // keys KeyToServer gives this server under the new count.
+  const bool same_layout = manifest.num_servers == my_num_servers;
+  auto keep = [&](uint64_t key) {
+    return same_layout || KeyToServer(key, my_num_servers) == my_server_index;
+  };
   const std::string dir = CheckpointStepDir(root, manifest.step);
-  std::string data;
-  std::vector<float> row;
+  int read = 0;
   for (const ShardFileInfo& file : manifest.files) {
-    const std::string path = JoinPath(dir, file.name);
-    RETURN_IF_ERROR(env->ReadFileToString(path, &data));
-    if (data.size() != file.size) {
-      return DataLoss("checkpoint file '" + path + "': size mismatch: expected " +
-                      std::to_string(file.size) + " bytes, actual " + std::to_string(data.size()));
-    }
-    const uint32_t crc = Crc32c(data.data(), data.size());
-    if (crc != file.crc32c) {
-      return DataLoss("checkpoint file '" + path + "': crc32c mismatch: expected " +
-                      Hex(file.crc32c) + ", actual " + Hex(crc) + " (the file is corrupt)");
-    }
-    FileReader r(data, path);
-    uint32_t version = 0, server = 0, servers = 0, num_tables = 0;
-    int64_t step = 0;
-    if (!r.Expect(kShardMagic) || !r.GetValue(&version) || version != kVersion ||
-        !r.GetValue(&server) || !r.GetValue(&servers) || !r.GetValue(&num_tables) ||
-        !r.GetValue(&step)) {
-      return r.Corrupt("bad header");
-    }
-    if (static_cast<int>(server) != file.server_index ||
-        static_cast<int>(servers) != manifest.num_servers || step != manifest.step) {
-      return r.Corrupt("header disagrees with the manifest");
-    }
-    for (uint32_t t = 0; t < num_tables; ++t) {
-      ManifestTable header;
-      int32_t optimizer = 0;
-      uint64_t rows = 0;
-      if (!r.GetValue(&header.id) || !r.GetString(&header.name) || !r.GetValue(&header.dim) ||
-          !r.GetValue(&header.row_floats) || !r.GetValue(&optimizer) || !r.GetValue(&rows) ||
-          header.row_floats < 1) {
-        return r.Corrupt("bad table header");
-      }
-      auto known = in_manifest.find(header.id);
-      if (known == in_manifest.end() || known->second->row_floats != header.row_floats) {
-        return r.Corrupt("table id " + std::to_string(header.id) + " disagrees with the manifest");
-      }
-      auto target_it = targets.find(header.id);
-      EmbeddingTable* target = target_it == targets.end() ? nullptr : target_it->second;
-      row.resize(header.row_floats);
-      const size_t row_bytes = row.size() * sizeof(float);
-      for (uint64_t i = 0; i < rows; ++i) {
-        uint64_t key = 0;
-        if (!r.GetValue(&key) || !r.Get(row.data(), row_bytes)) return r.Corrupt("truncated row");
-        if (target != nullptr && KeyToServer(key, my_num_servers) == my_server_index) {
-          RETURN_IF_ERROR(target->InsertRow(key, row.data()));
-        }
-      }
-    }
-    if (!r.Expect(kShardEnd) || !r.at_end()) return r.Corrupt("bad end marker");
+    if (same_layout && file.server_index != my_server_index) continue;
+    RETURN_IF_ERROR(LoadShardFile(env, dir, manifest, file, in_manifest, targets, keep));
+    ++read;
   }
+  if (files_read != nullptr) *files_read = read;
   return Status::Ok();
 }
 
@@ -291,7 +388,7 @@ Status ExportEmbeddings(Env* env, const std::string& path,
       w->PutValue<uint32_t>(table->spec().id);
       w->PutString(table->spec().name);
       w->PutValue<int32_t>(table->dim());
-      RETURN_IF_ERROR(WriteTableRows(*table, /*values_only=*/true, w));
+      RETURN_IF_ERROR(WriteSortedValues(*table, w));
     }
     // The trailing checksum covers everything before it.
     w->Flush();
@@ -320,21 +417,33 @@ StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std:
       !r.GetValue(&num_tables)) {
     return r.Corrupt("bad header");
   }
+  // Each table takes at least its fixed header: a count the bytes left cannot
+  // hold is refused before anything is allocated for it.
+  constexpr size_t kMinTableBytes = 4 + 4 + 4 + 8;  // id, name length, dim, count
+  if (num_tables > r.remaining() / kMinTableBytes) {
+    return r.Corrupt("header claims " + std::to_string(num_tables) + " tables, but only " +
+                     std::to_string(r.remaining()) + " bytes are left");
+  }
   std::vector<ExportedTable> out(num_tables);
   for (ExportedTable& t : out) {
     uint64_t count = 0;
     if (!r.GetValue(&t.id) || !r.GetString(&t.name) || !r.GetValue(&t.dim) || t.dim < 1 ||
-        !r.GetValue(&count)) {
+        t.dim > kMaxManifestDim || !r.GetValue(&count)) {
       return r.Corrupt("bad table header");
     }
+    const uint64_t row_bytes = sizeof(uint64_t) + sizeof(float) * uint64_t(t.dim);
+    if (count > r.remaining() / row_bytes) {
+      return r.Corrupt("table '" + t.name + "' claims " + std::to_string(count) + " rows of " +
+                       std::to_string(row_bytes) + " bytes, but only " +
+                       std::to_string(r.remaining()) + " bytes are left");
+    }
+    t.keys.resize(count);
+    t.values.resize(count * t.dim);
     for (uint64_t i = 0; i < count; ++i) {
-      uint64_t key = 0;
-      t.values.resize(t.values.size() + t.dim);
-      if (!r.GetValue(&key) ||
-          !r.Get(t.values.data() + t.values.size() - t.dim, sizeof(float) * t.dim)) {
+      if (!r.GetValue(&t.keys[i]) ||
+          !r.Get(t.values.data() + i * t.dim, sizeof(float) * t.dim)) {
         return r.Corrupt("truncated row");
       }
-      t.keys.push_back(key);
     }
   }
   if (!r.at_end()) return r.Corrupt("trailing bytes");

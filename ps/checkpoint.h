@@ -9,8 +9,10 @@
 // Export file (little-endian):
 //   "MPSEMBD1" u32 version=1 u32 num_tables
 //   per table: u32 id, u32 name_len, name, i32 dim, u64 count,
-//              count x { u64 key, f32 value[dim] }
+//              count x { u64 key, f32 value[dim] }   (keys strictly increasing)
 //   u32 crc32c of every preceding byte
+// Both readers check every count against the bytes left before allocating for
+// it, so a header claiming 2^40 rows is DataLoss, not an allocation.
 #pragma once
 
 #include <cstdint>
@@ -35,17 +37,30 @@ Status SaveShard(Env* env, const std::string& root, int server_index, int num_se
                  const std::vector<const EmbeddingTable*>& tables, int64_t step,
                  ShardFileInfo* out);
 
-// Verifies the size and CRC32C of every shard file of `manifest` (DataLoss naming
-// the file, expected and actual values on mismatch) and inserts into `tables` the
-// rows that KeyToServer assigns to my_server_index of my_num_servers, so any
-// server count can restore any checkpoint. Each table is matched by id and must
-// agree with the checkpoint on dim, row_floats and optimizer; checkpoint tables
-// with no counterpart in `tables` are skipped.
+// Restores this server's rows of a checkpoint into `tables`, so any server
+// count can restore any checkpoint:
+//  - with my_num_servers == manifest.num_servers, shard my_server_index holds
+//    exactly the keys this server owns, and that file alone is read;
+//  - with another count, every shard is read and the rows that KeyToServer
+//    assigns to my_server_index of my_num_servers are kept.
+// The manifest is validated as a whole first (ValidateManifest). Each file read
+// is checked before its rows are used: size and CRC32C as the manifest says,
+// header and tables as the manifest says (each once), row counts that fit in
+// the bytes left (checked before reading rows), and every key owned by its
+// shard under the saved count; any mismatch is DataLoss naming the file, what
+// was expected and what was found. Each table is matched by id and must agree
+// with the checkpoint on dim, row_floats and optimizer; checkpoint tables with
+// no counterpart in `tables` are skipped. On error `tables` may hold some rows:
+// restore into fresh tables. `files_read`, when not null, gets how many shard
+// files were read.
 Status LoadShardsInto(Env* env, const std::string& root, const Manifest& manifest,
                       int my_server_index, int my_num_servers,
-                      const std::vector<EmbeddingTable*>& tables);
+                      const std::vector<EmbeddingTable*>& tables, int* files_read = nullptr);
 
-// Writes the values (no optimizer state) of `tables` to `path` atomically.
+// Writes the values (no optimizer state) of `tables` to `path` atomically, rows
+// in increasing key order: equal tables give equal files, byte for byte,
+// whatever order their rows were created in. REQUIRES: no Push/Pull on
+// `tables` meanwhile (a change is reported as Internal).
 Status ExportEmbeddings(Env* env, const std::string& path,
                         const std::vector<const EmbeddingTable*>& tables);
 

@@ -49,15 +49,46 @@ struct Manifest {
   std::vector<ShardFileInfo> files;  // one per server
 };
 
+// The largest table dim a manifest may declare (TableSpec's limit).
+constexpr int kMaxManifestDim = 1 << 16;
+
+// A name that stays inside the step directory: non-empty, at most 255 bytes, not
+// ".", no whitespace, '/', '\\' or "..".
+bool IsSafeShardFileName(const std::string& name);
+
+// Checks a manifest as a whole (InvalidArgument naming the problem): job name,
+// step >= 0, each shard index in [0, num_servers) exactly once under a safe and
+// distinct file name, table ids distinct, dims in [1, kMaxManifestDim] and
+// row_floats equal to what the dim and optimizer store. ParseManifest applies
+// the same checks (DataLoss naming the file and line).
+Status ValidateManifest(const Manifest& manifest);
+
 // "<root>/step-<step>".
 std::string CheckpointStepDir(const std::string& root, int64_t step);
 
 std::string SerializeManifest(const Manifest& manifest);
-// `source` names the file in error messages.
+// `source` names the file in error messages. Every malformed or inconsistent
+// manifest is DataLoss naming `source` and, where there is one, the line.
 StatusOr<Manifest> ParseManifest(const std::string& text, const std::string& source);
 
 // Writes <root>/step-<N>/MANIFEST, then points <root>/LATEST at step N, each by
-// temp file, fsync and rename. REQUIRES: every shard file was saved.
+// temp file, fsync, rename and directory sync, then syncs the root's parent.
+// REQUIRES: every shard file was saved (SaveShard returned).
+//
+// What a save guarantees across a crash (power loss included):
+//  - each file (shard, MANIFEST, LATEST) is written to "<name>.tmp", fsynced,
+//    closed, renamed, and its directory fsynced: a name never refers to a
+//    partial file;
+//  - once WriteManifest returns OK, step N survives a crash and LATEST points
+//    at it: the step directory's entry and LATEST are made durable by the
+//    root's sync, the root's own entry by its parent's sync (directories above
+//    the root's parent must already be durable: they existed before the job);
+//  - a crash at any earlier point leaves LATEST at the previous checkpoint
+//    (or absent), whose files a save never touches; the debris of the failed
+//    save (temp files, a partial step directory) is overwritten by the next
+//    save of that step.
+// tests/ps/checkpoint_test.cc checks this against a model that drops every
+// byte and directory entry not synced (tests/ps/fault_injection_env.h).
 Status WriteManifest(Env* env, const std::string& root, const Manifest& manifest);
 
 // The manifest LATEST points at; NotFound when there is no checkpoint yet.

@@ -66,11 +66,13 @@ StatusOr<int64_t> ParameterServer::RestoreCheckpoint(Env* env, const std::string
     ASSIGN_OR_RETURN(fresh[id], EmbeddingTable::Create(t->spec(), t->job_seed()));
     targets.push_back(fresh[id].get());
   }
+  int files_read = 0;
   RETURN_IF_ERROR(LoadShardsInto(env, root, manifest, view_.layout.ServerIndex(view_.my_rank),
-                                 view_.layout.num_servers(), targets));
+                                 view_.layout.num_servers(), targets, &files_read));
   tables_ = std::move(fresh);
   METAPS_LOG(INFO) << "restored step " << manifest.step << " (saved by " << manifest.num_servers
-                   << " servers) from " << root;
+                   << " servers) from " << root << ": read " << files_read << " of "
+                   << manifest.files.size() << " shard files";
   return manifest.step;
 }
 

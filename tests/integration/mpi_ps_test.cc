@@ -123,7 +123,44 @@ TEST_F(MpiPsTest, CheckpointFromTwoServersResumesOnThree) {
   Subprocess second(BenchPs(3, {"--restore", dir_ + "/ckpt", "--export-dir", dir_ + "/export"}));
   ASSERT_EQ(second.Wait(), 0) << second.stderr_text();
   EXPECT_NE(second.stderr_text().find("restored step 3 (saved by 2 servers)"), std::string::npos);
+  // Another server count: every server reads every shard and keeps its keys.
+  EXPECT_NE(second.stderr_text().find("read 2 of 2 shard files"), std::string::npos)
+      << second.stderr_text();
   ExpectExportEquals(dir_ + "/export", 3, Reference(2).get());
+}
+
+TEST_F(MpiPsTest, SameServerCountReadsOnlyTheServersOwnShard) {
+  Subprocess first(BenchPs(2, {"--checkpoint-dir", dir_ + "/ckpt"}));
+  ASSERT_EQ(first.Wait(), 0) << first.stderr_text();
+  Subprocess second(BenchPs(2, {"--restore", dir_ + "/ckpt", "--export-dir", dir_ + "/export"}));
+  ASSERT_EQ(second.Wait(), 0) << second.stderr_text();
+  const std::string log = second.stderr_text();
+  size_t count = 0;
+  for (size_t at = log.find("read 1 of 2 shard files"); at != std::string::npos;
+       at = log.find("read 1 of 2 shard files", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 2u) << log;
+  ExpectExportEquals(dir_ + "/export", 2, Reference(2).get());
+}
+
+// The issue-13 reproduction: a manifest (checksum fixed) listing shard 0 twice
+// and shard 1 not at all used to restore silently with shard 1's rows lost.
+TEST_F(MpiPsTest, ManifestListingAShardTwiceIsRefused) {
+  Subprocess first(BenchPs(2, {"--checkpoint-dir", dir_ + "/ckpt"}));
+  ASSERT_EQ(first.Wait(), 0) << first.stderr_text();
+  auto manifest = ReadManifest(Env::Default(), dir_ + "/ckpt");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  manifest->files[1] = manifest->files[0];
+  const std::string path = dir_ + "/ckpt/step-3/MANIFEST";
+  ASSERT_TRUE(WriteFileAtomically(Env::Default(), path, SerializeManifest(*manifest)).ok());
+  for (int servers : {2, 3}) {
+    Subprocess second(BenchPs(servers, {"--restore", dir_ + "/ckpt"}));
+    EXPECT_NE(second.Wait(), 0) << servers << " servers";
+    EXPECT_NE(second.stderr_text().find(path + ":7: shard index 0 is listed twice"),
+              std::string::npos)
+        << second.stderr_text();
+  }
 }
 
 TEST_F(MpiPsTest, CorruptCheckpointIsRefusedWithTheFileNamed) {

@@ -3,6 +3,7 @@
 // and bad configs and bad data fail with messages that say where.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -36,24 +37,59 @@ class MpiTrainTest : public metaps::testing::CtrDataTest {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
   }
+
+  // `metaps export` of the checkpoint LATEST points at under out/checkpoints,
+  // with `servers` servers: out/serving/server-<i>.emb and dense.bin.
+  void Export(const std::string& out, int servers) {
+    Subprocess exp({Env("METAPS_SOURCE_DIR") + "/launch/local.sh", std::to_string(servers), "1",
+                    "--", "export", "--config",
+                    Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+                    "--checkpoint", out + "/checkpoints", "--out", out + "/serving"});
+    ASSERT_EQ(exp.Wait(), 0) << exp.stderr_text();
+  }
+
+  // The exported tables and dense weights of two runs are equal byte for byte
+  // (exports list rows in key order, so equal tables give equal files).
+  void ExpectSameExport(const std::string& a, const std::string& b, int servers) {
+    std::vector<std::string> files = {"dense.bin"};
+    for (int s = 0; s < servers; ++s) files.push_back("server-" + std::to_string(s) + ".emb");
+    for (const std::string& name : files) {
+      const std::string x = ReadFile(a + "/serving/" + name);
+      const std::string y = ReadFile(b + "/serving/" + name);
+      EXPECT_GT(x.size(), 1000u) << a << "/serving/" << name;
+      size_t first_difference = 0;
+      while (first_difference < std::min(x.size(), y.size()) &&
+             x[first_difference] == y[first_difference]) {
+        ++first_difference;
+      }
+      EXPECT_TRUE(x == y) << name << ": " << x.size() << " and " << y.size()
+                          << " bytes, first difference at byte " << first_difference;
+    }
+  }
 };
 
 // Two servers and two workers: the servers apply each step's pushes in worker
-// order, so even order-sensitive Adagrad gives the same numbers every time.
+// order, so even order-sensitive Adagrad gives the same numbers every time:
+// the same metrics, and the same tables and dense weights, byte for byte.
 TEST_F(MpiTrainTest, FixedSeedBspRunsAreIdentical) {
   std::string lines[2];
+  const std::string outs[2] = {*dir_ + "/rerun-0", *dir_ + "/rerun-1"};
   for (int run = 0; run < 2; ++run) {
-    Subprocess job(Train(2, {}, /*servers=*/2));
+    Subprocess job(Train(2, {"--set", "output_dir=" + outs[run]}, /*servers=*/2));
     ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
     lines[run] = job.stdout_lines().back();
+    Export(outs[run], 2);
   }
+  ExpectSameExport(outs[0], outs[1], 2);
   for (const char* split : {"valid", "test"}) {
     for (const char* key : {"auc", "logloss", "accuracy"}) {
       EXPECT_EQ(SplitMetric(lines[0], split, key), SplitMetric(lines[1], split, key))
           << split << " " << key;
     }
   }
-  EXPECT_GT(SplitMetric(lines[0], "test", "auc"), 0.6) << lines[0];
+  // Measured: test AUC 0.7400, valid 0.7315 (3 epochs of the 24,000 training
+  // rows; the generator's Bayes-optimal test AUC is 0.797).
+  EXPECT_GT(SplitMetric(lines[0], "test", "auc"), 0.72) << lines[0];
   std::smatch a, b;
   ASSERT_TRUE(std::regex_search(lines[0], a, std::regex("\"train_loss\":([0-9.e-]+)")));
   ASSERT_TRUE(std::regex_search(lines[1], b, std::regex("\"train_loss\":([0-9.e-]+)")));
@@ -209,7 +245,8 @@ namespace metaps {
 namespace {
 
 // Stopping at step 20 and resuming to 40 gives exactly the uninterrupted run:
-// tables, dense weights with their Adam state, and the reader position.
+// tables, dense weights with their Adam state, and the reader position; the
+// exported tables and dense weights are compared byte for byte.
 TEST_F(MpiTrainTest, ResumeContinuesLikeAnUninterruptedRun) {
   auto final_line = [&](const std::string& out, int max_steps, bool resume) {
     std::vector<std::string> extra = {"--set", "output_dir=" + out, "--set",
@@ -226,9 +263,15 @@ TEST_F(MpiTrainTest, ResumeContinuesLikeAnUninterruptedRun) {
   const std::string whole = final_line(*dir_ + "/whole", 40, false);
   final_line(*dir_ + "/parts", 20, false);
   const std::string resumed = final_line(*dir_ + "/parts", 40, true);
+  // Both checkpoints of step 40 export to the same bytes.
+  Export(*dir_ + "/whole", 1);
+  Export(*dir_ + "/parts", 1);
+  ExpectSameExport(*dir_ + "/whole", *dir_ + "/parts", 1);
   for (const char* key : {"auc", "logloss"}) {
     EXPECT_EQ(SplitMetric(whole, "test", key), SplitMetric(resumed, "test", key)) << key;
   }
+  // Measured: test AUC 0.7285 after 40 steps.
+  EXPECT_GT(SplitMetric(resumed, "test", "auc"), 0.71) << resumed;
   std::smatch a, b;
   ASSERT_TRUE(std::regex_search(whole, a, std::regex("\"train_loss\":([0-9.e-]+)")));
   ASSERT_TRUE(std::regex_search(resumed, b, std::regex("\"train_loss\":([0-9.e-]+)")));
@@ -266,11 +309,16 @@ TEST_F(MpiTrainTest, ShuffledBspRunsRepeatAndResumeLikeAnUninterruptedRun) {
     ASSERT_TRUE(std::regex_search(part.log, b, progress)) << part.log;
     EXPECT_EQ(a[1], b[1]) << "step " << step;
   }
+  Export(*dir_ + "/shuffled-whole", 1);
+  Export(*dir_ + "/shuffled-parts", 1);
+  ExpectSameExport(*dir_ + "/shuffled-whole", *dir_ + "/shuffled-parts", 1);
   for (const char* key : {"auc", "logloss"}) {
     EXPECT_EQ(SplitMetric(whole.last_line, "test", key),
               SplitMetric(resumed.last_line, "test", key))
         << key;
   }
+  // Measured: test AUC 0.7277 after 40 shuffled steps.
+  EXPECT_GT(SplitMetric(resumed.last_line, "test", "auc"), 0.71) << resumed.last_line;
   std::smatch a, b;
   ASSERT_TRUE(std::regex_search(whole.last_line, a, std::regex("\"train_loss\":([0-9.e-]+)")));
   ASSERT_TRUE(std::regex_search(resumed.last_line, b, std::regex("\"train_loss\":([0-9.e-]+)")));
