@@ -125,7 +125,8 @@ TEST_F(MpiTrainTest, AspWithTwoWorkersTrains) {
   ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
   const std::string line = job.stdout_lines().back();
   EXPECT_NE(line.find("\"samples\":24000"), std::string::npos) << line;
-  EXPECT_GT(SplitMetric(line, "test", "auc"), 0.65) << line;
+  // Measured 0.711 on the 30k-row fixture; a real regression falls below.
+  EXPECT_GT(SplitMetric(line, "test", "auc"), 0.69) << line;
   EXPECT_NE(job.stderr_text().find("rows pulled ahead"), std::string::npos);
 }
 
@@ -144,6 +145,9 @@ TEST_F(MpiTrainTest, TwoWorkersReachTheQualityOfOne) {
                                                                                     << l2;
   // Distributed evaluation covers every test example exactly once.
   EXPECT_EQ(SplitMetric(l2, "test", "count"), 3000);
+  // Measured 0.7308 (1 worker) and 0.7378 (2 workers).
+  EXPECT_GT(SplitMetric(l1, "test", "auc"), 0.71) << l1;
+  EXPECT_GT(SplitMetric(l2, "test", "auc"), 0.71) << l2;
 }
 
 TEST_F(MpiTrainTest, WritesMetricsAndACheckpoint) {
