@@ -60,6 +60,16 @@ StatusOr<Message> SchedulerClient::Gather(const std::string& name, uint32_t grou
   return CallAndWait(std::move(m));
 }
 
+StatusOr<Message> SchedulerClient::GatherPayload(const std::string& name, uint32_t group,
+                                                 std::string payload) {
+  RETURN_IF_ERROR(job_status());
+  Message m = MakeMessage(wire::BARRIER, view_.my_rank);
+  m.header.mutable_control()->set_name(name);
+  m.header.mutable_control()->set_group(group);
+  m.header.mutable_control()->set_payload(std::move(payload));
+  return CallAndWait(std::move(m));
+}
+
 StatusOr<int64_t> SchedulerClient::Clock(int64_t clock) {
   RETURN_IF_ERROR(job_status());
   Message m = MakeMessage(wire::CLOCK, view_.my_rank);

@@ -42,6 +42,8 @@ class SchedulerClient {
   // as raw frames of the request.
   StatusOr<Message> Gather(const std::string& name, uint32_t group, const std::string& text = "",
                            std::vector<zmq::message_t> frames = {});
+  // The same, sending a typed control message (common/control.h) as payload.
+  StatusOr<Message> GatherPayload(const std::string& name, uint32_t group, std::string payload);
   Status Barrier(const std::string& name, uint32_t group) { return Gather(name, group).status(); }
   // Workers: reports that step `clock` is finished (its pushes acknowledged)
   // and returns once the job's consistency model lets this worker start the

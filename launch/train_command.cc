@@ -1,7 +1,6 @@
 // `metaps train --config JOB [--data DIR] [--set field=value ...]`: trains a
 // job's model across the cluster and prints {"event":"done",...} last.
 #include <iostream>
-#include <sstream>
 
 #include "common/env.h"
 #include "common/job_config.h"
@@ -10,6 +9,7 @@
 #include "launch/subcommands.h"
 #include "ps/checkpoint.h"
 #include "ps/server.h"
+#include "ps/server_control.h"
 #include "scheduler/train_job.h"
 #include "worker/dataset.h"
 #include "worker/trainer.h"
@@ -178,40 +178,15 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
                                                 checkpoint_step > 0 ? checkpoint_step : -1));
     }
     server.Start();
+    ServerControlOptions control;
+    control.checkpoint_dir = checkpoint_dir;
+    control.export_dir = export_dir;
+    control.job_name = job.name();
+    control.server_index = ctx.view.layout.ServerIndex(ctx.view.my_rank);
+    control.resumed = resume;
+    control.restored_step = restored;
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
-      if (resume) {
-        RETURN_IF_ERROR(
-            scheduler.Gather("ps/resume", kGroupMembers, std::to_string(restored)).status());
-      }
-      // Serve until the workers say "end"; checkpoint or restore when they say so.
-      for (int k = 0;; ++k) {
-        const std::string round = std::to_string(k);
-        ASSIGN_OR_RETURN(Message sync, scheduler.Gather("ps/sync/" + round, kGroupMembers));
-        std::istringstream words(sync.header.control().text());
-        std::string action;
-        int64_t step = 0;
-        if (!(words >> action >> step)) {
-          return ProtocolError("ps/sync: malformed action '" + sync.header.control().text() + "'");
-        }
-        if (action.find("checkpoint") != std::string::npos) {
-          RETURN_IF_ERROR(scheduler.Barrier("ps/state/" + round, kGroupMembers));
-          RETURN_IF_ERROR(server.SaveCheckpoint(env, &scheduler, checkpoint_dir, step, job.name()));
-          RETURN_IF_ERROR(scheduler.Barrier("ps/saved/" + round, kGroupMembers));
-        }
-        if (action == "restore") {
-          // Early stopping: back to the best step's tables before the final
-          // evaluation. The workers wait for every server in ps/restored.
-          RETURN_IF_ERROR(server.RestoreCheckpoint(env, checkpoint_dir, step).status());
-          RETURN_IF_ERROR(scheduler.Barrier("ps/restored/" + round, kGroupMembers));
-        }
-        if (action.find("export") != std::string::npos) {
-          RETURN_IF_ERROR(env->CreateDir(export_dir));
-          const int index = ctx.view.layout.ServerIndex(ctx.view.my_rank);
-          RETURN_IF_ERROR(ExportEmbeddings(
-              env, export_dir + "/server-" + std::to_string(index) + ".emb", server.tables()));
-        }
-        if (action.rfind("end", 0) == 0) return Status::Ok();
-      }
+      return ServeTrainJobControl(&server, &scheduler, env, control);
     });
   };
   roles.worker = [&](RankContext& ctx) -> Status {

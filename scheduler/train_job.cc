@@ -9,6 +9,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "common/control.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_codec.h"
@@ -253,19 +254,31 @@ int64_t TrainJob::LastEvalStep(const std::string& split) const {
 Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& entries,
                           wire::Control* reply) {
   if (name.rfind("ps/sync/", 0) == 0 || name.rfind("ps/resume", 0) == 0) {
-    // Workers say what happens ("checkpoint <step>", "end <step>", ...);
-    // servers say nothing (sync) or their restored step (resume). Everyone
-    // gets the workers' word, and for resume the servers' step.
+    // ps/sync: the workers' ServerSync goes to everyone (each server checks
+    // it); they must all say the same. ps/resume: each server's Restored step,
+    // which must agree, goes to everyone as the reply's value.
+    const bool resume = name.rfind("ps/resume", 0) == 0;
+    bool have_step = false;
     for (auto& e : entries) {
-      const std::string& t = e.request.header.control().text();
-      if (view_.layout.RoleOf(e.rank) == wire::WORKER) reply->set_text(t);
-      if (view_.layout.RoleOf(e.rank) == wire::SERVER && !t.empty()) {
-        int64_t step = 0;
-        if (!ParseStep(t, &step)) {
-          return ProtocolError("rank " + std::to_string(e.rank) + " sent '" + t + "' to " + name +
-                               ", not a step");
+      const wire::Role role = view_.layout.RoleOf(e.rank);
+      const std::string& payload = e.request.header.control().payload();
+      const std::string from = name + " from rank " + std::to_string(e.rank);
+      if (!resume && role == wire::WORKER) {
+        ASSIGN_OR_RETURN(auto sync, DecodeServerSync(payload, from));
+        if (!reply->payload().empty() && reply->payload() != payload) {
+          return ProtocolError(from + ": ServerSync differs from another worker's");
+        }
+        (void)sync;
+        reply->set_payload(payload);
+      }
+      if (resume && role == wire::SERVER) {
+        ASSIGN_OR_RETURN(int64_t step, DecodeRestored(payload, from));
+        if (have_step && reply->value() != step) {
+          return ProtocolError(from + ": restored step " + std::to_string(step) + ", another " +
+                               "server restored " + std::to_string(reply->value()));
         }
         reply->set_value(step);
+        have_step = true;
       }
     }
     return Status::Ok();

@@ -12,7 +12,8 @@
 // "train/done" text "steps samples loss seconds read pull compute push
 // allreduce run_samples" (run_samples: trained by this run, for the rate).
 // Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
-// workers' text and, for resume, the servers' restored step as value.
+// workers' ServerSync payload (checked, and the same from every worker) and,
+// for resume, the servers' Restored step (the same from every server) as value.
 // Early stopping (training.early_stop): after each "eval/valid/<step>" the
 // workers gather "early/<step>" with text "<epoch>" and get back
 // "<improved|continue|stop> <EarlyStopState>"; a resumed run first gathers

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "common/control.h"
 #include "common/env.h"
 #include "common/hash.h"
 #include "common/logging.h"
@@ -458,12 +459,14 @@ Status Trainer::LoadState(int64_t step) {
   return Status::Ok();
 }
 
-Status Trainer::SyncServers(const std::string& action) {
+Status Trainer::SyncServers(control::ServerSync::Action action) {
   const std::string k = std::to_string(sync_round_++);
-  RETURN_IF_ERROR(
-      deps_.scheduler->Gather("ps/sync/" + k, kGroupMembers, action + " " + std::to_string(step_))
-          .status());
-  if (action.find("checkpoint") == std::string::npos) return Status::Ok();
+  RETURN_IF_ERROR(deps_.scheduler
+                      ->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step_))
+                      .status());
+  if (action != control::ServerSync::CHECKPOINT && action != control::ServerSync::END_CHECKPOINT) {
+    return Status::Ok();
+  }
   // The worker state exists before the servers' manifest names this step.
   if (worker_index_ == 0) RETURN_IF_ERROR(WriteState());
   RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/state/" + k, kGroupMembers));
@@ -497,7 +500,7 @@ Status Trainer::Run() {
       RETURN_IF_ERROR(
           WriteFileAtomically(Env::Default(), checkpoints_.export_dir + "/dense.bin", data));
     }
-    return SyncServers("end-export");
+    return SyncServers(control::ServerSync::END_EXPORT);
   }
   const double samples_at_start = samples_;  // resumed runs report their own rate
   if (job_.data().shuffle_buffer() > 1 && checkpoints_.mode == TrainerCheckpoints::Mode::kTrain) {
@@ -602,12 +605,12 @@ Status Trainer::Run() {
   RETURN_IF_ERROR(Report("train/done", text.str()));
   const bool save = !checkpoints_.dir.empty() &&
                     checkpoints_.mode == TrainerCheckpoints::Mode::kTrain && !early_stop_;
-  return SyncServers(save ? "end-checkpoint" : "end");
+  return SyncServers(save ? control::ServerSync::END_CHECKPOINT : control::ServerSync::END);
 }
 
 Status Trainer::SaveCheckpoint() {
   if (checkpoints_.dir.empty() || last_saved_step_ == step_) return Status::Ok();
-  RETURN_IF_ERROR(SyncServers("checkpoint"));
+  RETURN_IF_ERROR(SyncServers(control::ServerSync::CHECKPOINT));
   last_saved_step_ = step_;
   if (early_stop_ && worker_index_ == 0) RETURN_IF_ERROR(PruneCheckpoints());
   return Status::Ok();
@@ -708,9 +711,10 @@ Status Trainer::FinishEarlyStop() {
   if (!early_.has_best() || early_.best_step == step_) return Status::Ok();
   const int64_t best = early_.best_step;
   const std::string k = std::to_string(sync_round_++);
-  RETURN_IF_ERROR(
-      deps_.scheduler->Gather("ps/sync/" + k, kGroupMembers, "restore " + std::to_string(best))
-          .status());
+  RETURN_IF_ERROR(deps_.scheduler
+                      ->GatherPayload("ps/sync/" + k, kGroupMembers,
+                                      EncodeServerSync(control::ServerSync::RESTORE, best))
+                      .status());
   RETURN_IF_ERROR(LoadState(best));
   RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/restored/" + k, kGroupMembers));
   METAPS_LOG(INFO) << "restored the best checkpoint: step " << best << " (epoch "

@@ -34,6 +34,7 @@
 
 #include "common/early_stop.h"
 #include "common/key_dedup.h"
+#include "common/proto/control.pb.h"
 #include "common/proto/job.pb.h"
 #include "common/scheduler_client.h"
 #include "kernels/optimizer_rules.h"
@@ -65,11 +66,12 @@ ModelOptions ToModelOptions(const config::ModelConfig& c);
 
 // Checkpoints: at every training.checkpoint_every steps and at the end (when
 // `checkpoint_dir` is set) workers and servers meet in gather "ps/sync/<k>"
-// ("checkpoint <step>", "end <step>" or "end-checkpoint <step>"); worker 0
+// with a typed ServerSync (CHECKPOINT, END, END_CHECKPOINT, ...; ps/server_control.h)
+// for the step; worker 0
 // writes worker-state-<step>.bin (dense weights with optimizer state, epoch,
 // position, totals) before the servers write their shards and the manifest
 // ("ps/state/<k>", then "ps/saved/<k>"). With `resume`, the servers restore the
-// latest manifest and report its step ("ps/resume"); every worker loads that
+// latest manifest and report its step (a typed Restored, "ps/resume"); every worker loads that
 // step's state and skips the batches already trained on.
 struct TrainerCheckpoints {
   std::string dir;  // empty: no checkpoints
@@ -144,11 +146,11 @@ class Trainer {
   StatusOr<std::vector<uint8_t>> RankOwnedUsers(const std::string& split,
                                                 const ReaderFactory& open);
   Status Report(const std::string& gather, const std::string& text);
-  // Meets the servers in "ps/sync/<k>"; `action` is checkpoint, end or end-checkpoint.
-  Status SyncServers(const std::string& action);
+  // Meets the servers in "ps/sync/<k>" with a typed ServerSync for this step.
+  Status SyncServers(control::ServerSync::Action action);
   Status WriteState() const;
   Status LoadState(int64_t step);
-  // SyncServers("checkpoint") unless this step is saved already; with early
+  // SyncServers(CHECKPOINT) unless this step is saved already; with early
   // stopping, worker 0 then prunes all but the best and the latest.
   Status SaveCheckpoint();
   Status PruneCheckpoints() const;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "common/control.h"
 #include "common/metrics.h"
 
 namespace metaps {
@@ -149,14 +150,71 @@ TEST_F(TrainJobTest, MalformedStepsArePeerErrorsNotCrashes) {
     entries.push_back(Entry(2, p));
     EXPECT_EQ(job.OnGather(name, entries, &reply).code(), StatusCode::kProtocolError) << name;
   }
+  // ps/resume carries each server's typed Restored step; text is not parsed.
   std::vector<GatherEntry> resume(2);
   resume[0].rank = 1;  // the server
-  resume[0].request.header.mutable_control()->set_text("twelve");
+  resume[0].request.header.mutable_control()->set_payload("twelve");
   resume[1].rank = 2;
   EXPECT_EQ(job.OnGather("ps/resume", resume, &reply).code(), StatusCode::kProtocolError);
-  resume[0].request.header.mutable_control()->set_text("12");
+  resume[0].request.header.mutable_control()->set_payload(EncodeRestored(12));
   ASSERT_TRUE(job.OnGather("ps/resume", resume, &reply).ok());
   EXPECT_EQ(reply.value(), 12);
+}
+
+// ps/sync passes the workers' ServerSync to everyone, after checking it and
+// that every worker said the same.
+TEST_F(TrainJobTest, ServerSyncIsCheckedAndTheSameFromEveryWorker) {
+  TrainJob job(view_, TrainReport{"deepfm", "", 0});
+  std::vector<GatherEntry> entries(3);
+  entries[0].rank = 1;  // the server says nothing
+  for (int w : {1, 2}) {
+    entries[w].rank = 1 + w;
+    entries[w].request.header.mutable_control()->set_payload(
+        EncodeServerSync(control::ServerSync::CHECKPOINT, 40));
+  }
+  wire::Control reply;
+  ASSERT_TRUE(job.OnGather("ps/sync/3", entries, &reply).ok());
+  auto sync = DecodeServerSync(reply.payload(), "reply");
+  ASSERT_TRUE(sync.ok()) << sync.status();
+  EXPECT_EQ(sync->action(), control::ServerSync::CHECKPOINT);
+  EXPECT_EQ(sync->step(), 40);
+  entries[2].request.header.mutable_control()->set_payload(
+      EncodeServerSync(control::ServerSync::END, 40));
+  wire::Control differ;
+  const Status s = job.OnGather("ps/sync/4", entries, &differ);
+  EXPECT_EQ(s.code(), StatusCode::kProtocolError);
+  EXPECT_NE(s.message().find("ps/sync/4 from rank 3: ServerSync differs"), std::string::npos) << s;
+}
+
+TEST(ControlCodecTest, EveryFieldIsChecked) {
+  EXPECT_EQ(DecodeServerSync("", "ps/sync/0").status().message(),
+            "ps/sync/0: not a ServerSync payload (0 bytes)");
+  EXPECT_EQ(DecodeServerSync("\xff\xff\xff", "x").status().code(), StatusCode::kProtocolError);
+  control::ServerSync m;
+  m.set_version(kControlVersion + 1);
+  m.set_action(control::ServerSync::END);
+  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x").status().message().find(
+                "ServerSync.version 2, this build speaks 1"),
+            std::string::npos);
+  m.set_version(kControlVersion);
+  m.set_action(control::ServerSync::ACTION_UNSPECIFIED);
+  m.set_step(3);
+  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x").status().message().find(
+                "ServerSync.action 0 is not an action"),
+            std::string::npos);
+  m.set_action(static_cast<control::ServerSync::Action>(99));
+  EXPECT_EQ(DecodeServerSync(m.SerializeAsString(), "x").status().code(),
+            StatusCode::kProtocolError);
+  m.set_action(control::ServerSync::RESTORE);
+  m.set_step(-1);
+  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x").status().message().find(
+                "ServerSync.step -1 is negative"),
+            std::string::npos);
+  auto ok = DecodeServerSync(EncodeServerSync(control::ServerSync::RESTORE, 7), "x");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->step(), 7);
+  EXPECT_EQ(DecodeRestored(EncodeRestored(0), "x").value(), 0);
+  EXPECT_EQ(DecodeRestored("", "ps/resume").status().code(), StatusCode::kProtocolError);
 }
 
 }  // namespace

@@ -1,0 +1,25 @@
+// Typed control payloads (common/proto/control.proto): encoded once by the
+// sender, decoded and checked field by field by the receiver. A payload that
+// does not parse, has another version or an out-of-range field is a
+// ProtocolError naming who sent it and the field; nothing here throws.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/proto/control.pb.h"
+#include "common/status.h"
+
+namespace metaps {
+
+constexpr uint32_t kControlVersion = 1;
+
+std::string EncodeServerSync(control::ServerSync::Action action, int64_t step);
+// `from` names the sender in errors, e.g. "ps/sync/3 from the workers".
+StatusOr<control::ServerSync> DecodeServerSync(const std::string& payload,
+                                               const std::string& from);
+
+std::string EncodeRestored(int64_t step);
+StatusOr<int64_t> DecodeRestored(const std::string& payload, const std::string& from);
+
+}  // namespace metaps
