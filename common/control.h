@@ -22,4 +22,10 @@ StatusOr<control::ServerSync> DecodeServerSync(const std::string& payload,
 std::string EncodeRestored(int64_t step);
 StatusOr<int64_t> DecodeRestored(const std::string& payload, const std::string& from);
 
+// Set the version and serialize.
+std::string EncodeProgress(control::Progress progress);
+std::string EncodeDone(control::Done done);
+StatusOr<control::Progress> DecodeProgress(const std::string& payload, const std::string& from);
+StatusOr<control::Done> DecodeDone(const std::string& payload, const std::string& from);
+
 }  // namespace metaps

@@ -284,14 +284,13 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     return Status::Ok();
   }
   if (name.rfind("ps/", 0) == 0) return Status::Ok();  // plain barriers of the PS protocol
-  const std::string& text = entries[0].request.header.control().text();
   if (name.rfind("train/progress/", 0) == 0) {
-    long long epoch, step;
-    double samples, loss, rate, elapsed;
-    if (std::sscanf(text.c_str(), "%lld %lld %lf %lf %lf %lf", &epoch, &step, &samples, &loss,
-                    &rate, &elapsed) != 6) {
-      return ProtocolError("malformed progress report: " + text);
-    }
+    ASSIGN_OR_RETURN(control::Progress p,
+                     DecodeProgress(entries[0].request.header.control().payload(),
+                                    name + " from rank " + std::to_string(entries[0].rank)));
+    const long long epoch = p.epoch(), step = p.step();
+    const double samples = p.samples(), loss = p.loss(), rate = p.samples_per_s(),
+                 elapsed = p.elapsed_s();
     std::ostringstream line;
     line << "{\"event\":\"progress\",\"epoch\":" << epoch << ",\"step\":" << step
          << ",\"samples\":" << Count(samples) << ",\"loss\":" << Num(loss)
@@ -318,23 +317,22 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
   }
   if (name == "train/done") {
     // Totals are the same on every worker; times are each worker's own: report the slowest.
-    long long steps;
-    double samples, loss, seconds, t[5] = {0, 0, 0, 0, 0};
-    if (std::sscanf(text.c_str(), "%lld %lf %lf %lf", &steps, &samples, &loss, &seconds) != 4) {
-      return ProtocolError("malformed done report: " + text);
-    }
-    double run_samples = 0;
-    for (auto& e : entries) {
-      double s, v[5];
-      long long st;
-      double sa, lo;
-      if (std::sscanf(e.request.header.control().text().c_str(),
-                      "%lld %lf %lf %lf %lf %lf %lf %lf %lf %lf", &st, &sa, &lo, &s, &v[0], &v[1],
-                      &v[2], &v[3], &v[4], &run_samples) != 10) {
-        return ProtocolError("malformed done report from rank " + std::to_string(e.rank));
+    long long steps = 0;
+    double samples = 0, loss = 0, seconds = 0, run_samples = 0, t[5] = {0, 0, 0, 0, 0};
+    for (size_t i = 0; i < entries.size(); ++i) {
+      ASSIGN_OR_RETURN(control::Done d,
+                       DecodeDone(entries[i].request.header.control().payload(),
+                                  name + " from rank " + std::to_string(entries[i].rank)));
+      if (i == 0) {
+        steps = d.steps();
+        samples = d.samples();
+        loss = d.loss();
+        run_samples = d.run_samples();
       }
-      seconds = std::max(seconds, s);
-      for (int i = 0; i < 5; ++i) t[i] = std::max(t[i], v[i]);
+      seconds = std::max(seconds, d.seconds());
+      const double phases[5] = {d.read_s(), d.pull_s(), d.compute_s(), d.push_s(),
+                                d.allreduce_s()};
+      for (int k = 0; k < 5; ++k) t[k] = std::max(t[k], phases[k]);
     }
     std::ostringstream line;
     line << "{\"event\":\"done\",\"model\":\"" << report_.model

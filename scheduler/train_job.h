@@ -3,14 +3,14 @@
 // progress to stderr, appends every record to OUTPUT/metrics.jsonl, and prints
 // the final {"event":"done",...} line on stdout.
 //
-// Gathers (workers): "train/progress/<step>" text "epoch step samples loss
-// samples_per_s elapsed_s"; "eval/<split>/<step>" text "binary"|"regression",
+// Gathers (workers): "train/progress/<step>" with a typed Progress payload
+// (common/proto/control.proto); "eval/<split>/<step>" text "binary"|"regression",
 // frames [binary or regression partial (the whole split), then tagged
 // partials in any order: per-scenario, GAUC, heldout-only ranking, per-user
 // ranking (common/metrics.h)]. JSON numbers are exact: counts print as
 // integers, other numbers as the shortest text that reads back the same double;
-// "train/done" text "steps samples loss seconds read pull compute push
-// allreduce run_samples" (run_samples: trained by this run, for the rate).
+// "train/done" with a typed Done payload from every worker (run_samples:
+// trained by this run, for the rate; the slowest worker's phase times).
 // Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
 // workers' ServerSync payload (checked, and the same from every worker) and,
 // for resume, the servers' Restored step (the same from every server) as value.

@@ -300,10 +300,6 @@ Status Trainer::Step(Reader* reader, bool* done) {
   return Status::Ok();
 }
 
-Status Trainer::Report(const std::string& gather, const std::string& text) {
-  return deps_.scheduler->Gather(gather, kGroupWorkers, text).status();
-}
-
 // Eval partials (frames, each a tagged accumulator state, common/metrics.h):
 // [overall binary|regression, per-scenario, GAUC (logistic), ranking (k > 0:
 // RankingMetricsAccumulator for heldout_only, else UserRankingAccumulator)].
@@ -536,13 +532,19 @@ Status Trainer::Run() {
       }
       if (tr.log_every() > 0 && step_ % tr.log_every() == 0) {
         // Every worker computed the same totals from the all-reduce.
-        std::ostringstream text;
-        text.precision(17);  // samples stay exact integers
-        text << epoch << ' ' << step_ << ' ' << samples_ << ' ' << loss_sum_ / samples_ << ' '
-             << (samples_ - last_samples) / Since(last_log) << ' ' << Since(start);
+        control::Progress progress;
+        progress.set_epoch(epoch);
+        progress.set_step(step_);
+        progress.set_samples(samples_);
+        progress.set_loss(loss_sum_ / samples_);
+        progress.set_samples_per_s((samples_ - last_samples) / Since(last_log));
+        progress.set_elapsed_s(Since(start));
         last_samples = samples_;
         last_log = Clock::now();
-        RETURN_IF_ERROR(Report("train/progress/" + std::to_string(step_), text.str()));
+        RETURN_IF_ERROR(deps_.scheduler
+                            ->GatherPayload("train/progress/" + std::to_string(step_),
+                                            kGroupWorkers, EncodeProgress(progress))
+                            .status());
       }
       bool improved = false;
       if (tr.eval_every() > 0 && step_ % tr.eval_every() == 0) {
@@ -594,15 +596,22 @@ Status Trainer::Run() {
                      << "%)";
   }
   // What was trained, before early stopping goes back to the best step.
-  std::ostringstream text;
-  text.precision(17);  // samples stay exact integers
-  text << step_ << ' ' << samples_ << ' ' << (samples_ > 0 ? loss_sum_ / samples_ : 0) << ' '
-       << seconds << ' ' << timers_.read << ' ' << timers_.pull << ' ' << timers_.compute << ' '
-       << timers_.push << ' ' << timers_.allreduce << ' ' << samples_ - samples_at_start;
+  control::Done done;
+  done.set_steps(step_);
+  done.set_samples(samples_);
+  done.set_loss(samples_ > 0 ? loss_sum_ / samples_ : 0);
+  done.set_seconds(seconds);
+  done.set_read_s(timers_.read);
+  done.set_pull_s(timers_.pull);
+  done.set_compute_s(timers_.compute);
+  done.set_push_s(timers_.push);
+  done.set_allreduce_s(timers_.allreduce);
+  done.set_run_samples(samples_ - samples_at_start);
   if (early_stop_) RETURN_IF_ERROR(FinishEarlyStop());
   RETURN_IF_ERROR(Evaluate("valid", data_.valid));
   RETURN_IF_ERROR(Evaluate("test", data_.test));
-  RETURN_IF_ERROR(Report("train/done", text.str()));
+  RETURN_IF_ERROR(
+      deps_.scheduler->GatherPayload("train/done", kGroupWorkers, EncodeDone(done)).status());
   const bool save = !checkpoints_.dir.empty() &&
                     checkpoints_.mode == TrainerCheckpoints::Mode::kTrain && !early_stop_;
   return SyncServers(save ? control::ServerSync::END_CHECKPOINT : control::ServerSync::END);

@@ -145,7 +145,6 @@ class Trainer {
   // sampled): the serialized UserRankingAccumulator of the users this worker owns.
   StatusOr<std::vector<uint8_t>> RankOwnedUsers(const std::string& split,
                                                 const ReaderFactory& open);
-  Status Report(const std::string& gather, const std::string& text);
   // Meets the servers in "ps/sync/<k>" with a typed ServerSync for this step.
   Status SyncServers(control::ServerSync::Action action);
   Status WriteState() const;

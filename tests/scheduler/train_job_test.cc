@@ -82,7 +82,7 @@ TEST_F(TrainJobTest, TwoWorkersPartialsMergeToOneWorkersMetrics) {
       p->gauc.Add(user, score, label);
     }
   }
-  TrainJob one(view_, TrainReport{"deepfm", "", 0}), two(view_, TrainReport{"deepfm", "", 0});
+  TrainJob one(view_, TrainReport{"deepfm", "", 0, {}}), two(view_, TrainReport{"deepfm", "", 0, {}});
   const auto a = Eval(&one, {&whole});
   const auto b = Eval(&two, {&halves[0], &halves[1]});
   EXPECT_EQ(a, b);  // every number, bit for bit
@@ -100,21 +100,27 @@ TEST_F(TrainJobTest, OneScenarioIsNotSplitOutUnlessMultiScenario) {
   const uint32_t scenario = 0;
   const float scores[2] = {0.2f, 0.8f}, labels[2] = {0, 1};
   for (int i = 0; i < 2; ++i) p.scenarios.AddBatch(&scenario, &scores[i], &labels[i], 1);
-  TrainJob plain(view_, TrainReport{"deepfm", "", 0});
+  TrainJob plain(view_, TrainReport{"deepfm", "", 0, {}});
   EXPECT_EQ(Eval(&plain, {&p}).count("per_scenario/0/auc"), 0u);
-  TrainJob multi(view_, TrainReport{"multi_scenario", "", 0});
+  TrainJob multi(view_, TrainReport{"multi_scenario", "", 0, {}});
   const auto m = Eval(&multi, {&p});
   EXPECT_EQ(m.at("per_scenario/0/auc"), 1.0);
   EXPECT_EQ(m.count("gauc"), 0u);  // no known user
 }
 
 TEST_F(TrainJobTest, DoneLinePrintsCountsAsIntegers) {
-  TrainJob job(view_, TrainReport{"mf", "", 0});
+  TrainJob job(view_, TrainReport{"mf", "", 0, {}});
   std::vector<GatherEntry> entries(2);
   for (int w = 0; w < 2; ++w) {
     entries[w].rank = 2 + w;
-    entries[w].request.header.mutable_control()->set_text(
-        "7808 1998650 0.75 12.5 1 2 3 4 5 1998650");
+    control::Done done;
+    done.set_steps(7808);
+    done.set_samples(1998650);
+    done.set_loss(0.75);
+    done.set_seconds(12.5 + w);
+    done.set_push_s(4 + w);
+    done.set_run_samples(1998650);
+    entries[w].request.header.mutable_control()->set_payload(EncodeDone(done));
   }
   wire::Control reply;
   ::testing::internal::CaptureStdout();
@@ -122,6 +128,17 @@ TEST_F(TrainJobTest, DoneLinePrintsCountsAsIntegers) {
   const std::string out = ::testing::internal::GetCapturedStdout();
   EXPECT_NE(out.find("\"steps\":7808,\"samples\":1998650,"), std::string::npos) << out;
   EXPECT_NE(out.find("\"train_loss\":0.75"), std::string::npos) << out;
+  // The slowest worker's seconds.
+  EXPECT_NE(out.find("\"seconds\":13.5"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"push\":5"), std::string::npos) << out;
+  // A report that is not a Done, or has a negative count, is refused.
+  entries[1].request.header.mutable_control()->set_payload("7808 1998650 0.75");
+  EXPECT_EQ(job.OnGather("train/done", entries, &reply).code(), StatusCode::kProtocolError);
+  control::Done negative;
+  negative.set_samples(-1);
+  entries[1].request.header.mutable_control()->set_payload(EncodeDone(negative));
+  const Status s = job.OnGather("train/done", entries, &reply);
+  EXPECT_NE(s.message().find("train/done from rank 3: Done.samples -1"), std::string::npos) << s;
 }
 
 TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
@@ -131,7 +148,7 @@ TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
   e.request.AddCopy(junk, sizeof(junk));
   std::vector<GatherEntry> entries;
   entries.push_back(std::move(e));
-  TrainJob job(view_, TrainReport{"deepfm", "", 0});
+  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
   wire::Control reply;
   EXPECT_EQ(job.OnGather("eval/valid/1", entries, &reply).code(), StatusCode::kProtocolError);
 }
@@ -140,7 +157,7 @@ TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
 // protocol error (it used to reach std::stoll, whose exception aborted the
 // scheduler).
 TEST_F(TrainJobTest, MalformedStepsArePeerErrorsNotCrashes) {
-  TrainJob job(view_, TrainReport{"deepfm", "", 0});
+  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
   wire::Control reply;
   std::vector<GatherEntry> none;
   for (const char* name : {"eval/valid/x7", "eval/valid/", "eval/valid", "eval/valid/-3",
@@ -164,7 +181,7 @@ TEST_F(TrainJobTest, MalformedStepsArePeerErrorsNotCrashes) {
 // ps/sync passes the workers' ServerSync to everyone, after checking it and
 // that every worker said the same.
 TEST_F(TrainJobTest, ServerSyncIsCheckedAndTheSameFromEveryWorker) {
-  TrainJob job(view_, TrainReport{"deepfm", "", 0});
+  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
   std::vector<GatherEntry> entries(3);
   entries[0].rank = 1;  // the server says nothing
   for (int w : {1, 2}) {
