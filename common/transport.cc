@@ -1,6 +1,7 @@
 #include "common/transport.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <zmq_addon.hpp>
 
 #include "common/logging.h"
@@ -21,6 +22,10 @@ Transport::Transport(const TransportOptions& options)
     : options_(options), context_(options.io_threads) {}
 
 StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& options) {
+  if (options.max_message_bytes < 1024) {
+    return InvalidArgument("maximum message size must be at least 1024 bytes, got " +
+                           std::to_string(options.max_message_bytes));
+  }
   if (options.scheme != "tcp" && options.scheme != "inproc") {
     return InvalidArgument("transport scheme must be tcp or inproc, got '" + options.scheme + "'");
   }
@@ -77,6 +82,7 @@ void Transport::ZapLoop(zmq::socket_t socket) {
         text = "OK";
         // Members are tagged with their rank; extra authorized keys with nothing.
         if (it->second >= 0) user_id = std::to_string(it->second);
+        if (it->second == kMonitorRank) user_id = "monitor";
         accepted_++;
       } else {
         refused_++;
@@ -109,8 +115,14 @@ void Transport::ZapLoop(zmq::socket_t socket) {
 void Transport::Authorize(const std::string& public_key, int rank) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = authorized_.emplace(public_key, rank);
+  if (inserted || it->second == rank) return;
+  if (rank == kMonitorRank) return;  // a member's key stays a member's
+  if (it->second == kMonitorRank) {
+    it->second = rank;  // members win over a monitor listing of the same key
+    return;
+  }
   // One key shared by several ranks (--keys) cannot tell them apart: no tag.
-  if (!inserted && it->second != rank) it->second = -1;
+  it->second = -1;
 }
 
 ZapStats Transport::zap_stats() const { return {accepted_.load(), refused_.load()}; }
@@ -121,10 +133,13 @@ StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const Cu
     zmq::socket_t socket(context_, zmq::socket_type::router);
     // Replies queued at close (the last shutdown release) still go out.
     socket.set(zmq::sockopt::linger, 1000);
-    socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, 0);
-    // A peer that went away must not block replies to the others.
-    socket.set(zmq::sockopt::router_mandatory, false);
+    socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    // Replies go out with dontwait: a peer that went away (EHOSTUNREACH) or
+    // stopped reading (EAGAIN at the high-water mark) costs a counted drop,
+    // never a blocked loop (RpcServer::Reply).
+    socket.set(zmq::sockopt::router_mandatory, true);
     if (curve()) {
       socket.set(zmq::sockopt::curve_server, true);
       socket.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret_key.data(), 32));
@@ -151,7 +166,8 @@ StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
     socket.set(zmq::sockopt::routing_id, routing_id);
     if (curve()) {
       if (server_public_key.size() != 32) {
@@ -171,6 +187,7 @@ StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
 int AuthenticatedRank(const zmq::message_t& frame) {
   const char* user = zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), "User-Id");
   if (user == nullptr || *user == '\0') return -1;
+  if (std::strcmp(user, "monitor") == 0) return kMonitorRank;
   return std::atoi(user);
 }
 
