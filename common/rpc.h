@@ -38,7 +38,7 @@ struct PeerAddress {
   // The header's sender (validated against authentication), or kMonitorRank
   // for a client authenticated with a monitor key (which may only PING).
   int rank = -1;
-  int fd = -1;    // the TCP connection's descriptor, -1 on inproc
+  int fd = -1;  // the TCP connection's descriptor, -1 on inproc
 };
 
 // Counters of messages dropped by validation, by reason. Reasons are short

@@ -7,6 +7,19 @@
 
 namespace metaps {
 
+namespace {
+// A routing id for logs: ROUTER-assigned ids are binary; at most 16 bytes, hex.
+std::string PrintableId(const std::string& id) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < id.size() && i < 16; ++i) {
+    out += kHex[static_cast<unsigned char>(id[i]) >> 4];
+    out += kHex[static_cast<unsigned char>(id[i]) & 15];
+  }
+  return out;
+}
+}  // namespace
+
 // An inproc name no other socket of this context uses.
 std::string UniqueInprocName(const char* what, const void* owner) {
   std::ostringstream os;
@@ -125,7 +138,7 @@ void RpcServer::CountDrop(const PeerAddress& from, const std::string& reason) {
   } else if (from.rank == kMonitorRank) {
     peer = "monitor client";
   } else {
-    peer = "peer '" + from.routing_id.substr(0, 64) + "'";
+    peer = "peer " + PrintableId(from.routing_id);
   }
   Drop(peer, reason);
 }
@@ -205,7 +218,7 @@ void RpcServer::HandleIncoming() {
     PeerAddress from;
     from.routing_id = parts[0].to_string();
     if (parts.size() < 2) {
-      Drop("routing id '" + from.routing_id.substr(0, 64) + "'", "protocol: no header frame");
+      Drop("peer " + PrintableId(from.routing_id), "protocol: no header frame");
       continue;
     }
     const int auth_rank = AuthenticatedRank(parts[1]);
@@ -215,14 +228,14 @@ void RpcServer::HandleIncoming() {
     auto decoded = DecodeMessage(std::move(body));
     const std::string peer = auth_rank >= 0              ? "rank " + std::to_string(auth_rank)
                              : auth_rank == kMonitorRank ? "monitor client"
-                                                         : "peer '" + from.routing_id.substr(0, 64) + "'";
+                                                         : "peer " + PrintableId(from.routing_id);
     if (!decoded.ok()) {
       Drop(peer, decoded.status().message());
       continue;
     }
     const bool monitor = auth_rank == kMonitorRank;
-    Status valid = ValidateHeader(decoded->header, options_.world_size, monitor ? -1 : auth_rank,
-                                  false);
+    Status valid =
+        ValidateHeader(decoded->header, options_.world_size, monitor ? -1 : auth_rank, false);
     if (!valid.ok()) {
       Drop(peer, valid.message());
       continue;

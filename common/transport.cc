@@ -11,6 +11,7 @@ namespace {
 
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
 constexpr char kZapDomain[] = "metaps";
+constexpr size_t kMaxLoggedRefusedKeys = 64;
 
 std::string ZmqError(const std::string& call, const zmq::error_t& e) {
   return call + ": " + e.what();
@@ -86,15 +87,17 @@ void Transport::ZapLoop(zmq::socket_t socket) {
         accepted_++;
       } else {
         refused_++;
-        if (refused_logged_.insert(key).second) {
+        // Keys are the peer's choice: log the first kMaxLoggedRefusedKeys only.
+        if (refused_logged_.size() < kMaxLoggedRefusedKeys && refused_logged_.insert(key).second) {
           METAPS_LOG(WARNING) << "refused a CURVE client from " << request[3].to_string()
                               << ": public key " << Z85Encode(key)
                               << " is not a member of this job";
         }
       }
     } else {
-      refused_++;
-      METAPS_LOG(WARNING) << "refused a connection without CURVE credentials";
+      if (refused_++ < kMaxLoggedRefusedKeys) {
+        METAPS_LOG(WARNING) << "refused a connection without CURVE credentials";
+      }
     }
     std::vector<zmq::message_t> reply;
     reply.emplace_back(std::string("1.0"));
@@ -168,7 +171,10 @@ StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
     socket.set(zmq::sockopt::sndhwm, 0);
     socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
     socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
-    socket.set(zmq::sockopt::routing_id, routing_id);
+    // No fixed routing id: the ROUTER assigns a unique one per connection.
+    // A peer-chosen id ("r2") could be squatted by another client first, and
+    // the ROUTER refuses a second connection with an id in use.
+    (void)routing_id;
     if (curve()) {
       if (server_public_key.size() != 32) {
         return InvalidArgument("peer " + endpoint + " published no CURVE public key");

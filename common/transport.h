@@ -86,7 +86,9 @@ class Transport {
   StatusOr<zmq::socket_t> BindService(const std::string& name, const CurveKeyPair& keys,
                                       std::string* endpoint);
   // A DEALER connected to `endpoint`. With CURVE, `server_public_key` must be
-  // the service's key, and `keys` are this rank's own pair.
+  // the service's key, and `keys` are this rank's own pair. `routing_id` is
+  // only a label: the socket sets none, so the ROUTER assigns a unique one
+  // (a fixed one could be taken first by another client and lock the rank out).
   StatusOr<zmq::socket_t> ConnectPeer(const std::string& endpoint,
                                       const std::string& server_public_key,
                                       const CurveKeyPair& keys, const std::string& routing_id);
@@ -101,7 +103,7 @@ class Transport {
   std::thread zap_thread_;
   mutable std::mutex mu_;
   std::map<std::string, int> authorized_;  // raw public key -> rank   GUARDED_BY(mu_)
-  std::set<std::string> refused_logged_;   // keys whose refusal was logged  GUARDED_BY(mu_)
+  std::set<std::string> refused_logged_;   // keys whose refusal was logged (<= 64)  GUARDED_BY(mu_)
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> refused_{0};
 };

@@ -215,7 +215,8 @@ StatusOr<uint32_t> EmbeddingTable::CreateRow(Stripe& stripe, uint64_t key, uint6
 
 StatusOr<uint32_t> EmbeddingTable::ResolveMissing(Stripe& stripe, uint64_t key, uint64_t hash) {
   if (spec_.admit_after > 1) {
-    if (stripe.sightings.size() >= max_pending_per_stripe_ && stripe.sightings.Find(key, hash) == KeyIndex::kAbsent) {
+    if (stripe.sightings.size() >= max_pending_per_stripe_ &&
+        stripe.sightings.Find(key, hash) == KeyIndex::kAbsent) {
       stripe.sightings = KeyIndex();
       ++stripe.admission_resets;
     }

@@ -30,18 +30,17 @@ namespace metaps {
 constexpr size_t kMaxPendingAdmission = size_t{1} << 21;
 
 struct EmbeddingTableOptions {
-  int num_stripes = 16;  // power of two in [1, 1024]
+  int num_stripes = 16;                                 // power of two in [1, 1024]
   size_t max_pending_admission = kMaxPendingAdmission;  // >= 1
 };
 
-
 struct TableStats {
-  size_t rows = 0;               // live rows
-  uint64_t admitted = 0;         // rows ever created (by admission, pull, push or insert)
-  size_t pending_admission = 0;  // keys seen but not yet admitted
+  size_t rows = 0;                // live rows
+  uint64_t admitted = 0;          // rows ever created (by admission, pull, push or insert)
+  size_t pending_admission = 0;   // keys seen but not yet admitted
   uint64_t admission_resets = 0;  // times a stripe's sightings hit the cap and were cleared
-  uint64_t evicted = 0;          // rows ever removed by EvictStale
-  size_t bytes = 0;              // memory held: slabs, indexes, counters
+  uint64_t evicted = 0;           // rows ever removed by EvictStale
+  size_t bytes = 0;               // memory held: slabs, indexes, counters
 };
 
 class EmbeddingTable {

@@ -99,22 +99,20 @@ Status ParameterServer::CheckClock(uint32_t table_id, int64_t clock) const {
     // A clock may repeat: at an epoch's end every worker pushes empty at the
     // next step, which the epoch after pushes again.
     if (clock < done || clock > done + 2) {
-      return InvalidArgument("clock window: PUSH at clock " + std::to_string(clock) + " for table " +
-                        std::to_string(table_id) + ", but BSP step " + std::to_string(done) +
-                        " is the last completed (accepted: " + std::to_string(done) + ".." +
-                        std::to_string(done + 2) + ")");
+      return InvalidArgument("clock window: PUSH at clock " + std::to_string(clock) +
+                             " for table " + std::to_string(table_id) + ", but BSP step " +
+                             std::to_string(done) + " is the last completed (accepted: " +
+                             std::to_string(done) + ".." + std::to_string(done + 2) + ")");
     }
     return Status::Ok();
   }
   // Overflow-safe: clock_ + lead cannot overflow (clock_ is bounded by
   // accepted clocks), and clock is compared, not offset.
-  if (clock > clock_ + window_.lead ||
-      (window_.lag >= 0 && clock < clock_ - window_.lag)) {
-    return InvalidArgument("clock window: PUSH at clock " + std::to_string(clock) +
-                      " outside the accepted window (" +
-                      (window_.lag >= 0 ? std::to_string(clock_ - window_.lag) : std::string("any")) +
-                      ".." + std::to_string(clock_ + window_.lead) + ", server clock " +
-                      std::to_string(clock_) + ")");
+  if (clock > clock_ + window_.lead || (window_.lag >= 0 && clock < clock_ - window_.lag)) {
+    return InvalidArgument(
+        "clock window: PUSH at clock " + std::to_string(clock) + " outside the accepted window (" +
+        (window_.lag >= 0 ? std::to_string(clock_ - window_.lag) : std::string("any")) + ".." +
+        std::to_string(clock_ + window_.lead) + ", server clock " + std::to_string(clock_) + ")");
   }
   return Status::Ok();
 }
@@ -227,11 +225,11 @@ void ParameterServer::HoldPush(const PeerAddress& from, Message request) {
        it != held_.end() && it->first.first == h.table_id() && it->first.second < done;) {
     for (auto& [rank, stale] : it->second) {
       stats_.held_expired++;
-      rpc_->Reply(stale.from, MakeReply(stale.request.header, view_.my_rank,
-                                        Aborted("BSP step " + std::to_string(it->first.second) +
-                                                " of table " + std::to_string(h.table_id()) +
-                                                " expired: step " + std::to_string(done) +
-                                                " completed without it")));
+      rpc_->Reply(stale.from,
+                  MakeReply(stale.request.header, view_.my_rank,
+                            Aborted("BSP step " + std::to_string(it->first.second) + " of table " +
+                                    std::to_string(h.table_id()) + " expired: step " +
+                                    std::to_string(done) + " completed without it")));
     }
     it = held_.erase(it);
   }
@@ -273,11 +271,12 @@ void ParameterServer::Handle(const PeerAddress& from, Message request) {
       // Only workers read and write tables (a monitor client never gets here).
       if (from.rank < 0 || view_.layout.RoleOf(from.rank) != wire::WORKER) {
         stats_.role_dropped++;
-        rpc_->CountDrop(from, std::string("role: ") + MessageTypeName(h.type()) + " from " +
-                                  (from.rank < 0 ? "a client" : RoleName(view_.layout.RoleOf(from.rank))) +
-                                  " rank, only workers may");
-        rpc_->Reply(from, MakeReply(h, view_.my_rank,
-                                    PermissionDenied("only workers may PUSH or PULL")));
+        rpc_->CountDrop(
+            from, std::string("role: ") + MessageTypeName(h.type()) + " from " +
+                      (from.rank < 0 ? "a client" : RoleName(view_.layout.RoleOf(from.rank))) +
+                      " rank, only workers may");
+        rpc_->Reply(from,
+                    MakeReply(h, view_.my_rank, PermissionDenied("only workers may PUSH or PULL")));
         return;
       }
       if (h.type() == wire::PULL) {

@@ -21,10 +21,10 @@ namespace metaps {
 struct ServerStats {
   uint64_t pull_requests = 0, push_requests = 0;
   uint64_t pulled_rows = 0, pushed_rows = 0;
-  uint64_t rejected = 0;         // requests answered with an error
-  uint64_t role_dropped = 0;     // PUSH/PULL from a rank that is not a worker
-  uint64_t clock_dropped = 0;    // PUSH whose clock is outside the window
-  uint64_t held_expired = 0;     // BSP pushes of a step that can no longer complete
+  uint64_t rejected = 0;       // requests answered with an error
+  uint64_t role_dropped = 0;   // PUSH/PULL from a rank that is not a worker
+  uint64_t clock_dropped = 0;  // PUSH whose clock is outside the window
+  uint64_t held_expired = 0;   // BSP pushes of a step that can no longer complete
 };
 
 // What a PUSH's clock may be, relative to the server's clock (the highest

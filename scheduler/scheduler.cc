@@ -195,16 +195,15 @@ void Scheduler::OnGatherRequest(const PeerAddress& from, Message request, const 
   }
   if (name.empty() || name.size() > kMaxGatherNameChars) {
     Refuse(from, request.header,
-           InvalidArgument("gather: a name of " + std::to_string(name.size()) +
-                           " characters (1.." + std::to_string(kMaxGatherNameChars) + ")"));
+           InvalidArgument("gather: a name of " + std::to_string(name.size()) + " characters (1.." +
+                           std::to_string(kMaxGatherNameChars) + ")"));
     return;
   }
   Member& member = members_[static_cast<size_t>(from.rank)];
   if (member.pending_gathers >= kMaxGathersPerRank) {
     Refuse(from, request.header,
            InvalidArgument("gather '" + name + "': rank " + std::to_string(from.rank) +
-                           " already waits in " + std::to_string(kMaxGathersPerRank) +
-                           " gathers"));
+                           " already waits in " + std::to_string(kMaxGathersPerRank) + " gathers"));
     return;
   }
   const wire::Role role = view_.layout.RoleOf(from.rank);

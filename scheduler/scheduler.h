@@ -95,7 +95,7 @@ class Scheduler {
   struct Member {
     bool registered = false;
     bool leaving = false;  // released from the shutdown gather
-    int fd = -1;            // the connection the rank is bound to (-1: none yet or inproc)
+    int fd = -1;           // the connection the rank is bound to (-1: none yet or inproc)
     int pending_gathers = 0;
     std::chrono::steady_clock::time_point last_seen;
     std::optional<std::chrono::steady_clock::time_point> disconnected_at;

@@ -68,7 +68,7 @@ class RawPeer {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, timeout) == 0) return DeadlineExceeded("no reply");
     std::vector<zmq::message_t> parts;
-    zmq::recv_multipart(socket_, std::back_inserter(parts));
+    if (!zmq::recv_multipart(socket_, std::back_inserter(parts))) return Unavailable("no reply");
     return DecodeMessage(std::move(parts));
   }
 
@@ -106,7 +106,8 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
     if (bsp_workers > 1) server_->EnableBspAggregation(bsp_workers);
     server_->Start();
     for (int w = 0; w < 2; ++w) {
-      workers_[w] = RpcClient::Create(transport_.get(), worker_keys_[w], 2 + w, kWorld, "w").value();
+      workers_[w] =
+          RpcClient::Create(transport_.get(), worker_keys_[w], 2 + w, kWorld, "w").value();
       workers_[w]->AddPeer(1, rpc_->endpoint(), server_keys_.public_key);
     }
   }
@@ -117,10 +118,9 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
     server_.reset();
   }
   std::unique_ptr<RawPeer> Attacker(bool monitor_key = false) {
-    return std::make_unique<RawPeer>(transport_->context(), rpc_->endpoint(),
-                                     server_keys_.public_key,
-                                     curve_ ? (monitor_key ? &monitor_keys_ : &worker_keys_[0])
-                                            : nullptr);
+    return std::make_unique<RawPeer>(
+        transport_->context(), rpc_->endpoint(), server_keys_.public_key,
+        curve_ ? (monitor_key ? &monitor_keys_ : &worker_keys_[0]) : nullptr);
   }
   std::future<StatusOr<Message>> Push(int w, int64_t clock, const std::vector<uint64_t>& keys,
                                       float grad) {
@@ -130,9 +130,8 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
   std::map<uint64_t, std::vector<float>> Rows() {
     server_->Stop();
     std::map<uint64_t, std::vector<float>> rows;
-    server_->tables()[0]->ForEachRow([&](uint64_t key, const float* row) {
-      rows[key].assign(row, row + kDim);
-    });
+    server_->tables()[0]->ForEachRow(
+        [&](uint64_t key, const float* row) { rows[key].assign(row, row + kDim); });
     return rows;
   }
 
@@ -156,8 +155,7 @@ std::map<uint64_t, std::vector<float>> Expected(
     EXPECT_TRUE(reference->Push(keys.data(), keys.size(), g.data(), clock++).ok());
   }
   std::map<uint64_t, std::vector<float>> rows;
-  reference->ForEachRow(
-      [&](uint64_t key, const float* row) { rows[key].assign(row, row + kDim); });
+  reference->ForEachRow([&](uint64_t key, const float* row) { rows[key].assign(row, row + kDim); });
   return rows;
 }
 
@@ -403,8 +401,7 @@ TEST(SchedulerUnderAttack, SpoofedHeartbeatsDoNotHideAStoppedRankAndGathersAreBo
   for (auto& th : threads) th.join();
   EXPECT_EQ(scheduler_status.code(), StatusCode::kUnavailable) << scheduler_status;
   EXPECT_NE(scheduler_status.message().find("rank 2"), std::string::npos) << scheduler_status;
-  EXPECT_NE(scheduler_status.message().find("no heartbeat"), std::string::npos)
-      << scheduler_status;
+  EXPECT_NE(scheduler_status.message().find("no heartbeat"), std::string::npos) << scheduler_status;
   EXPECT_GT(sent, 0);
   EXPECT_GE(scheduler_drops.by_reason["identity"], 1u);
   EXPECT_EQ(refused_gathers, 4);

@@ -1,8 +1,8 @@
 #include "worker/data/line_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 
 namespace metaps {
 
