@@ -81,6 +81,8 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
     server_options.tick = std::chrono::milliseconds(50);
     server_options.watch_connections = true;
   }
+  // Servers expire held BSP pushes when a worker's connection closes.
+  if (role == wire::SERVER) server_options.watch_connections = true;
   ASSIGN_OR_RETURN(auto rpc_server, RpcServer::Create(transport, keys, server_options));
 
   wire::PeerInfo mine;

@@ -118,7 +118,35 @@ Status ParameterServer::CheckClock(uint32_t table_id, int64_t clock) const {
 }
 
 void ParameterServer::Start() {
-  rpc_->Start([this](const PeerAddress& from, Message m) { Handle(from, std::move(m)); });
+  rpc_->Start([this](const PeerAddress& from, Message m) { Handle(from, std::move(m)); }, {},
+              [this](int fd) { OnDisconnect(fd); });
+}
+
+void ParameterServer::ExpireHeld(const std::string& why) {
+  for (auto& [key, step] : held_) {
+    for (auto& [rank, push] : step) {
+      stats_.held_expired++;
+      rpc_->Reply(push.from,
+                  MakeReply(push.request.header, view_.my_rank,
+                            Aborted("BSP step " + std::to_string(key.second) + " of table " +
+                                    std::to_string(key.first) + " expired: " + why)));
+    }
+  }
+  held_.clear();
+}
+
+void ParameterServer::OnDisconnect(int fd) {
+  for (auto it = worker_fd_.begin(); it != worker_fd_.end(); ++it) {
+    if (it->second != fd) continue;
+    const int rank = it->first;
+    worker_fd_.erase(it);
+    if (!held_.empty()) {
+      METAPS_LOG(WARNING) << "the connection of worker rank " << rank
+                          << " closed; expiring the held BSP pushes";
+      ExpireHeld("the connection of worker rank " + std::to_string(rank) + " closed");
+    }
+    return;
+  }
 }
 
 std::vector<const EmbeddingTable*> ParameterServer::tables() const {
@@ -279,6 +307,7 @@ void ParameterServer::Handle(const PeerAddress& from, Message request) {
                     MakeReply(h, view_.my_rank, PermissionDenied("only workers may PUSH or PULL")));
         return;
       }
+      if (from.fd >= 0) worker_fd_[from.rank] = from.fd;  // at most one entry per worker
       if (h.type() == wire::PULL) {
         stats_.pull_requests++;
         status = HandlePull(request, &reply);

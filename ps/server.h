@@ -76,6 +76,10 @@ class ParameterServer {
 
   // Called on the loop thread for every validated request.
   void Handle(const PeerAddress& from, Message request);
+  // Called on the loop thread when a client's TCP connection closed (the
+  // RpcServer watches connections): if it was a worker's, every held BSP push
+  // is answered Aborted, since no held step can complete without that worker.
+  void OnDisconnect(int fd);
 
   // Writes this server's shard of every table under `root`/step-<step>/ and,
   // on server 0 once every server's file is known, the manifest (last). A
@@ -121,6 +125,8 @@ class ParameterServer {
   // Bounded: only clocks in [completed, completed + 2] of a table are held.
   std::map<std::pair<uint32_t, int64_t>, std::map<int, HeldPush>> held_;
   std::map<uint32_t, int64_t> bsp_completed_;  // table -> last aggregated clock
+  std::map<int, int> worker_fd_;               // worker rank -> its connection (tcp)
+  void ExpireHeld(const std::string& why);
   ClockWindow window_;
   int64_t origin_ = 0;  // the job's first clock - 1
   int64_t clock_ = 0;   // highest accepted PUSH clock (or origin_)

@@ -100,6 +100,7 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
     RpcServer::Options o;
     o.name = "attacked-ps";
     o.world_size = kWorld;
+    o.watch_connections = true;
     rpc_ = RpcServer::Create(transport_.get(), server_keys_, o).value();
     server_ = std::make_unique<ParameterServer>(rpc_.get(), view_);
     ASSERT_TRUE(server_->AddTable(Spec(evict_after_steps), kSeed).ok());
@@ -250,6 +251,30 @@ TEST_P(PsUnderAttack, FarFutureClockDoesNotWipeTheTable) {
   EXPECT_EQ(server_->clock(), 2);
   EXPECT_EQ(server_->stats().clock_dropped, 1u);
   EXPECT_EQ(Rows().size(), 5u);  // 1..4 and 6; nothing evicted, 5 never created
+}
+
+// A BSP step cannot complete once a worker's connection closed: the pushes
+// held for it are answered Aborted at once instead of being held forever.
+TEST_P(PsUnderAttack, HeldBspPushesExpireWhenAWorkersConnectionCloses) {
+  Start(/*bsp_workers=*/2);
+  Message pull = MakeMessage(wire::PULL, 2);
+  pull.header.set_table_id(kTable);
+  const uint64_t key = 1;
+  pull.AddCopy(&key, sizeof(key));
+  ASSERT_TRUE(workers_[0]->Call(1, std::move(pull), milliseconds(20000)).get().ok());
+  auto held = Push(1, 1, {2}, 1.0f);  // waits for worker 2's push of step 1
+  // Worker 3's push is held before worker 2 leaves: a ping on its connection
+  // is answered after the push was handled.
+  ASSERT_TRUE(workers_[1]->Call(1, MakeMessage(wire::PING, 3), milliseconds(20000)).get().ok());
+  workers_[0]->Close();
+  auto expired = held.get();
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().code(), StatusCode::kAborted) << expired.status();
+  EXPECT_NE(expired.status().message().find("connection of worker rank 2 closed"),
+            std::string::npos)
+      << expired.status();
+  EXPECT_EQ(server_->stats().held_expired, 1u);
+  EXPECT_TRUE(Rows().count(2) == 0);  // never applied
 }
 
 // A monitor key (--authorized-keys) may ping and nothing else, whatever rank
