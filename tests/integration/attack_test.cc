@@ -79,7 +79,7 @@ class RawPeer {
 // One ParameterServer (rank 1) on loopback tcp and two worker clients (ranks 2, 3).
 class PsUnderAttack : public ::testing::TestWithParam<bool> {
  protected:
-  void Start(int bsp_workers, int evict_after_steps = 0) {
+  void Start(int bsp_workers, int evict_after_steps = 0, const TableSpec* extra = nullptr) {
     curve_ = GetParam();
     TransportOptions t;
     t.curve = curve_;
@@ -104,6 +104,9 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
     rpc_ = RpcServer::Create(transport_.get(), server_keys_, o).value();
     server_ = std::make_unique<ParameterServer>(rpc_.get(), view_);
     ASSERT_TRUE(server_->AddTable(Spec(evict_after_steps), kSeed).ok());
+    if (extra != nullptr) {
+      ASSERT_TRUE(server_->AddTable(*extra, kSeed).ok());
+    }
     if (bsp_workers > 1) server_->EnableBspAggregation(bsp_workers);
     server_->Start();
     for (int w = 0; w < 2; ++w) {
@@ -275,6 +278,28 @@ TEST_P(PsUnderAttack, HeldBspPushesExpireWhenAWorkersConnectionCloses) {
       << expired.status();
   EXPECT_EQ(server_->stats().held_expired, 1u);
   EXPECT_TRUE(Rows().count(2) == 0);  // never applied
+}
+
+// One PULL creates at most RowsPerChunk(dim) * kMaxFrames rows (its reply must
+// fit in kMaxFrames frames): a larger one is refused before any row exists.
+TEST_P(PsUnderAttack, RowsCreatedPerPullAreBounded) {
+  TableSpec wide = Spec();
+  wide.id = 9;
+  wide.dim = 1 << 16;  // 16 rows per 4 MiB chunk: at most 1024 rows per PULL
+  Start(/*bsp_workers=*/0, 0, &wide);
+  const size_t max_rows = RowsPerChunk(wide.dim) * kMaxFrames;
+  ASSERT_EQ(max_rows, 1024u);
+  std::vector<uint64_t> keys(max_rows + 1);
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  Message pull = MakeMessage(wire::PULL, 2);
+  pull.header.set_table_id(9);
+  pull.AddCopy(keys.data(), keys.size() * sizeof(uint64_t));
+  auto refused = workers_[0]->Call(1, std::move(pull), milliseconds(20000)).get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("at most 1024 keys per request"), std::string::npos)
+      << refused.status();
+  server_->Stop();
+  EXPECT_EQ(server_->tables()[1]->stats().rows, 0u);
 }
 
 // A monitor key (--authorized-keys) may ping and nothing else, whatever rank
