@@ -92,17 +92,33 @@ StatusOr<CurveKeyPair> ReadKeyPair(const std::string& dir) {
   return keys;
 }
 
-StatusOr<std::vector<std::string>> ReadAuthorizedKeys(const std::string& path) {
+StatusOr<std::vector<AuthorizedKey>> ReadAuthorizedKeys(const std::string& path) {
   std::ifstream in(path);
   if (!in) return NotFound(path + ": cannot open authorized keys file");
-  std::vector<std::string> keys;
+  std::vector<AuthorizedKey> keys;
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
+    const std::string where = path + ":" + std::to_string(n);
+    if (line.size() > 256) return InvalidArgument(where + ": line longer than 256 characters");
     line = Trim(line);
     if (line.empty() || line[0] == '#') continue;
-    auto raw = Z85Decode(line);
-    if (!raw.ok()) return raw.status().Annotate(path + ":" + std::to_string(n));
-    keys.push_back(std::move(raw).value());
+    AuthorizedKey key;
+    key.role = "monitor";
+    std::string z85 = line;
+    const size_t space = line.find_first_of(" \t");
+    if (space != std::string::npos) {
+      key.role = line.substr(0, space);
+      z85 = Trim(line.substr(space + 1));
+      if (key.role != "monitor") {
+        return InvalidArgument(where + ": unknown role '" + key.role +
+                               "' (the only role is 'monitor'; member ranks use the keys "
+                               "published at bootstrap)");
+      }
+    }
+    auto raw = Z85Decode(z85);
+    if (!raw.ok()) return raw.status().Annotate(where);
+    key.public_key = std::move(raw).value();
+    keys.push_back(std::move(key));
   }
   return keys;
 }

@@ -28,8 +28,14 @@ StatusOr<std::string> Z85Decode(const std::string& text);
 Status WriteKeyPair(const std::string& dir, const CurveKeyPair& keys);
 // Reads the pair written by WriteKeyPair; errors name the file.
 StatusOr<CurveKeyPair> ReadKeyPair(const std::string& dir);
-// Reads a file of Z85 public keys, one per line ('#' comments and blank lines
-// allowed); errors name file:line.
-StatusOr<std::vector<std::string>> ReadAuthorizedKeys(const std::string& path);
+// An operator's client key from --authorized-keys and what it may do.
+struct AuthorizedKey {
+  std::string role;        // "monitor": may only PING; never a member rank
+  std::string public_key;  // 32 raw bytes
+};
+// Reads a file of client keys, one per line: "ROLE Z85KEY", or a bare Z85 key
+// (role monitor). '#' comments and blank lines are allowed. The only role is
+// "monitor"; any other is an error. Errors name file:line.
+StatusOr<std::vector<AuthorizedKey>> ReadAuthorizedKeys(const std::string& path);
 
 }  // namespace metaps

@@ -35,15 +35,27 @@ namespace metaps {
 // Where a request came from, enough to reply to it.
 struct PeerAddress {
   std::string routing_id;
-  int rank = -1;  // the header's sender (validated against authentication)
-  int fd = -1;    // the TCP connection's descriptor, -1 on inproc
+  // The header's sender (validated against authentication), or kMonitorRank
+  // for a client authenticated with a monitor key (which may only PING).
+  int rank = -1;
+  int fd = -1;  // the TCP connection's descriptor, -1 on inproc
 };
 
-// Counters of messages dropped by validation, by reason.
+// Counters of messages dropped by validation, by reason. Reasons are short
+// classes ("protocol", "role", "clock window", ...); a peer can make up new
+// ones (a message's text), so at most kMaxDropReasons are kept and the rest
+// are counted under "other".
 struct DropStats {
+  static constexpr size_t kMaxDropReasons = 32;
+  static constexpr size_t kMaxReasonChars = 96;
   uint64_t total = 0;
   std::map<std::string, uint64_t> by_reason;
+  void Count(const std::string& reason);
 };
+
+// At most this many distinct peers get a log line for their first drop; drops
+// from further peers are counted (and one line says logging stopped).
+constexpr size_t kMaxLoggedPeers = 64;
 
 class RpcServer {
  public:
@@ -71,7 +83,12 @@ class RpcServer {
   void Stop();
 
   // REQUIRES: called on the loop thread (from a handler or a posted task).
+  // A reply to a peer that left, or whose queue is at kReplyHighWaterMark (it
+  // stopped reading), is dropped and counted ("reply dropped").
   void Reply(const PeerAddress& to, Message reply);
+  // Counts (and logs, once per peer) a message a handler refused without a
+  // reply. Thread-safe.
+  void CountDrop(const PeerAddress& from, const std::string& reason);
   // Runs `task` on the loop thread. Thread-safe.
   void Post(std::function<void()> task);
   DropStats drop_stats() const;
@@ -101,7 +118,7 @@ class RpcServer {
 
   mutable std::mutex stats_mu_;
   DropStats drops_;                     // GUARDED_BY(stats_mu_)
-  std::set<std::string> logged_peers_;  // GUARDED_BY(stats_mu_)
+  std::set<std::string> logged_peers_;  // GUARDED_BY(stats_mu_), <= kMaxLoggedPeers
 };
 
 class RpcClient {

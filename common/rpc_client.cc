@@ -93,8 +93,7 @@ DropStats RpcClient::drop_stats() const {
 
 void RpcClient::Drop(int rank, const std::string& reason) {
   std::lock_guard<std::mutex> lock(stats_mu_);
-  drops_.total++;
-  drops_.by_reason[reason.substr(0, reason.find(':'))]++;
+  drops_.Count(reason);
   if (drops_.total == 1) {
     METAPS_LOG(WARNING) << "dropped a reply from rank " << rank << ": " << reason;
   }

@@ -7,6 +7,19 @@
 
 namespace metaps {
 
+namespace {
+// A routing id for logs: ROUTER-assigned ids are binary; at most 16 bytes, hex.
+std::string PrintableId(const std::string& id) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < id.size() && i < 16; ++i) {
+    out += kHex[static_cast<unsigned char>(id[i]) >> 4];
+    out += kHex[static_cast<unsigned char>(id[i]) & 15];
+  }
+  return out;
+}
+}  // namespace
+
 // An inproc name no other socket of this context uses.
 std::string UniqueInprocName(const char* what, const void* owner) {
   std::ostringstream os;
@@ -86,17 +99,48 @@ void RpcServer::Post(std::function<void()> task) {
 void RpcServer::Reply(const PeerAddress& to, Message reply) {
   std::vector<zmq::message_t> parts = EncodeMessage(std::move(reply));
   try {
-    router_.send(zmq::message_t(to.routing_id.data(), to.routing_id.size()),
-                 zmq::send_flags::sndmore);
+    // ROUTER_MANDATORY: the routing-id frame fails with EHOSTUNREACH for a
+    // peer that left and EAGAIN at the high-water mark; once it is accepted
+    // the rest of the message goes out whole.
+    if (!router_.send(zmq::message_t(to.routing_id.data(), to.routing_id.size()),
+                      zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      CountDrop(to, "reply dropped: the peer is not reading its replies (high-water mark " +
+                        std::to_string(kReplyHighWaterMark) + " reached)");
+      return;
+    }
     for (size_t i = 0; i < parts.size(); ++i) {
       router_.send(parts[i],
                    i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
   } catch (const zmq::error_t& e) {
-    // The peer left; nothing to do but note it.
-    METAPS_LOG(WARNING) << options_.name << ": reply to rank " << to.rank
-                        << " failed: " << e.what();
+    // The peer left; nothing to do but count it.
+    CountDrop(to, std::string("reply dropped: ") + e.what());
   }
+}
+
+void DropStats::Count(const std::string& reason) {
+  total++;
+  std::string key = reason.substr(0, std::min(reason.find(':'), kMaxReasonChars));
+  auto it = by_reason.find(key);
+  if (it != by_reason.end()) {
+    it->second++;
+  } else if (by_reason.size() + 1 < kMaxDropReasons) {
+    by_reason[key]++;
+  } else {
+    by_reason["other"]++;  // the last slot
+  }
+}
+
+void RpcServer::CountDrop(const PeerAddress& from, const std::string& reason) {
+  std::string peer;
+  if (from.rank >= 0) {
+    peer = "rank " + std::to_string(from.rank);
+  } else if (from.rank == kMonitorRank) {
+    peer = "monitor client";
+  } else {
+    peer = "peer " + PrintableId(from.routing_id);
+  }
+  Drop(peer, reason);
 }
 
 DropStats RpcServer::drop_stats() const {
@@ -106,11 +150,16 @@ DropStats RpcServer::drop_stats() const {
 
 void RpcServer::Drop(const std::string& peer, const std::string& reason) {
   std::lock_guard<std::mutex> lock(stats_mu_);
-  drops_.total++;
-  drops_.by_reason[reason.substr(0, reason.find(':'))]++;
-  if (logged_peers_.insert(peer).second) {
-    METAPS_LOG(WARNING) << options_.name << ": dropped a message from " << peer << ": " << reason
-                        << " (further drops from this peer are only counted)";
+  drops_.Count(reason);
+  if (logged_peers_.size() >= kMaxLoggedPeers) return;
+  if (!logged_peers_.insert(peer).second) return;
+  METAPS_LOG(WARNING) << options_.name << ": dropped a message from " << peer << ": "
+                      << reason.substr(0, 512)
+                      << " (further drops from this peer are only counted)";
+  if (logged_peers_.size() == kMaxLoggedPeers) {
+    METAPS_LOG(WARNING) << options_.name << ": " << kMaxLoggedPeers
+                        << " peers had messages dropped; drops from further peers are only "
+                           "counted";
   }
 }
 
@@ -169,7 +218,7 @@ void RpcServer::HandleIncoming() {
     PeerAddress from;
     from.routing_id = parts[0].to_string();
     if (parts.size() < 2) {
-      Drop("routing id '" + from.routing_id + "'", "protocol: no header frame");
+      Drop("peer " + PrintableId(from.routing_id), "protocol: no header frame");
       continue;
     }
     const int auth_rank = AuthenticatedRank(parts[1]);
@@ -177,18 +226,28 @@ void RpcServer::HandleIncoming() {
     std::vector<zmq::message_t> body(std::make_move_iterator(parts.begin() + 1),
                                      std::make_move_iterator(parts.end()));
     auto decoded = DecodeMessage(std::move(body));
-    const std::string peer =
-        auth_rank >= 0 ? "rank " + std::to_string(auth_rank) : "peer '" + from.routing_id + "'";
+    const std::string peer = auth_rank >= 0              ? "rank " + std::to_string(auth_rank)
+                             : auth_rank == kMonitorRank ? "monitor client"
+                                                         : "peer " + PrintableId(from.routing_id);
     if (!decoded.ok()) {
       Drop(peer, decoded.status().message());
       continue;
     }
-    Status valid = ValidateHeader(decoded->header, options_.world_size, auth_rank, false);
+    const bool monitor = auth_rank == kMonitorRank;
+    Status valid =
+        ValidateHeader(decoded->header, options_.world_size, monitor ? -1 : auth_rank, false);
     if (!valid.ok()) {
       Drop(peer, valid.message());
       continue;
     }
-    from.rank = decoded->header.sender();
+    // A monitor key is an operator's client, never a member: it may ping,
+    // whatever rank its header claims.
+    if (monitor && decoded->header.type() != wire::PING) {
+      Drop(peer, std::string("role: a monitor client may only PING, not ") +
+                     MessageTypeName(decoded->header.type()));
+      continue;
+    }
+    from.rank = monitor ? kMonitorRank : decoded->header.sender();
     // Handlers must not throw; if one does (a peer's payload it failed to
     // parse), the message is dropped and counted and the server goes on.
     try {

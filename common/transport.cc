@@ -1,6 +1,7 @@
 #include "common/transport.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <zmq_addon.hpp>
 
 #include "common/logging.h"
@@ -10,6 +11,7 @@ namespace {
 
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
 constexpr char kZapDomain[] = "metaps";
+constexpr size_t kMaxLoggedRefusedKeys = 64;
 
 std::string ZmqError(const std::string& call, const zmq::error_t& e) {
   return call + ": " + e.what();
@@ -21,6 +23,10 @@ Transport::Transport(const TransportOptions& options)
     : options_(options), context_(options.io_threads) {}
 
 StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& options) {
+  if (options.max_message_bytes < 1024) {
+    return InvalidArgument("maximum message size must be at least 1024 bytes, got " +
+                           std::to_string(options.max_message_bytes));
+  }
   if (options.scheme != "tcp" && options.scheme != "inproc") {
     return InvalidArgument("transport scheme must be tcp or inproc, got '" + options.scheme + "'");
   }
@@ -77,18 +83,21 @@ void Transport::ZapLoop(zmq::socket_t socket) {
         text = "OK";
         // Members are tagged with their rank; extra authorized keys with nothing.
         if (it->second >= 0) user_id = std::to_string(it->second);
+        if (it->second == kMonitorRank) user_id = "monitor";
         accepted_++;
       } else {
         refused_++;
-        if (refused_logged_.insert(key).second) {
+        // Keys are the peer's choice: log the first kMaxLoggedRefusedKeys only.
+        if (refused_logged_.size() < kMaxLoggedRefusedKeys && refused_logged_.insert(key).second) {
           METAPS_LOG(WARNING) << "refused a CURVE client from " << request[3].to_string()
                               << ": public key " << Z85Encode(key)
                               << " is not a member of this job";
         }
       }
     } else {
-      refused_++;
-      METAPS_LOG(WARNING) << "refused a connection without CURVE credentials";
+      if (refused_++ < kMaxLoggedRefusedKeys) {
+        METAPS_LOG(WARNING) << "refused a connection without CURVE credentials";
+      }
     }
     std::vector<zmq::message_t> reply;
     reply.emplace_back(std::string("1.0"));
@@ -109,8 +118,14 @@ void Transport::ZapLoop(zmq::socket_t socket) {
 void Transport::Authorize(const std::string& public_key, int rank) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = authorized_.emplace(public_key, rank);
+  if (inserted || it->second == rank) return;
+  if (rank == kMonitorRank) return;  // a member's key stays a member's
+  if (it->second == kMonitorRank) {
+    it->second = rank;  // members win over a monitor listing of the same key
+    return;
+  }
   // One key shared by several ranks (--keys) cannot tell them apart: no tag.
-  if (!inserted && it->second != rank) it->second = -1;
+  it->second = -1;
 }
 
 ZapStats Transport::zap_stats() const { return {accepted_.load(), refused_.load()}; }
@@ -121,10 +136,13 @@ StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const Cu
     zmq::socket_t socket(context_, zmq::socket_type::router);
     // Replies queued at close (the last shutdown release) still go out.
     socket.set(zmq::sockopt::linger, 1000);
-    socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, 0);
-    // A peer that went away must not block replies to the others.
-    socket.set(zmq::sockopt::router_mandatory, false);
+    socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    // Replies go out with dontwait: a peer that went away (EHOSTUNREACH) or
+    // stopped reading (EAGAIN at the high-water mark) costs a counted drop,
+    // never a blocked loop (RpcServer::Reply).
+    socket.set(zmq::sockopt::router_mandatory, true);
     if (curve()) {
       socket.set(zmq::sockopt::curve_server, true);
       socket.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret_key.data(), 32));
@@ -151,8 +169,12 @@ StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, 0);
-    socket.set(zmq::sockopt::routing_id, routing_id);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    // No fixed routing id: the ROUTER assigns a unique one per connection.
+    // A peer-chosen id ("r2") could be squatted by another client first, and
+    // the ROUTER refuses a second connection with an id in use.
+    (void)routing_id;
     if (curve()) {
       if (server_public_key.size() != 32) {
         return InvalidArgument("peer " + endpoint + " published no CURVE public key");
@@ -171,6 +193,7 @@ StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
 int AuthenticatedRank(const zmq::message_t& frame) {
   const char* user = zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), "User-Id");
   if (user == nullptr || *user == '\0') return -1;
+  if (std::strcmp(user, "monitor") == 0) return kMonitorRank;
   return std::atoi(user);
 }
 

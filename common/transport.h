@@ -35,7 +35,27 @@ struct TransportOptions {
   std::string scheme = "tcp";
   std::string host = "127.0.0.1";  // interface to bind service sockets on
   int io_threads = 1;
+  // Largest frame (message part) a socket accepts (ZMQ_MAXMSGSIZE); a peer
+  // sending a larger one is disconnected by ZeroMQ before the frame is
+  // allocated. Every legitimate frame is far smaller: values travel in chunks
+  // of common/ps_messages.h's RowsPerChunk, a keys frame is 8 bytes a key.
+  int64_t max_message_bytes = kDefaultMaxMessageBytes;
+  static constexpr int64_t kDefaultMaxMessageBytes = int64_t{256} << 20;
 };
+
+// Per-pipe high-water marks, in messages. Inbound (RCVHWM): a full pipe stops
+// reading from that peer's connection (TCP back-pressure), nothing is dropped.
+// Outbound on a service socket (SNDHWM): a ROUTER drops what it cannot queue,
+// so replies are sent with ZMQ_ROUTER_MANDATORY and a reply over the mark is
+// counted as a drop ("reply dropped") instead of vanishing; a member has at
+// most a few requests in flight per peer, far below the mark. A peer socket's
+// SNDHWM stays unlimited: the caller's own requests are never dropped.
+constexpr int kReceiveHighWaterMark = 10000;
+constexpr int kReplyHighWaterMark = 10000;
+
+// The rank AuthenticatedRank reports for a connection authenticated with an
+// extra key of role "monitor" (--authorized-keys): it may only PING.
+constexpr int kMonitorRank = -2;
 
 struct ZapStats {
   uint64_t accepted = 0;
@@ -54,7 +74,10 @@ class Transport {
   zmq::context_t& context() { return context_; }
 
   // Allows clients presenting `public_key` (32 raw bytes); they are tagged
-  // `rank`, or not tagged when rank < 0 (an operator's extra authorized key).
+  // `rank` (a member), not tagged when rank == -1 (a member key shared by
+  // several ranks), or tagged "monitor" when rank == kMonitorRank (an
+  // operator's client, which RpcServer lets only PING). A member's key never
+  // becomes a monitor's, and a monitor key never a member's.
   void Authorize(const std::string& public_key, int rank);
   ZapStats zap_stats() const;
 
@@ -63,7 +86,9 @@ class Transport {
   StatusOr<zmq::socket_t> BindService(const std::string& name, const CurveKeyPair& keys,
                                       std::string* endpoint);
   // A DEALER connected to `endpoint`. With CURVE, `server_public_key` must be
-  // the service's key, and `keys` are this rank's own pair.
+  // the service's key, and `keys` are this rank's own pair. `routing_id` is
+  // only a label: the socket sets none, so the ROUTER assigns a unique one
+  // (a fixed one could be taken first by another client and lock the rank out).
   StatusOr<zmq::socket_t> ConnectPeer(const std::string& endpoint,
                                       const std::string& server_public_key,
                                       const CurveKeyPair& keys, const std::string& routing_id);
@@ -78,13 +103,13 @@ class Transport {
   std::thread zap_thread_;
   mutable std::mutex mu_;
   std::map<std::string, int> authorized_;  // raw public key -> rank   GUARDED_BY(mu_)
-  std::set<std::string> refused_logged_;   // keys whose refusal was logged  GUARDED_BY(mu_)
+  std::set<std::string> refused_logged_;   // keys whose refusal was logged (<= 64)  GUARDED_BY(mu_)
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> refused_{0};
 };
 
-// The rank the authenticator attached to a received frame's connection, or -1
-// when none (insecure or inproc).
+// The rank the authenticator attached to a received frame's connection, -1
+// when none (insecure, inproc, or a shared member key), or kMonitorRank.
 int AuthenticatedRank(const zmq::message_t& frame);
 
 }  // namespace metaps

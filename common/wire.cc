@@ -68,6 +68,12 @@ StatusOr<Message> DecodeMessage(std::vector<zmq::message_t>&& parts) {
   if (parts.size() > static_cast<size_t>(kMaxFrames) + 1) {
     return ProtocolError("too many frames: " + std::to_string(parts.size()));
   }
+  // Checked before parsing: protobuf would allocate for a huge frame, and its
+  // int length would truncate one over 2 GiB.
+  if (parts[0].size() > kMaxHeaderBytes) {
+    return ProtocolError("header frame too large: " + std::to_string(parts[0].size()) +
+                         " bytes (limit " + std::to_string(kMaxHeaderBytes) + ")");
+  }
   Message m;
   if (!m.header.ParseFromArray(parts[0].data(), static_cast<int>(parts[0].size()))) {
     return ProtocolError("header frame is not a valid wire.Header (" +

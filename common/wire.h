@@ -21,6 +21,10 @@ namespace metaps {
 constexpr uint32_t kProtocolVersion = 1;
 // Upper bound on the number of raw frames a message may carry.
 constexpr int kMaxFrames = 64;
+// Upper bound on the header frame (a wire.Header: a few ids, up to kMaxFrames
+// sizes and a control payload). A larger frame is dropped before protobuf
+// parses it. Gather texts (checkpoint records, metrics) stay far below this.
+constexpr size_t kMaxHeaderBytes = 1 << 20;
 
 struct Message {
   wire::Header header;

@@ -81,6 +81,8 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
     server_options.tick = std::chrono::milliseconds(50);
     server_options.watch_connections = true;
   }
+  // Servers expire held BSP pushes when a worker's connection closes.
+  if (role == wire::SERVER) server_options.watch_connections = true;
   ASSIGN_OR_RETURN(auto rpc_server, RpcServer::Create(transport, keys, server_options));
 
   wire::PeerInfo mine;
@@ -95,7 +97,8 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
     for (const auto& peer : view.peers) transport->Authorize(peer.public_key(), peer.rank());
     if (!options.authorized_keys.empty()) {
       ASSIGN_OR_RETURN(auto extra, ReadAuthorizedKeys(options.authorized_keys));
-      for (const auto& key : extra) transport->Authorize(key, -1);
+      // Clients, never members: tagged "monitor", they may only PING.
+      for (const auto& key : extra) transport->Authorize(key.public_key, kMonitorRank);
     }
   }
   // Nobody connects before every rank accepts every member's key: a handshake
@@ -140,6 +143,11 @@ StatusOr<std::unique_ptr<Transport>> MakeTransport(const ClusterOptions& options
   TransportOptions t;
   t.curve = !options.insecure;
   t.scheme = options.transport == "auto" ? (mpi ? "tcp" : "inproc") : options.transport;
+  if (options.max_message_mb < 1 || options.max_message_mb > 4096) {
+    return InvalidArgument("--max-message-mb must be in 1..4096, got " +
+                           std::to_string(options.max_message_mb));
+  }
+  t.max_message_bytes = options.max_message_mb << 20;
   if (options.host != "auto") {
     t.host = options.host;
   } else {
@@ -234,7 +242,11 @@ void ClusterOptions::Register(FlagSet* flags) {
   flags->Bool("insecure", &insecure, "turn CURVE off (trusted local runs only)");
   flags->String("curve-keys", &keys_dir, "directory with a key pair from 'metaps keygen'");
   flags->String("authorized-keys", &authorized_keys,
-                "file of extra client public keys (Z85, one per line) to accept");
+                "file of operator client keys to accept, one per line: 'monitor KEY' or a "
+                "bare Z85 KEY (role monitor: may only PING, never act as a member)");
+  flags->Int("max-message-mb", &max_message_mb,
+             "largest message frame a socket accepts, in MiB (ZMQ_MAXMSGSIZE); a peer "
+             "sending a larger one is disconnected");
   flags->String("transport", &transport, "tcp, inproc, or auto");
   flags->String("host", &host, "interface to bind service sockets on, or auto");
   flags->Int("heartbeat-ms", &heartbeat_ms, "heartbeat interval", 1, 3600000);

@@ -30,6 +30,7 @@ struct ClusterOptions {
   int64_t heartbeat_timeout_ms = 2000;
   std::string cluster_file;  // scheduler writes ranks, pids, endpoints, keys here
   std::string log_level = "info";
+  int64_t max_message_mb = TransportOptions::kDefaultMaxMessageBytes >> 20;  // --max-message-mb
 
   void Register(FlagSet* flags);
 };

@@ -170,6 +170,7 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     if (job.cluster().consistency() == "bsp" && ctx.view.layout.num_workers() > 1) {
       server.EnableBspAggregation(ctx.view.layout.num_workers());
     }
+    server.SetClockWindow(ClockWindow::ForStaleness(Staleness(job.cluster())));
     Env* env = Env::Default();
     int64_t restored = 0;
     if (resume) {

@@ -19,6 +19,7 @@ struct alignas(64) EmbeddingTable::Stripe {
   RowSlab slab;        // REQUIRES mu
   uint64_t admitted = 0;
   uint64_t evicted = 0;
+  uint64_t admission_resets = 0;
 };
 
 namespace {
@@ -145,11 +146,20 @@ StatusOr<std::unique_ptr<EmbeddingTable>> EmbeddingTable::Create(
     return InvalidArgument("table '" + spec.name + "': num_stripes must be a power of two in " +
                            "[1, 1024], got " + std::to_string(n));
   }
-  return std::unique_ptr<EmbeddingTable>(new EmbeddingTable(spec, job_seed, n));
+  if (options.max_pending_admission < 1) {
+    return InvalidArgument("table '" + spec.name + "': max_pending_admission must be positive");
+  }
+  return std::unique_ptr<EmbeddingTable>(
+      new EmbeddingTable(spec, job_seed, n, options.max_pending_admission));
 }
 
-EmbeddingTable::EmbeddingTable(const TableSpec& spec, uint64_t job_seed, int num_stripes)
-    : spec_(spec), job_seed_(job_seed), row_floats_(RowFloats(spec)) {
+EmbeddingTable::EmbeddingTable(const TableSpec& spec, uint64_t job_seed, int num_stripes,
+                               size_t max_pending_admission)
+    : spec_(spec),
+      job_seed_(job_seed),
+      row_floats_(RowFloats(spec)),
+      max_pending_per_stripe_(
+          std::max<size_t>(1, max_pending_admission / static_cast<size_t>(num_stripes))) {
   stripes_.reserve(num_stripes);
   for (int i = 0; i < num_stripes; ++i) stripes_.push_back(std::make_unique<Stripe>(row_floats_));
 }
@@ -205,6 +215,11 @@ StatusOr<uint32_t> EmbeddingTable::CreateRow(Stripe& stripe, uint64_t key, uint6
 
 StatusOr<uint32_t> EmbeddingTable::ResolveMissing(Stripe& stripe, uint64_t key, uint64_t hash) {
   if (spec_.admit_after > 1) {
+    if (stripe.sightings.size() >= max_pending_per_stripe_ &&
+        stripe.sightings.Find(key, hash) == KeyIndex::kAbsent) {
+      stripe.sightings = KeyIndex();
+      ++stripe.admission_resets;
+    }
     ASSIGN_OR_RETURN(uint32_t * count, stripe.sightings.FindOrInsert(key, hash, 0));
     if (++*count < static_cast<uint32_t>(spec_.admit_after)) return KeyIndex::kAbsent;
     stripe.sightings.Erase(key, hash);
@@ -368,6 +383,7 @@ TableStats EmbeddingTable::stats() const {
     t.rows += stripe.index.size();
     t.admitted += stripe.admitted;
     t.pending_admission += stripe.sightings.size();
+    t.admission_resets += stripe.admission_resets;
     t.evicted += stripe.evicted;
     t.bytes += stripe.slab.bytes() + stripe.index.bytes() + stripe.sightings.bytes() +
                stripe.slab.free_list_bytes();

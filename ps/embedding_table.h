@@ -22,16 +22,25 @@
 
 namespace metaps {
 
+// Keys seen but not yet admitted (admit_after > 1) are counted per stripe, at
+// most kMaxPendingAdmission over the table: a stripe at its share of the cap
+// forgets its sightings (counted in admission_resets) before counting more, so
+// keys pulled once by anyone cannot grow the table's memory without bound;
+// frequent keys are seen again and admitted.
+constexpr size_t kMaxPendingAdmission = size_t{1} << 21;
+
 struct EmbeddingTableOptions {
-  int num_stripes = 16;  // power of two in [1, 1024]
+  int num_stripes = 16;                                 // power of two in [1, 1024]
+  size_t max_pending_admission = kMaxPendingAdmission;  // >= 1
 };
 
 struct TableStats {
-  size_t rows = 0;               // live rows
-  uint64_t admitted = 0;         // rows ever created (by admission, pull, push or insert)
-  size_t pending_admission = 0;  // keys seen but not yet admitted
-  uint64_t evicted = 0;          // rows ever removed by EvictStale
-  size_t bytes = 0;              // memory held: slabs, indexes, counters
+  size_t rows = 0;                // live rows
+  uint64_t admitted = 0;          // rows ever created (by admission, pull, push or insert)
+  size_t pending_admission = 0;   // keys seen but not yet admitted
+  uint64_t admission_resets = 0;  // times a stripe's sightings hit the cap and were cleared
+  uint64_t evicted = 0;           // rows ever removed by EvictStale
+  size_t bytes = 0;               // memory held: slabs, indexes, counters
 };
 
 class EmbeddingTable {
@@ -90,7 +99,8 @@ class EmbeddingTable {
  private:
   struct Stripe;
 
-  EmbeddingTable(const TableSpec& spec, uint64_t job_seed, int num_stripes);
+  EmbeddingTable(const TableSpec& spec, uint64_t job_seed, int num_stripes,
+                 size_t max_pending_admission);
 
   // For a key without a row: counts a sighting and creates the row once the key
   // is admitted. Returns its slot, or KeyIndex::kAbsent when not yet admitted.
@@ -117,6 +127,7 @@ class EmbeddingTable {
   const uint64_t job_seed_;
   const int row_floats_;
   std::vector<std::unique_ptr<Stripe>> stripes_;
+  size_t max_pending_per_stripe_;
   // Largest step seen by Push or EvictStale: the last-touched step of new rows.
   std::atomic<int64_t> current_step_{0};
 };

@@ -70,14 +70,85 @@ StatusOr<int64_t> ParameterServer::RestoreCheckpoint(Env* env, const std::string
   RETURN_IF_ERROR(LoadShardsInto(env, root, manifest, view_.layout.ServerIndex(view_.my_rank),
                                  view_.layout.num_servers(), targets, &files_read));
   tables_ = std::move(fresh);
+  SetClockOrigin(manifest.step);
   METAPS_LOG(INFO) << "restored step " << manifest.step << " (saved by " << manifest.num_servers
                    << " servers) from " << root << ": read " << files_read << " of "
                    << manifest.files.size() << " shard files";
   return manifest.step;
 }
 
+ClockWindow ClockWindow::ForStaleness(int64_t staleness) {
+  ClockWindow w;
+  if (staleness >= 0) w.lag = staleness + w.lead;
+  return w;
+}
+
+void ParameterServer::SetClockOrigin(int64_t step) {
+  // Never backwards: an early-stopping restore of an older step mid-job keeps
+  // the workers' clocks.
+  origin_ = std::max(origin_, step);
+  clock_ = std::max(clock_, step);
+  for (auto& [id, t] : tables_) {
+    int64_t& done = bsp_completed_[id];
+    done = std::max(done, step);
+  }
+}
+
+Status ParameterServer::CheckClock(uint32_t table_id, int64_t clock) const {
+  if (bsp_workers_ > 1) {
+    auto it = bsp_completed_.find(table_id);
+    const int64_t done = it == bsp_completed_.end() ? origin_ : it->second;
+    // A clock may repeat: at an epoch's end every worker pushes empty at the
+    // next step, which the epoch after pushes again.
+    if (clock < done || clock > done + 2) {
+      return InvalidArgument("clock window: PUSH at clock " + std::to_string(clock) +
+                             " for table " + std::to_string(table_id) + ", but BSP step " +
+                             std::to_string(done) + " is the last completed (accepted: " +
+                             std::to_string(done) + ".." + std::to_string(done + 2) + ")");
+    }
+    return Status::Ok();
+  }
+  // Overflow-safe: clock_ + lead cannot overflow (clock_ is bounded by
+  // accepted clocks), and clock is compared, not offset.
+  if (clock > clock_ + window_.lead || (window_.lag >= 0 && clock < clock_ - window_.lag)) {
+    return InvalidArgument(
+        "clock window: PUSH at clock " + std::to_string(clock) + " outside the accepted window (" +
+        (window_.lag >= 0 ? std::to_string(clock_ - window_.lag) : std::string("any")) + ".." +
+        std::to_string(clock_ + window_.lead) + ", server clock " + std::to_string(clock_) + ")");
+  }
+  return Status::Ok();
+}
+
 void ParameterServer::Start() {
-  rpc_->Start([this](const PeerAddress& from, Message m) { Handle(from, std::move(m)); });
+  rpc_->Start([this](const PeerAddress& from, Message m) { Handle(from, std::move(m)); }, {},
+              [this](int fd) { OnDisconnect(fd); });
+}
+
+void ParameterServer::ExpireHeld(const std::string& why) {
+  for (auto& [key, step] : held_) {
+    for (auto& [rank, push] : step) {
+      stats_.held_expired++;
+      rpc_->Reply(push.from,
+                  MakeReply(push.request.header, view_.my_rank,
+                            Aborted("BSP step " + std::to_string(key.second) + " of table " +
+                                    std::to_string(key.first) + " expired: " + why)));
+    }
+  }
+  held_.clear();
+}
+
+void ParameterServer::OnDisconnect(int fd) {
+  for (auto it = worker_fd_.begin(); it != worker_fd_.end(); ++it) {
+    if (it->second != fd) continue;
+    const int rank = it->first;
+    worker_fd_.erase(it);
+    if (!held_.empty()) {
+      METAPS_LOG(WARNING) << "the connection of worker rank " << rank
+                          << " closed; expiring the held BSP pushes";
+      ExpireHeld("the connection of worker rank " + std::to_string(rank) + " closed");
+    }
+    return;
+  }
 }
 
 std::vector<const EmbeddingTable*> ParameterServer::tables() const {
@@ -121,6 +192,14 @@ Status ParameterServer::HandlePull(const Message& request, Message* reply) {
   if (request.frames.size() != 1) return InvalidArgument("PULL carries only a keys frame");
   const size_t dim = static_cast<size_t>(table->dim());
   const size_t per_chunk = RowsPerChunk(table->dim());
+  // The reply must fit in kMaxFrames value frames; this also bounds the rows
+  // one PULL can create.
+  const size_t max_rows = per_chunk * static_cast<size_t>(kMaxFrames);
+  if (n > max_rows) {
+    return InvalidArgument("PULL of " + std::to_string(n) + " keys from table " +
+                           std::to_string(table->spec().id) + ": at most " +
+                           std::to_string(max_rows) + " keys per request");
+  }
   for (size_t first = 0; first < n; first += per_chunk) {
     const size_t rows = std::min(per_chunk, n - first);
     zmq::message_t chunk(rows * dim * sizeof(float));
@@ -146,7 +225,10 @@ Status ParameterServer::HandlePush(const Message& request) {
         table->Push(keys + first, rows, request.FrameAs<float>(1 + c), request.header.clock()));
   }
   stats_.pushed_rows += n;
-  MaybeEvict(table, request.header.clock());
+  clock_ = std::max(clock_, request.header.clock());
+  // The server's clock, not the request's: one push cannot jump eviction
+  // further than the clock window allows.
+  MaybeEvict(table, clock_);
   return Status::Ok();
 }
 
@@ -166,6 +248,21 @@ void ParameterServer::HoldPush(const PeerAddress& from, Message request) {
   // Every worker's push of this step is in: apply in rank order, then answer.
   auto held = std::move(step);
   held_.erase({h.table_id(), h.clock()});
+  int64_t& done = bsp_completed_[h.table_id()];
+  done = std::max(done, h.clock());
+  // Pushes of this table held for an earlier clock can never complete now.
+  for (auto it = held_.lower_bound({h.table_id(), INT64_MIN});
+       it != held_.end() && it->first.first == h.table_id() && it->first.second < done;) {
+    for (auto& [rank, stale] : it->second) {
+      stats_.held_expired++;
+      rpc_->Reply(stale.from,
+                  MakeReply(stale.request.header, view_.my_rank,
+                            Aborted("BSP step " + std::to_string(it->first.second) + " of table " +
+                                    std::to_string(h.table_id()) + " expired: step " +
+                                    std::to_string(done) + " completed without it")));
+    }
+    it = held_.erase(it);
+  }
   for (auto& [rank, push] : held) {
     Status status = HandlePush(push.request);
     if (!status.ok()) stats_.rejected++;
@@ -200,11 +297,31 @@ void ParameterServer::Handle(const PeerAddress& from, Message request) {
       break;
     }
     case wire::PULL:
-      stats_.pull_requests++;
-      status = HandlePull(request, &reply);
-      break;
     case wire::PUSH:
+      // Only workers read and write tables (a monitor client never gets here).
+      if (from.rank < 0 || view_.layout.RoleOf(from.rank) != wire::WORKER) {
+        stats_.role_dropped++;
+        rpc_->CountDrop(
+            from, std::string("role: ") + MessageTypeName(h.type()) + " from " +
+                      (from.rank < 0 ? "a client" : RoleName(view_.layout.RoleOf(from.rank))) +
+                      " rank, only workers may");
+        rpc_->Reply(from,
+                    MakeReply(h, view_.my_rank, PermissionDenied("only workers may PUSH or PULL")));
+        return;
+      }
+      if (from.fd >= 0) worker_fd_[from.rank] = from.fd;  // at most one entry per worker
+      if (h.type() == wire::PULL) {
+        stats_.pull_requests++;
+        status = HandlePull(request, &reply);
+        break;
+      }
       stats_.push_requests++;
+      if (Status window = CheckClock(h.table_id(), h.clock()); !window.ok()) {
+        stats_.clock_dropped++;
+        rpc_->CountDrop(from, window.message());
+        rpc_->Reply(from, MakeReply(h, view_.my_rank, window));
+        return;
+      }
       if (bsp_workers_ > 1) {
         HoldPush(from, std::move(request));
         return;

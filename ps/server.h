@@ -21,7 +21,27 @@ namespace metaps {
 struct ServerStats {
   uint64_t pull_requests = 0, push_requests = 0;
   uint64_t pulled_rows = 0, pushed_rows = 0;
-  uint64_t rejected = 0;  // requests answered with an error
+  uint64_t rejected = 0;       // requests answered with an error
+  uint64_t role_dropped = 0;   // PUSH/PULL from a rank that is not a worker
+  uint64_t clock_dropped = 0;  // PUSH whose clock is outside the window
+  uint64_t held_expired = 0;   // BSP pushes of a step that can no longer complete
+};
+
+// What a PUSH's clock may be, relative to the server's clock (the highest
+// clock of an accepted push, starting at the job's first step). A worker's
+// clock grows by one a step, so a legitimate push is never more than a step
+// ahead of the fastest worker's previous one, plus the steps in which that
+// worker had no keys on this server: kDefaultClockLead covers that. Behind:
+// under SSP with bound s a worker is at most s steps behind the fastest; under
+// ASP there is no bound (lag < 0). Under BSP the window is the step being
+// aggregated (it may repeat: an epoch's end pushes the next step's clock
+// empty) and the next one; older clocks are refused.
+struct ClockWindow {
+  static constexpr int64_t kDefaultClockLead = 64;
+  int64_t lead = kDefaultClockLead;
+  int64_t lag = -1;  // < 0: unbounded (ASP)
+  // The window for a job's consistency: staleness 0 = BSP, s > 0 = SSP, < 0 = ASP.
+  static ClockWindow ForStaleness(int64_t staleness);
 };
 
 class ParameterServer {
@@ -39,6 +59,13 @@ class ParameterServer {
   // REQUIRES: before Start(); every worker pushes every table to every server
   // once per clock (PsClient::Push with every_server).
   void EnableBspAggregation(int num_workers) { bsp_workers_ = num_workers; }
+  // Sets which PUSH clocks are accepted (see ClockWindow); the default accepts
+  // up to kDefaultClockLead ahead and any clock behind. REQUIRES: before Start().
+  void SetClockWindow(const ClockWindow& window) { window_ = window; }
+  // The job's clock starts at `step` (a resumed job's restored step).
+  // REQUIRES: before Start(), or the job is quiesced.
+  void SetClockOrigin(int64_t step);
+  int64_t clock() const { return clock_; }
 
   // Creates this server's shard of a table. REQUIRES: before Start().
   Status AddTable(const TableSpec& spec, uint64_t job_seed);
@@ -49,6 +76,10 @@ class ParameterServer {
 
   // Called on the loop thread for every validated request.
   void Handle(const PeerAddress& from, Message request);
+  // Called on the loop thread when a client's TCP connection closed (the
+  // RpcServer watches connections): if it was a worker's, every held BSP push
+  // is answered Aborted, since no held step can complete without that worker.
+  void OnDisconnect(int fd);
 
   // Writes this server's shard of every table under `root`/step-<step>/ and,
   // on server 0 once every server's file is known, the manifest (last). A
@@ -73,6 +104,8 @@ class ParameterServer {
   Status HandlePull(const Message& request, Message* reply);
   Status HandlePush(const Message& request);
   void HoldPush(const PeerAddress& from, Message request);
+  // OK when a PUSH at `clock` for `table_id` is within the window.
+  Status CheckClock(uint32_t table_id, int64_t clock) const;
   // Runs eviction on tables that have a policy, every evict_after_steps / 4
   // clocks (each run scans the table).
   void MaybeEvict(EmbeddingTable* table, int64_t clock);
@@ -89,7 +122,14 @@ class ParameterServer {
   };
   int bsp_workers_ = 0;  // 0: apply pushes as they arrive
   // (table, clock) -> worker rank -> its push, until every worker's is in.
+  // Bounded: only clocks in [completed, completed + 2] of a table are held.
   std::map<std::pair<uint32_t, int64_t>, std::map<int, HeldPush>> held_;
+  std::map<uint32_t, int64_t> bsp_completed_;  // table -> last aggregated clock
+  std::map<int, int> worker_fd_;               // worker rank -> its connection (tcp)
+  void ExpireHeld(const std::string& why);
+  ClockWindow window_;
+  int64_t origin_ = 0;  // the job's first clock - 1
+  int64_t clock_ = 0;   // highest accepted PUSH clock (or origin_)
   ServerStats stats_;
 };
 

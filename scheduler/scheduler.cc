@@ -68,6 +68,7 @@ void Scheduler::Abort(const Status& why) {
     }
   }
   gathers_.clear();
+  for (auto& m : members_) m.pending_gathers = 0;
   for (auto& [worker, waiter] : clock_waiters_) {
     server_->Reply(waiter.first, MakeReply(waiter.second, 0, Aborted(why.message())));
   }
@@ -82,13 +83,39 @@ int Scheduler::ExpectedCount(uint32_t group) const {
   return n;
 }
 
+void Scheduler::Refuse(const PeerAddress& from, const wire::Header& h, const Status& why) {
+  server_->CountDrop(from, why.message());
+  server_->Reply(from, MakeReply(h, 0, why));
+}
+
 void Scheduler::OnRequest(const PeerAddress& from, Message request) {
   const int rank = from.rank;
-  Member& member = members_[static_cast<size_t>(rank)];
-  member.last_seen = Clock::now();
-  if (from.fd >= 0) member.fd = from.fd;
-  member.disconnected_at.reset();
   const wire::Header& h = request.header;
+  if (h.type() == wire::PING) {  // anyone admitted (members, monitor clients)
+    server_->Reply(from, MakeReply(h, 0));
+    return;
+  }
+  if (rank <= 0 || rank >= static_cast<int>(members_.size())) {
+    Refuse(from, h,
+           PermissionDenied("role: only members send control to the scheduler, not rank " +
+                            std::to_string(rank)));
+    return;
+  }
+  Member& member = members_[static_cast<size_t>(rank)];
+  // The rank is bound to the connection it registered on (or came back on).
+  if (from.fd >= 0 && member.registered) {
+    if (member.fd < 0 || member.disconnected_at) {
+      member.fd = from.fd;  // the rank came back
+    } else if (member.fd != from.fd) {
+      Refuse(from, h,
+             PermissionDenied("identity: a " + std::string(MessageTypeName(h.type())) +
+                              " claiming rank " + std::to_string(rank) +
+                              " came on another connection than the rank's own"));
+      return;
+    }
+  }
+  member.last_seen = Clock::now();
+  member.disconnected_at.reset();
   switch (h.type()) {
     case wire::REGISTER:
       if (h.control().role() != view_.layout.RoleOf(rank)) {
@@ -98,6 +125,7 @@ void Scheduler::OnRequest(const PeerAddress& from, Message request) {
         return;
       }
       member.registered = true;
+      if (from.fd >= 0) member.fd = from.fd;
       OnGatherRequest(from, std::move(request), kRegisterGather, kGroupMembers);
       return;
     case wire::BARRIER:
@@ -165,6 +193,19 @@ void Scheduler::OnGatherRequest(const PeerAddress& from, Message request, const 
     server_->Reply(from, MakeReply(request.header, 0, Aborted(abort_status_.message())));
     return;
   }
+  if (name.empty() || name.size() > kMaxGatherNameChars) {
+    Refuse(from, request.header,
+           InvalidArgument("gather: a name of " + std::to_string(name.size()) + " characters (1.." +
+                           std::to_string(kMaxGatherNameChars) + ")"));
+    return;
+  }
+  Member& member = members_[static_cast<size_t>(from.rank)];
+  if (member.pending_gathers >= kMaxGathersPerRank) {
+    Refuse(from, request.header,
+           InvalidArgument("gather '" + name + "': rank " + std::to_string(from.rank) +
+                           " already waits in " + std::to_string(kMaxGathersPerRank) + " gathers"));
+    return;
+  }
   const wire::Role role = view_.layout.RoleOf(from.rank);
   const uint32_t my_bit = role == wire::SERVER ? kGroupServers : kGroupWorkers;
   if (group == 0 || (group & ~kGroupMembers) != 0 || !(group & my_bit)) {
@@ -182,6 +223,8 @@ void Scheduler::OnGatherRequest(const PeerAddress& from, Message request, const 
     return;
   }
   gather.group = group;
+  // A rank joining again replaces its entry (it counts once).
+  if (!gather.entries.count(from.rank)) member.pending_gathers++;
   GatherEntry& entry = gather.entries[from.rank];
   entry.rank = from.rank;
   entry.from = from;
@@ -195,7 +238,10 @@ void Scheduler::OnGatherRequest(const PeerAddress& from, Message request, const 
 
 void Scheduler::CompleteGather(const std::string& name, PendingGather& gather) {
   std::vector<GatherEntry> entries;
-  for (auto& [rank, entry] : gather.entries) entries.push_back(std::move(entry));
+  for (auto& [rank, entry] : gather.entries) {
+    members_[static_cast<size_t>(rank)].pending_gathers--;
+    entries.push_back(std::move(entry));
+  }
   wire::Control reply_control;
   Status status;
   if (name == kRegisterGather) {

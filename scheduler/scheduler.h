@@ -17,6 +17,19 @@
 // has not reconnected within the heartbeat timeout elsewhere, or (b) it sent no
 // heartbeat for the timeout. Either way detection takes at most two timeouts;
 // the job is then aborted and Run() returns Unavailable naming the rank.
+//
+// Identity: only members (ranks 1..N-1) send control; a monitor client (an
+// --authorized-keys key of role monitor) may only PING. A member is bound to
+// the TCP connection it registered on (the authenticated one under
+// CURVE); a message claiming its rank from another connection while that one
+// is open is dropped and counted, so a spoofed heartbeat cannot keep a stopped
+// rank alive. After the connection closes, the rank's next connection is bound.
+// (Under --insecure a process that registers a rank before its member does
+// takes the rank: only CURVE authenticates members.)
+//
+// Bounds: a gather name is at most kMaxGatherNameChars, and a member waits in
+// at most kMaxGathersPerRank gathers at once (members call one at a time), so
+// the pending gathers are bounded by the world size.
 #pragma once
 
 #include <chrono>
@@ -53,6 +66,9 @@ class JobDriver {
   virtual void OnStopRequested() {}
 };
 
+constexpr size_t kMaxGatherNameChars = 256;
+constexpr int kMaxGathersPerRank = 8;
+
 struct SchedulerOptions {
   std::chrono::milliseconds heartbeat_timeout{2000};
   std::chrono::milliseconds tick{50};
@@ -79,7 +95,8 @@ class Scheduler {
   struct Member {
     bool registered = false;
     bool leaving = false;  // released from the shutdown gather
-    int fd = -1;
+    int fd = -1;           // the connection the rank is bound to (-1: none yet or inproc)
+    int pending_gathers = 0;
     std::chrono::steady_clock::time_point last_seen;
     std::optional<std::chrono::steady_clock::time_point> disconnected_at;
   };
@@ -90,6 +107,8 @@ class Scheduler {
 
   // Loop-thread handlers.
   void OnRequest(const PeerAddress& from, Message request);
+  // Drops (and counts) a message the sender may not send, with a reply.
+  void Refuse(const PeerAddress& from, const wire::Header& h, const Status& why);
   void OnTick();
   void OnDisconnect(int fd);
   void OnClock(const PeerAddress& from, const wire::Header& h);

@@ -188,7 +188,9 @@ TEST_F(CheckpointTest, FaultInjectionEnvDropsWhatWasNotSynced) {
     auto file = env.NewWritableFile(JoinPath(root_, name));
     ASSERT_TRUE(file.ok());
     ASSERT_TRUE((*file)->Append(synced).ok());
-    if (!synced.empty()) ASSERT_TRUE((*file)->Sync().ok());
+    if (!synced.empty()) {
+      ASSERT_TRUE((*file)->Sync().ok());
+    }
     ASSERT_TRUE((*file)->Append(unsynced).ok());
     ASSERT_TRUE((*file)->Close().ok());
   };
@@ -278,7 +280,9 @@ TEST_F(CheckpointTest, CrashAtEveryOperationLeavesAConsistentCheckpoint) {
     ASSERT_TRUE(faulty.SimulateCrash().ok());
 
     const int64_t step = load(root);
-    if (save.ok()) EXPECT_EQ(step, 20) << "a save that returned was lost in the crash";
+    if (save.ok()) {
+      EXPECT_EQ(step, 20) << "a save that returned was lost in the crash";
+    }
     loaded_new += step == 20;
 
     // A retry after the crash succeeds over the debris, and survives a crash.
