@@ -137,6 +137,7 @@ class FileReader {
     return Get(buf, 8) && std::memcmp(buf, magic, 8) == 0;
   }
   bool at_end() const { return pos_ == data_.size(); }
+  size_t remaining() const { return data_.size() - pos_; }
   Status Corrupt(const std::string& what) const {
     return DataLoss("checkpoint file '" + path_ + "': " + what + " at byte " +
                     std::to_string(pos_));
@@ -266,7 +267,14 @@ Status LoadShardsInto(Env* env, const std::string& root, const Manifest& manifes
       }
       auto target_it = targets.find(header.id);
       EmbeddingTable* target = target_it == targets.end() ? nullptr : target_it->second;
-      row.resize(header.row_floats);
+      // Sizes from the file are checked against the file before allocating.
+      const uint64_t record_bytes = sizeof(uint64_t) + uint64_t{sizeof(float)} * header.row_floats;
+      if (rows > r.remaining() / record_bytes) {
+        return r.Corrupt("table id " + std::to_string(header.id) + " declares " +
+                         std::to_string(rows) + " rows of " + std::to_string(record_bytes) +
+                         " bytes, more than the file holds");
+      }
+      if (rows > 0) row.resize(header.row_floats);
       const size_t row_bytes = row.size() * sizeof(float);
       for (uint64_t i = 0; i < rows; ++i) {
         uint64_t key = 0;
@@ -320,6 +328,12 @@ StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std:
       !r.GetValue(&num_tables)) {
     return r.Corrupt("bad header");
   }
+  // Sizes from the file are checked against the file before allocating: a
+  // table takes at least 20 bytes (id, name length, dim, count).
+  constexpr size_t kMinTableBytes = 20;
+  if (num_tables > r.remaining() / kMinTableBytes) {
+    return r.Corrupt("declares " + std::to_string(num_tables) + " tables, more than the file holds");
+  }
   std::vector<ExportedTable> out(num_tables);
   for (ExportedTable& t : out) {
     uint64_t count = 0;
@@ -327,6 +341,13 @@ StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std:
         !r.GetValue(&count)) {
       return r.Corrupt("bad table header");
     }
+    const uint64_t record_bytes = sizeof(uint64_t) + uint64_t{sizeof(float)} * t.dim;
+    if (count > r.remaining() / record_bytes) {
+      return r.Corrupt("table '" + t.name + "' declares " + std::to_string(count) + " rows of " +
+                       std::to_string(record_bytes) + " bytes, more than the file holds");
+    }
+    t.keys.reserve(count);
+    t.values.reserve(count * t.dim);
     for (uint64_t i = 0; i < count; ++i) {
       uint64_t key = 0;
       t.values.resize(t.values.size() + t.dim);
