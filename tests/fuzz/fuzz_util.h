@@ -57,6 +57,12 @@ inline void Drain(Reader* reader) {
     if (!reader->Next(&batch).ok() || batch.empty()) return;
     if (batch.slots.size() != reader->schema().slots.size()) std::abort();
     if (batch.dense.size() != batch.size() * batch.num_dense) std::abort();
+    for (const SparseSlot& slot : batch.slots) {
+      if (slot.offsets.size() != batch.size() + 1 || slot.offsets.back() != slot.keys.size()) {
+        std::abort();
+      }
+      if (slot.has_values && slot.values.size() != slot.keys.size()) std::abort();
+    }
   }
 }
 
