@@ -12,6 +12,9 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libeigen3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # launch/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
+  # (libclang-rt-14-dev holds libclang_rt.fuzzer on Debian 12).
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
