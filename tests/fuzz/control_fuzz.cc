@@ -1,0 +1,34 @@
+// Fuzzes the typed control decoders (common/control.h) with arbitrary
+// payloads: every decoder must return a value or a ProtocolError, and a
+// payload it accepts must encode back to one it accepts with the same fields.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "common/control.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string payload(reinterpret_cast<const char*>(data), size);
+  auto sync = metaps::DecodeServerSync(payload, "fuzz");
+  if (sync.ok()) {
+    auto again = metaps::DecodeServerSync(
+        metaps::EncodeServerSync(sync->action(), sync->step()), "again");
+    if (!again.ok() || again->action() != sync->action() || again->step() != sync->step()) {
+      std::abort();
+    }
+  } else if (sync.status().code() != metaps::StatusCode::kProtocolError) {
+    std::abort();
+  }
+  auto restored = metaps::DecodeRestored(payload, "fuzz");
+  if (restored.ok() && metaps::DecodeRestored(metaps::EncodeRestored(*restored), "again").value() !=
+                           *restored) {
+    std::abort();
+  }
+  auto progress = metaps::DecodeProgress(payload, "fuzz");
+  if (progress.ok() && !metaps::DecodeProgress(metaps::EncodeProgress(*progress), "again").ok()) {
+    std::abort();
+  }
+  auto done = metaps::DecodeDone(payload, "fuzz");
+  if (done.ok() && !metaps::DecodeDone(metaps::EncodeDone(*done), "again").ok()) std::abort();
+  return 0;
+}
