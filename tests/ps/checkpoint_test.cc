@@ -95,6 +95,19 @@ class CheckpointTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
+  static std::vector<TableSpec> SgdSpecs() { return {Spec(1, "emb", OptimizerKind::kSgd, 4)}; }
+  // Two servers of one SGD table ("emb", dim 4), each trained on its share of
+  // keys 0..999, saved at step 5 under root_; `manifest` gets their manifest.
+  void SaveTwoSgdServers(Manifest* manifest) {
+    Server s0(SgdSpecs()), s1(SgdSpecs());
+    Train(&s0, 0, 2, 0, 1000, 1);
+    Train(&s1, 1, 2, 0, 1000, 1);
+    ASSERT_TRUE(SaveAll(env_, root_, {&s0, &s1}, 5).ok());
+    auto m = ReadManifest(env_, root_);
+    ASSERT_TRUE(m.ok()) << m.status();
+    *manifest = *m;
+  }
+
   // Saves every server's shard and the manifest through `env`.
   Status SaveAll(Env* env, const std::string& root, const std::vector<Server*>& servers,
                  int64_t step) {
@@ -299,14 +312,10 @@ TEST_F(CheckpointTest, CrashAtEveryOperationLeavesAConsistentCheckpoint) {
 }
 
 TEST_F(CheckpointTest, FlippedByteIsDataLossNamingTheFile) {
-  const std::vector<TableSpec> specs = {Spec(1, "emb", OptimizerKind::kSgd, 4)};
-  Server s0(specs), s1(specs);
-  Train(&s0, 0, 2, 0, 1000, 1);
-  Train(&s1, 1, 2, 0, 1000, 1);
-  ASSERT_TRUE(SaveAll(env_, root_, {&s0, &s1}, 5).ok());
-  auto manifest = ReadManifest(env_, root_);
-  ASSERT_TRUE(manifest.ok());
-  const std::string path = JoinPath(CheckpointStepDir(root_, 5), manifest->files[1].name);
+  const std::vector<TableSpec> specs = SgdSpecs();
+  Manifest manifest;
+  ASSERT_NO_FATAL_FAILURE(SaveTwoSgdServers(&manifest));
+  const std::string path = JoinPath(CheckpointStepDir(root_, 5), manifest.files[1].name);
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(200);
@@ -317,7 +326,7 @@ TEST_F(CheckpointTest, FlippedByteIsDataLossNamingTheFile) {
     f.write(&c, 1);
   }
   Server r(specs);
-  const Status s = LoadShardsInto(env_, root_, *manifest, 0, 1, r.Mutable());
+  const Status s = LoadShardsInto(env_, root_, manifest, 0, 1, r.Mutable());
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find(path), std::string::npos) << s;
   EXPECT_NE(s.message().find("crc32c mismatch: expected 0x"), std::string::npos) << s;
@@ -361,16 +370,12 @@ void RewriteShard(const std::string& root, int index, const std::string& data) {
 // The issue-13 reproduction: a manifest listing shard 0 twice (and shard 1 not
 // at all) used to load shard 0's rows twice and lose shard 1's, with rc 0.
 TEST_F(CheckpointTest, ManifestListingAShardTwiceIsDataLossNamingItAndTheIndex) {
-  const std::vector<TableSpec> specs = {Spec(1, "emb", OptimizerKind::kSgd, 4)};
-  Server s0(specs), s1(specs);
-  Train(&s0, 0, 2, 0, 1000, 1);
-  Train(&s1, 1, 2, 0, 1000, 1);
-  ASSERT_TRUE(SaveAll(env_, root_, {&s0, &s1}, 5).ok());
-  auto good = ReadManifest(env_, root_);
-  ASSERT_TRUE(good.ok());
+  const std::vector<TableSpec> specs = SgdSpecs();
+  Manifest good;
+  ASSERT_NO_FATAL_FAILURE(SaveTwoSgdServers(&good));
   const std::string path = JoinPath(CheckpointStepDir(root_, 5), "MANIFEST");
 
-  Manifest twice = *good;
+  Manifest twice = good;
   twice.files[1] = twice.files[0];
   RewriteManifest(root_, twice);
   auto bad = ReadManifest(env_, root_);
@@ -388,7 +393,7 @@ TEST_F(CheckpointTest, ManifestListingAShardTwiceIsDataLossNamingItAndTheIndex) 
   EXPECT_EQ(r.tables[0]->stats().rows, 0u);
 
   // Each index once, but both naming shard 0's file.
-  Manifest same_file = *good;
+  Manifest same_file = good;
   same_file.files[1].name = same_file.files[0].name;
   RewriteManifest(root_, same_file);
   bad = ReadManifest(env_, root_);
@@ -399,14 +404,14 @@ TEST_F(CheckpointTest, ManifestListingAShardTwiceIsDataLossNamingItAndTheIndex) 
       << bad.status();
 
   // An index out of range.
-  Manifest out_of_range = *good;
+  Manifest out_of_range = good;
   out_of_range.files[1].server_index = 2;
   RewriteManifest(root_, out_of_range);
   bad = ReadManifest(env_, root_);
   EXPECT_NE(bad.status().message().find(":7: shard index 2 not in [0, 2)"), std::string::npos)
       << bad.status();
 
-  RewriteManifest(root_, *good);
+  RewriteManifest(root_, good);
   ASSERT_TRUE(ReadManifest(env_, root_).ok());
 }
 
