@@ -27,6 +27,29 @@ Status CheckAmount(double v, const std::string& from, const std::string& field) 
                        " is not a finite non-negative number");
 }
 
+void ToProto(const EarlyStopState& s, control::EarlyStopState* p) {
+  p->set_best_step(s.best_step);
+  p->set_best_epoch(s.best_epoch);
+  p->set_best_value(s.best_value);
+  p->set_last_step(s.last_step);
+  p->set_bad_evals(s.bad_evals);
+  p->set_stopped(s.stopped);
+}
+
+StatusOr<EarlyStopState> FromProto(const control::EarlyStopState& p, const std::string& from) {
+  if (p.best_step() < -1 || p.last_step() < -1 || p.best_epoch() < 0 || p.bad_evals() < 0) {
+    return ProtocolError(from + ": EarlyStopState has a step below -1 or a negative count");
+  }
+  EarlyStopState s;
+  s.best_step = p.best_step();
+  s.best_epoch = p.best_epoch();
+  s.best_value = p.best_value();
+  s.last_step = p.last_step();
+  s.bad_evals = p.bad_evals();
+  s.stopped = p.stopped();
+  return s;
+}
+
 }  // namespace
 
 std::string EncodeServerSync(control::ServerSync::Action action, int64_t step) {
@@ -104,6 +127,74 @@ StatusOr<control::Done> DecodeDone(const std::string& payload, const std::string
     RETURN_IF_ERROR(CheckAmount(v, from, std::string("Done.") + field));
   }
   return m;
+}
+
+std::string EncodeEarlyStopReport(int64_t epoch) {
+  control::EarlyStopReport m;
+  m.set_version(kControlVersion);
+  m.set_epoch(epoch);
+  return m.SerializeAsString();
+}
+
+StatusOr<int64_t> DecodeEarlyStopReport(const std::string& payload, const std::string& from) {
+  ASSIGN_OR_RETURN(control::EarlyStopReport m, Parse<control::EarlyStopReport>(payload, from));
+  if (m.epoch() < 0) {
+    return ProtocolError(from + ": EarlyStopReport.epoch " + std::to_string(m.epoch()) +
+                         " is negative");
+  }
+  return m.epoch();
+}
+
+std::string EncodeEarlyStopAnswer(EarlyStopper::Decision decision, const EarlyStopState& state) {
+  control::EarlyStopAnswer m;
+  m.set_version(kControlVersion);
+  m.set_decision(decision == EarlyStopper::Decision::kImproved ? control::EarlyStopAnswer::IMPROVED
+                 : decision == EarlyStopper::Decision::kStop   ? control::EarlyStopAnswer::STOP
+                                                               : control::EarlyStopAnswer::CONTINUE);
+  ToProto(state, m.mutable_state());
+  return m.SerializeAsString();
+}
+
+StatusOr<std::pair<EarlyStopper::Decision, EarlyStopState>> DecodeEarlyStopAnswer(
+    const std::string& payload, const std::string& from) {
+  ASSIGN_OR_RETURN(control::EarlyStopAnswer m, Parse<control::EarlyStopAnswer>(payload, from));
+  EarlyStopper::Decision d;
+  switch (m.decision()) {
+    case control::EarlyStopAnswer::IMPROVED:
+      d = EarlyStopper::Decision::kImproved;
+      break;
+    case control::EarlyStopAnswer::CONTINUE:
+      d = EarlyStopper::Decision::kContinue;
+      break;
+    case control::EarlyStopAnswer::STOP:
+      d = EarlyStopper::Decision::kStop;
+      break;
+    default:
+      return ProtocolError(from + ": EarlyStopAnswer.decision " + std::to_string(m.decision()) +
+                           " is not a decision");
+  }
+  ASSIGN_OR_RETURN(EarlyStopState state, FromProto(m.state(), from));
+  return std::make_pair(d, state);
+}
+
+std::string EncodeEarlyStopResume(const std::string& metric, const EarlyStopState* state) {
+  control::EarlyStopResume m;
+  m.set_version(kControlVersion);
+  m.set_metric(metric);
+  if (state != nullptr) ToProto(*state, m.mutable_state());
+  return m.SerializeAsString();
+}
+
+StatusOr<EarlyStopResumed> DecodeEarlyStopResume(const std::string& payload,
+                                                 const std::string& from) {
+  ASSIGN_OR_RETURN(control::EarlyStopResume m, Parse<control::EarlyStopResume>(payload, from));
+  EarlyStopResumed r;
+  r.metric = m.metric();
+  r.has_state = m.has_state();
+  if (r.has_state) {
+    ASSIGN_OR_RETURN(r.state, FromProto(m.state(), from));
+  }
+  return r;
 }
 
 }  // namespace metaps

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
+#include "common/early_stop.h"
 #include "common/proto/control.pb.h"
 #include "common/status.h"
 
@@ -27,5 +29,21 @@ std::string EncodeProgress(control::Progress progress);
 std::string EncodeDone(control::Done done);
 StatusOr<control::Progress> DecodeProgress(const std::string& payload, const std::string& from);
 StatusOr<control::Done> DecodeDone(const std::string& payload, const std::string& from);
+
+// Early stopping (common/early_stop.h): the gathers "early/<step>" and "early/resume".
+std::string EncodeEarlyStopReport(int64_t epoch);
+StatusOr<int64_t> DecodeEarlyStopReport(const std::string& payload, const std::string& from);
+std::string EncodeEarlyStopAnswer(EarlyStopper::Decision decision, const EarlyStopState& state);
+StatusOr<std::pair<EarlyStopper::Decision, EarlyStopState>> DecodeEarlyStopAnswer(
+    const std::string& payload, const std::string& from);
+// `state` null: nothing saved.
+std::string EncodeEarlyStopResume(const std::string& metric, const EarlyStopState* state);
+struct EarlyStopResumed {
+  std::string metric;
+  bool has_state = false;
+  EarlyStopState state;
+};
+StatusOr<EarlyStopResumed> DecodeEarlyStopResume(const std::string& payload,
+                                                 const std::string& from);
 
 }  // namespace metaps

@@ -376,33 +376,27 @@ namespace metaps {
 Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& entries,
                              wire::Control* reply) {
   if (!early_stop_) return InvalidArgument("gather " + name + " but training.early_stop is unset");
-  const std::string& text = entries[0].request.header.control().text();
+  const std::string& payload = entries[0].request.header.control().payload();
+  const std::string from = name + " from rank " + std::to_string(entries[0].rank);
   if (name == "early/resume") {
-    // Every worker read the same file; take the first. Text "<metric> <state>",
-    // or empty: none saved. A state of another metric starts afresh.
-    std::istringstream words(text);
-    std::string metric, rest;
-    words >> metric;
-    std::getline(words, rest);
-    if (!metric.empty() && metric != early_stop_->metric()) {
-      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << metric << ", not "
-                          << early_stop_->metric() << ": starting afresh";
-    } else if (!metric.empty()) {
-      ASSIGN_OR_RETURN(EarlyStopState state, EarlyStopState::Parse(rest, "early/resume"));
-      early_stop_->Restore(state);
+    // Every worker read the same file; take the first. A state of another
+    // metric starts afresh.
+    ASSIGN_OR_RETURN(EarlyStopResumed saved, DecodeEarlyStopResume(payload, from));
+    if (saved.has_state && saved.metric != early_stop_->metric()) {
+      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << saved.metric
+                          << ", not " << early_stop_->metric() << ": starting afresh";
+    } else if (saved.has_state) {
+      early_stop_->Restore(saved.state);
     }
     METAPS_LOG(INFO) << "early stopping resumed: " << early_stop_->state().Serialize();
-    reply->set_text(early_stop_->state().Serialize());
+    reply->set_payload(EncodeEarlyStopResume(early_stop_->metric(), &early_stop_->state()));
     return Status::Ok();
   }
   int64_t step = 0;
   if (!ParseStep(name.substr(6), &step)) {
     return ProtocolError("malformed early-stop gather name '" + name + "'");
   }
-  long long epoch = 0;
-  if (std::sscanf(text.c_str(), "%lld", &epoch) != 1) {
-    return ProtocolError("malformed early-stop report: " + text);
-  }
+  ASSIGN_OR_RETURN(const int64_t epoch, DecodeEarlyStopReport(payload, from));
   if (early_value_step_ != step) {
     return ProtocolError("early/" + std::to_string(step) + " without a validation of step " +
                          std::to_string(step));
@@ -420,7 +414,7 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
                    << Num(s.best_value) << " at step " << s.best_step << ", " << s.bad_evals
                    << " evaluation(s) without improvement)";
   Record(line.str());
-  reply->set_text(std::string(DecisionName(d)) + " " + s.Serialize());
+  reply->set_payload(EncodeEarlyStopAnswer(d, s));
   return Status::Ok();
 }
 

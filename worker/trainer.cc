@@ -669,18 +669,14 @@ Status Trainer::PruneCheckpoints() const {
 Status Trainer::DecideEarlyStop(bool* improved) {
   // The epoch the step belongs to (at an epoch's end epoch_ already moved on).
   const int epoch = steps_in_epoch_ == 0 ? epoch_ - 1 : epoch_;
-  ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather("early/" + std::to_string(step_),
-                                                          kGroupWorkers, std::to_string(epoch)));
-  const std::string& text = reply.header.control().text();
-  const size_t space = text.find(' ');
-  const std::string decision = text.substr(0, space);
-  if (space == std::string::npos ||
-      (decision != "improved" && decision != "continue" && decision != "stop")) {
-    return ProtocolError("early/" + std::to_string(step_) + ": malformed reply '" + text + "'");
-  }
-  ASSIGN_OR_RETURN(early_, EarlyStopState::Parse(text.substr(space + 1), "early-stop reply"));
-  *improved = decision == "improved";
-  if (decision == "stop") {
+  const std::string name = "early/" + std::to_string(step_);
+  ASSIGN_OR_RETURN(Message reply, deps_.scheduler->GatherPayload(name, kGroupWorkers,
+                                                                 EncodeEarlyStopReport(epoch)));
+  ASSIGN_OR_RETURN(auto answer,
+                   DecodeEarlyStopAnswer(reply.header.control().payload(), name + " reply"));
+  early_ = answer.second;
+  *improved = answer.first == EarlyStopper::Decision::kImproved;
+  if (answer.first == EarlyStopper::Decision::kStop) {
     METAPS_LOG(INFO) << "early stop after step " << step_ << ": best step " << early_.best_step
                      << " (epoch " << early_.best_epoch << ")";
   }
@@ -704,8 +700,20 @@ Status Trainer::ResumeEarlyStop() {
   } else {
     METAPS_LOG(WARNING) << "no " << path << ": early stopping starts afresh at step " << step_;
   }
-  ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather("early/resume", kGroupWorkers, text));
-  ASSIGN_OR_RETURN(early_, EarlyStopState::Parse(reply.header.control().text(), path));
+  std::string payload;
+  if (text.empty()) {
+    payload = EncodeEarlyStopResume(job_.training().early_stop().metric(), nullptr);
+  } else {
+    const size_t space = text.find(' ');
+    ASSIGN_OR_RETURN(EarlyStopState saved, EarlyStopState::Parse(text.substr(space + 1), path));
+    payload = EncodeEarlyStopResume(text.substr(0, space), &saved);
+  }
+  ASSIGN_OR_RETURN(Message reply,
+                   deps_.scheduler->GatherPayload("early/resume", kGroupWorkers, payload));
+  ASSIGN_OR_RETURN(EarlyStopResumed resumed,
+                   DecodeEarlyStopResume(reply.header.control().payload(), "early/resume reply"));
+  if (!resumed.has_state) return ProtocolError("early/resume reply: no state");
+  early_ = resumed.state;
   return Status::Ok();
 }
 

@@ -30,5 +30,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto done = metaps::DecodeDone(payload, "fuzz");
   if (done.ok() && !metaps::DecodeDone(metaps::EncodeDone(*done), "again").ok()) std::abort();
+  auto answer = metaps::DecodeEarlyStopAnswer(payload, "fuzz");
+  if (answer.ok() && !metaps::DecodeEarlyStopAnswer(
+                          metaps::EncodeEarlyStopAnswer(answer->first, answer->second), "again")
+                          .ok()) {
+    std::abort();
+  }
+  (void)metaps::DecodeEarlyStopReport(payload, "fuzz");
+  auto resumed = metaps::DecodeEarlyStopResume(payload, "fuzz");
+  if (resumed.ok() &&
+      !metaps::DecodeEarlyStopResume(
+           metaps::EncodeEarlyStopResume(resumed->metric,
+                                         resumed->has_state ? &resumed->state : nullptr),
+           "again")
+           .ok()) {
+    std::abort();
+  }
   return 0;
 }

@@ -234,5 +234,37 @@ TEST(ControlCodecTest, EveryFieldIsChecked) {
   EXPECT_EQ(DecodeRestored("", "ps/resume").status().code(), StatusCode::kProtocolError);
 }
 
+TEST(ControlCodecTest, EarlyStopMessagesRoundTripAndAreChecked) {
+  EarlyStopState state;
+  state.best_step = 939;
+  state.best_epoch = 3;
+  state.best_value = 0.4587;
+  state.last_step = 1252;
+  state.bad_evals = 1;
+  auto answer = DecodeEarlyStopAnswer(
+      EncodeEarlyStopAnswer(EarlyStopper::Decision::kStop, state), "early/1252 reply");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->first, EarlyStopper::Decision::kStop);
+  EXPECT_EQ(answer->second.Serialize(), state.Serialize());
+  control::EarlyStopAnswer bad;
+  bad.set_version(kControlVersion);
+  bad.set_decision(control::EarlyStopAnswer::IMPROVED);
+  bad.mutable_state()->set_bad_evals(-2);
+  EXPECT_NE(DecodeEarlyStopAnswer(bad.SerializeAsString(), "x").status().message().find(
+                "negative count"),
+            std::string::npos);
+  EXPECT_EQ(DecodeEarlyStopReport(EncodeEarlyStopReport(4), "x").value(), 4);
+  EXPECT_EQ(DecodeEarlyStopReport(EncodeEarlyStopReport(-1), "x").status().code(),
+            StatusCode::kProtocolError);
+  auto none = DecodeEarlyStopResume(EncodeEarlyStopResume("auc", nullptr), "x");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_state);
+  EXPECT_EQ(none->metric, "auc");
+  auto saved = DecodeEarlyStopResume(EncodeEarlyStopResume("logloss", &state), "x");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_TRUE(saved->has_state);
+  EXPECT_EQ(saved->state.best_step, 939);
+}
+
 }  // namespace
 }  // namespace metaps
