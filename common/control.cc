@@ -69,8 +69,7 @@ StatusOr<control::ServerSync> DecodeServerSync(const std::string& payload,
                          " is not an action");
   }
   if (m.step() < 0) {
-    return ProtocolError(from + ": ServerSync.step " + std::to_string(m.step()) +
-                         " is negative");
+    return ProtocolError(from + ": ServerSync.step " + std::to_string(m.step()) + " is negative");
   }
   return m;
 }
@@ -120,8 +119,8 @@ StatusOr<control::Done> DecodeDone(const std::string& payload, const std::string
     return ProtocolError(from + ": Done.steps " + std::to_string(m.steps()) + " is negative");
   }
   const std::pair<double, const char*> amounts[] = {
-      {m.samples(), "samples"}, {m.seconds(), "seconds"},       {m.read_s(), "read_s"},
-      {m.pull_s(), "pull_s"},   {m.compute_s(), "compute_s"},   {m.push_s(), "push_s"},
+      {m.samples(), "samples"},         {m.seconds(), "seconds"},        {m.read_s(), "read_s"},
+      {m.pull_s(), "pull_s"},           {m.compute_s(), "compute_s"},    {m.push_s(), "push_s"},
       {m.allreduce_s(), "allreduce_s"}, {m.run_samples(), "run_samples"}};
   for (const auto& [v, field] : amounts) {
     RETURN_IF_ERROR(CheckAmount(v, from, std::string("Done.") + field));
@@ -150,7 +149,7 @@ std::string EncodeEarlyStopAnswer(EarlyStopper::Decision decision, const EarlySt
   m.set_version(kControlVersion);
   m.set_decision(decision == EarlyStopper::Decision::kImproved ? control::EarlyStopAnswer::IMPROVED
                  : decision == EarlyStopper::Decision::kStop   ? control::EarlyStopAnswer::STOP
-                                                               : control::EarlyStopAnswer::CONTINUE);
+                                                             : control::EarlyStopAnswer::CONTINUE);
   ToProto(state, m.mutable_state());
   return m.SerializeAsString();
 }

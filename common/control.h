@@ -18,8 +18,7 @@ constexpr uint32_t kControlVersion = 1;
 
 std::string EncodeServerSync(control::ServerSync::Action action, int64_t step);
 // `from` names the sender in errors, e.g. "ps/sync/3 from the workers".
-StatusOr<control::ServerSync> DecodeServerSync(const std::string& payload,
-                                               const std::string& from);
+StatusOr<control::ServerSync> DecodeServerSync(const std::string& payload, const std::string& from);
 
 std::string EncodeRestored(int64_t step);
 StatusOr<int64_t> DecodeRestored(const std::string& payload, const std::string& from);

@@ -10,8 +10,8 @@ void FlagSet::String(const std::string& name, std::string* target, const std::st
   flags_[name] = {Kind::kString, target, help, *target};
 }
 
-void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help,
-                  int64_t min, int64_t max) {
+void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help, int64_t min,
+                  int64_t max) {
   flags_[name] = {Kind::kInt, target, help, std::to_string(*target), min, max};
 }
 

@@ -232,11 +232,11 @@ void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::str
   } else {
     c.Require(o.bias_correction().empty(), path + ".bias_correction", "applies to adam only");
   }
-  c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0 &&
-                o.decoupled_weight_decay() >= 0,
+  c.Require(o.l1() >= 0 && o.l2() >= 0 && o.weight_decay() >= 0 && o.decoupled_weight_decay() >= 0,
             path, "l1, l2, weight_decay and decoupled_weight_decay must not be negative");
-  c.Require(o.lr() * o.decoupled_weight_decay() < 1, path + ".decoupled_weight_decay",
-            "lr * decoupled_weight_decay must be below 1 (it is the share of w decayed per update)");
+  c.Require(
+      o.lr() * o.decoupled_weight_decay() < 1, path + ".decoupled_weight_decay",
+      "lr * decoupled_weight_decay must be below 1 (it is the share of w decayed per update)");
   c.Require(o.kind() != "ftrl" || (o.weight_decay() == 0 && o.decoupled_weight_decay() == 0),
             path + ".weight_decay", "does not apply to ftrl; use l2");
   c.Require(o.kind() == "adagrad" || !o.has_initial_accumulator(), path + ".initial_accumulator",

@@ -78,10 +78,10 @@ class [[nodiscard]] StatusOr {
  public:
   // An OK status carries no value: it becomes an Internal error rather than a
   // StatusOr that says ok() and has nothing in it.
-  StatusOr(const Status& status) : status_(status) { RejectOk(); }             // NOLINT
-  StatusOr(Status&& status) : status_(std::move(status)) { RejectOk(); }       // NOLINT
-  StatusOr(const T& value) : value_(value) {}                                        // NOLINT
-  StatusOr(T&& value) : value_(std::move(value)) {}                                  // NOLINT
+  StatusOr(const Status& status) : status_(status) { RejectOk(); }        // NOLINT
+  StatusOr(Status&& status) : status_(std::move(status)) { RejectOk(); }  // NOLINT
+  StatusOr(const T& value) : value_(value) {}                             // NOLINT
+  StatusOr(T&& value) : value_(std::move(value)) {}                       // NOLINT
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }

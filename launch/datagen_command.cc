@@ -21,10 +21,10 @@ int DatagenCommand(int argc, char** argv) {
   flags.Int("seed", &seed, "seed of the planted model and of every draw");
   flags.String("out", &out, "output directory (created; existing files are overwritten)");
   flags.Int("scenarios", &scenarios, "scenarios of --kind scenarios, 2..16", 2, 16);
-  flags.Int("users", &users, "users of --kind ratings/scenarios; 0 = rows / 100 (at least 50)",
-            0, INT32_MAX);
-  flags.Int("items", &items, "items of --kind ratings/scenarios; 0 = rows / 200 (at least 30)",
-            0, INT32_MAX);
+  flags.Int("users", &users, "users of --kind ratings/scenarios; 0 = rows / 100 (at least 50)", 0,
+            INT32_MAX);
+  flags.Int("items", &items, "items of --kind ratings/scenarios; 0 = rows / 200 (at least 30)", 0,
+            INT32_MAX);
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
 
   DatagenOptions options;

@@ -27,7 +27,8 @@ StatusOr<TableSpec> TableSpecFor(const config::TableConfig& c, uint32_t id, cons
   if (c.initializer() == "normal") t.init = InitializerSpec::Normal(c.init_scale());
   t.optimizer = ToOptimizerParams(c.optimizer());
   // The per-example L2 of a row depends on how often the batch uses it: the
-  // workers add it to the row's gradient (AddPerExampleL2 in worker/embedding_batch.h), not the servers.
+  // workers add it to the row's gradient (AddPerExampleL2 in worker/embedding_batch.h), not the
+  // servers.
   t.optimizer.weight_decay = 0.0f;
   t.admit_after = c.admit_after();
   t.evict_after_steps = c.evict_after_steps();

@@ -280,13 +280,12 @@ Status LoadShardFile(Env* env, const std::string& dir, const Manifest& manifest,
   if (server != static_cast<uint32_t>(file.server_index) ||
       servers != static_cast<uint32_t>(manifest.num_servers) || step != manifest.step ||
       num_tables != manifest.tables.size()) {
-    return r.Corrupt("header (server " + std::to_string(server) + " of " +
-                     std::to_string(servers) + ", step " + std::to_string(step) + ", " +
-                     std::to_string(num_tables) + " tables) disagrees with the manifest (server " +
-                     std::to_string(file.server_index) + " of " +
-                     std::to_string(manifest.num_servers) + ", step " +
-                     std::to_string(manifest.step) + ", " +
-                     std::to_string(manifest.tables.size()) + " tables)");
+    return r.Corrupt(
+        "header (server " + std::to_string(server) + " of " + std::to_string(servers) + ", step " +
+        std::to_string(step) + ", " + std::to_string(num_tables) +
+        " tables) disagrees with the manifest (server " + std::to_string(file.server_index) +
+        " of " + std::to_string(manifest.num_servers) + ", step " + std::to_string(manifest.step) +
+        ", " + std::to_string(manifest.tables.size()) + " tables)");
   }
   std::unordered_map<uint32_t, bool> seen;
   std::vector<float> row;
@@ -312,8 +311,8 @@ Status LoadShardFile(Env* env, const std::string& dir, const Manifest& manifest,
     // row_floats is the manifest's, bounded by its dim limit.
     const uint64_t row_bytes = sizeof(uint64_t) + sizeof(float) * uint64_t(header.row_floats);
     if (rows > r.remaining() / row_bytes) {
-      return r.Corrupt("table '" + header.name + "' claims " + std::to_string(rows) +
-                       " rows of " + std::to_string(row_bytes) + " bytes, but only " +
+      return r.Corrupt("table '" + header.name + "' claims " + std::to_string(rows) + " rows of " +
+                       std::to_string(row_bytes) + " bytes, but only " +
                        std::to_string(r.remaining()) + " bytes are left");
     }
     auto target_it = targets.find(header.id);
@@ -440,8 +439,7 @@ StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std:
     t.keys.resize(count);
     t.values.resize(count * t.dim);
     for (uint64_t i = 0; i < count; ++i) {
-      if (!r.GetValue(&t.keys[i]) ||
-          !r.Get(t.values.data() + i * t.dim, sizeof(float) * t.dim)) {
+      if (!r.GetValue(&t.keys[i]) || !r.Get(t.values.data() + i * t.dim, sizeof(float) * t.dim)) {
         return r.Corrupt("truncated row");
       }
     }

@@ -68,9 +68,9 @@ std::string Problem(const Manifest& m, const std::vector<int>* file_lines,
     }
     const int want = t.dim + OptimizerStateFloats(t.optimizer, t.dim);
     if (t.row_floats != want) {
-      return source + ": " + what + ": row_floats " + std::to_string(t.row_floats) +
-             ", but dim " + std::to_string(t.dim) + " with " + OptimizerKindName(t.optimizer) +
-             " stores " + std::to_string(want);
+      return source + ": " + what + ": row_floats " + std::to_string(t.row_floats) + ", but dim " +
+             std::to_string(t.dim) + " with " + OptimizerKindName(t.optimizer) + " stores " +
+             std::to_string(want);
     }
   }
   // Each shard index in [0, num_servers) exactly once, each under its own name.
@@ -87,14 +87,13 @@ std::string Problem(const Manifest& m, const std::vector<int>* file_lines,
              std::to_string(m.num_servers) + ")";
     }
     if (first_of[f.server_index] >= 0) {
-      return at(i) + ": shard index " + std::to_string(f.server_index) +
-             " is listed twice (also " + at(first_of[f.server_index]) + ")";
+      return at(i) + ": shard index " + std::to_string(f.server_index) + " is listed twice (also " +
+             at(first_of[f.server_index]) + ")";
     }
     first_of[f.server_index] = static_cast<int>(i);
     auto [it, fresh] = names.emplace(f.name, i);
     if (!fresh) {
-      return at(i) + ": shard file '" + f.name + "' is listed twice (also " + at(it->second) +
-             ")";
+      return at(i) + ": shard file '" + f.name + "' is listed twice (also " + at(it->second) + ")";
     }
   }
   // With as many entries as servers and none repeated, no index is missing.
@@ -104,8 +103,7 @@ std::string Problem(const Manifest& m, const std::vector<int>* file_lines,
 }  // namespace
 
 bool IsSafeShardFileName(const std::string& name) {
-  if (!IsToken(name) || name.size() > 255 || name == "." ||
-      name.find("..") != std::string::npos) {
+  if (!IsToken(name) || name.size() > 255 || name == "." || name.find("..") != std::string::npos) {
     return false;
   }
   return name.find_first_of("/\\") == std::string::npos;

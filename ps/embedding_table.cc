@@ -92,16 +92,17 @@ inline __attribute__((always_inline)) void ApplyRule(const OptimizerParams& p,
   switch (p.kind) {
     case OptimizerKind::kSgd:
       return UpdateRows(
-          b, [&](float* row, const float* g)
-                 __attribute__((always_inline)) { SgdUpdate(row, g, dim, p.lr, p.weight_decay, keep); });
+          b, [&](float* row, const float* g) __attribute__((always_inline)) {
+            SgdUpdate(row, g, dim, p.lr, p.weight_decay, keep);
+          });
     case OptimizerKind::kAdagrad:
       return UpdateRows(
           b, [&](float* row, const float* g) __attribute__((always_inline)) {
             AdagradUpdate(row, row + dim, g, dim, p.lr, p.eps, p.weight_decay, keep);
           });
     default:  // Adam and FTRL: the generic rule, still switched per row
-      return UpdateRows(b,
-                        [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim, b.step); });
+      return UpdateRows(
+          b, [&](float* row, const float* g) { ApplyOptimizer(p, row, g, dim, b.step); });
   }
 }
 

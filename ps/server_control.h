@@ -19,7 +19,7 @@ struct ServerControlOptions {
   std::string export_dir;      // END_EXPORT writes server-<index>.emb here
   std::string job_name;        // recorded in the manifest
   int server_index = 0;
-  bool resumed = false;        // report restored_step in "ps/resume" first
+  bool resumed = false;  // report restored_step in "ps/resume" first
   int64_t restored_step = 0;
 };
 

@@ -330,8 +330,7 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
         run_samples = d.run_samples();
       }
       seconds = std::max(seconds, d.seconds());
-      const double phases[5] = {d.read_s(), d.pull_s(), d.compute_s(), d.push_s(),
-                                d.allreduce_s()};
+      const double phases[5] = {d.read_s(), d.pull_s(), d.compute_s(), d.push_s(), d.allreduce_s()};
       for (int k = 0; k < 5; ++k) t[k] = std::max(t[k], phases[k]);
     }
     std::ostringstream line;
@@ -383,8 +382,8 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
     // metric starts afresh.
     ASSIGN_OR_RETURN(EarlyStopResumed saved, DecodeEarlyStopResume(payload, from));
     if (saved.has_state && saved.metric != early_stop_->metric()) {
-      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << saved.metric
-                          << ", not " << early_stop_->metric() << ": starting afresh";
+      METAPS_LOG(WARNING) << "the checkpoint's early-stop state is for " << saved.metric << ", not "
+                          << early_stop_->metric() << ": starting afresh";
     } else if (saved.has_state) {
       early_stop_->Restore(saved.state);
     }

@@ -45,8 +45,8 @@ std::string JsonCount(double v);
 
 struct TrainReport {
   std::string model;
-  std::string output_dir;  // empty: no metrics.jsonl
-  int64_t max_steps = 0;   // for the ETA, when known
+  std::string output_dir;                       // empty: no metrics.jsonl
+  int64_t max_steps = 0;                        // for the ETA, when known
   std::optional<config::EarlyStop> early_stop;  // set: decide early stopping
 };
 

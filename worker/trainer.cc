@@ -457,9 +457,9 @@ Status Trainer::LoadState(int64_t step) {
 
 Status Trainer::SyncServers(control::ServerSync::Action action) {
   const std::string k = std::to_string(sync_round_++);
-  RETURN_IF_ERROR(deps_.scheduler
-                      ->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step_))
-                      .status());
+  RETURN_IF_ERROR(
+      deps_.scheduler->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step_))
+          .status());
   if (action != control::ServerSync::CHECKPOINT && action != control::ServerSync::END_CHECKPOINT) {
     return Status::Ok();
   }

@@ -175,7 +175,7 @@ class Trainer {
   std::vector<float> row_;
   std::vector<double> reduce_;  // [gradient * n, n, loss]
   std::vector<float> dense_grad_, predictions_;
-  float row_decay_[2] = {0, 0};  // per-example L2 of table 0 (embedding) and 1 (linear)
+  float row_decay_[2] = {0, 0};     // per-example L2 of table 0 (embedding) and 1 (linear)
   std::vector<uint32_t> row_uses_;  // scratch: uses of each of emb_'s rows by the batch
   Batch batch_;
   EmbeddingBatch emb_;

@@ -196,11 +196,11 @@ TEST(JobConfigTest, FieldsTheFamilyDoesNotReadAreErrors) {
   EXPECT_NE(mf.status().message().find("model.hidden: does not apply to mf"), std::string::npos)
       << mf.status();
   auto ncf = ParseJobConfig(kJob, "job.pbtxt", {"model.family=ncf", "model.fm_only=true"});
-  EXPECT_NE(ncf.status().message().find("model.fm_only: applies to deepfm only"),
-            std::string::npos)
+  EXPECT_NE(ncf.status().message().find("model.fm_only: applies to deepfm only"), std::string::npos)
       << ncf.status();
   // mf and ncf get their tower slots by default, and may name others.
-  auto towers = ParseJobConfig(kJob, "job.pbtxt", {"model.family=ncf", "model.item_slots=item,genres"});
+  auto towers =
+      ParseJobConfig(kJob, "job.pbtxt", {"model.family=ncf", "model.item_slots=item,genres"});
   ASSERT_TRUE(towers.ok()) << towers.status();
   EXPECT_EQ(towers->model().user_slots(0), "user");
   EXPECT_EQ(towers->model().item_slots_size(), 2);
@@ -229,9 +229,9 @@ TEST(JobConfigTest, OptimizerFieldsOfAnotherKindAreErrors) {
   EXPECT_NE(ftrl.status().message().find("linear.optimizer.weight_decay: does not apply to ftrl"),
             std::string::npos)
       << ftrl.status();
-  auto decay = ParseJobConfig(kJob, "job.pbtxt",
-                              {"embedding.optimizer.lr=0.5",
-                               "embedding.optimizer.decoupled_weight_decay=2"});
+  auto decay = ParseJobConfig(
+      kJob, "job.pbtxt",
+      {"embedding.optimizer.lr=0.5", "embedding.optimizer.decoupled_weight_decay=2"});
   EXPECT_NE(decay.status().message().find("embedding.optimizer.decoupled_weight_decay: lr * "),
             std::string::npos)
       << decay.status();

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   for (auto& t : tables) view.push_back(t.get());
   const std::string root = metaps::fuzz::ScratchDir() + "/seed";
   metaps::ShardFileInfo info;
-  if (!metaps::SaveShard(env, root, 0, 1, view, metaps::fuzz::kCheckpointStep, &info).ok()) return 1;
+  if (!metaps::SaveShard(env, root, 0, 1, view, metaps::fuzz::kCheckpointStep, &info).ok())
+    return 1;
   std::string shard;
   (void)env->ReadFileToString(
       metaps::JoinPath(metaps::CheckpointStepDir(root, metaps::fuzz::kCheckpointStep), info.name),

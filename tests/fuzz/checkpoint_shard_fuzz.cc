@@ -22,9 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!env->CreateDir(dir).ok()) std::abort();
   const std::string_view shard(reinterpret_cast<const char*>(data), size);
   const std::string name = "shard-0-of-1.bin";
-  metaps::fuzz::WriteScratch("ckpt/step-" + std::to_string(metaps::fuzz::kCheckpointStep) + "/" +
-                                 name,
-                             shard);
+  metaps::fuzz::WriteScratch(
+      "ckpt/step-" + std::to_string(metaps::fuzz::kCheckpointStep) + "/" + name, shard);
 
   auto tables = metaps::fuzz::CheckpointTables();
   metaps::Manifest manifest;

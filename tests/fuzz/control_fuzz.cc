@@ -11,8 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string payload(reinterpret_cast<const char*>(data), size);
   auto sync = metaps::DecodeServerSync(payload, "fuzz");
   if (sync.ok()) {
-    auto again = metaps::DecodeServerSync(
-        metaps::EncodeServerSync(sync->action(), sync->step()), "again");
+    auto again =
+        metaps::DecodeServerSync(metaps::EncodeServerSync(sync->action(), sync->step()), "again");
     if (!again.ok() || again->action() != sync->action() || again->step() != sync->step()) {
       std::abort();
     }
@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   auto restored = metaps::DecodeRestored(payload, "fuzz");
-  if (restored.ok() && metaps::DecodeRestored(metaps::EncodeRestored(*restored), "again").value() !=
-                           *restored) {
+  if (restored.ok() &&
+      metaps::DecodeRestored(metaps::EncodeRestored(*restored), "again").value() != *restored) {
     std::abort();
   }
   auto progress = metaps::DecodeProgress(payload, "fuzz");
@@ -38,12 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)metaps::DecodeEarlyStopReport(payload, "fuzz");
   auto resumed = metaps::DecodeEarlyStopResume(payload, "fuzz");
-  if (resumed.ok() &&
-      !metaps::DecodeEarlyStopResume(
-           metaps::EncodeEarlyStopResume(resumed->metric,
-                                         resumed->has_state ? &resumed->state : nullptr),
-           "again")
-           .ok()) {
+  if (resumed.ok() && !metaps::DecodeEarlyStopResume(
+                           metaps::EncodeEarlyStopResume(
+                               resumed->metric, resumed->has_state ? &resumed->state : nullptr),
+                           "again")
+                           .ok()) {
     std::abort();
   }
   return 0;

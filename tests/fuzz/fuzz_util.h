@@ -21,8 +21,8 @@ namespace metaps::fuzz {
 inline const std::string& ScratchDir() {
   static const std::string dir = [] {
     const char* base = std::getenv("TMPDIR");
-    std::string templ = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                        "/metaps-fuzz-XXXXXX";
+    std::string templ =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/metaps-fuzz-XXXXXX";
     if (mkdtemp(templ.data()) == nullptr) std::abort();
     return templ;
   }();

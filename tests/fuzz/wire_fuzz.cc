@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // A decoded message re-encodes into one that decodes the same.
   const size_t frames = m.frames.size();
-  metaps::StatusOr<metaps::Message> again = metaps::DecodeMessage(metaps::EncodeMessage(std::move(m)));
+  metaps::StatusOr<metaps::Message> again =
+      metaps::DecodeMessage(metaps::EncodeMessage(std::move(m)));
   if (!again.ok() || again.value().frames.size() != frames) std::abort();
   return 0;
 }

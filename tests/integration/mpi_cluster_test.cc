@@ -13,8 +13,8 @@ namespace {
 
 using metaps::testing::Env;
 using metaps::testing::JsonInt;
-using metaps::testing::ReadClusterFile;
 using metaps::testing::RankInfo;
+using metaps::testing::ReadClusterFile;
 using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
 
@@ -147,8 +147,7 @@ TEST(CommandLineTest, BadFlagsAreUsageErrors) {
 
   Subprocess too_few({Env("METAPS_BIN"), "ping", "--servers", "3", "--workers", "0"});
   EXPECT_EQ(too_few.Wait(), 2);
-  EXPECT_NE(too_few.stderr_text().find("--workers must be in [1, 65535], got 0"),
-            std::string::npos)
+  EXPECT_NE(too_few.stderr_text().find("--workers must be in [1, 65535], got 0"), std::string::npos)
       << too_few.stderr_text();
 }
 

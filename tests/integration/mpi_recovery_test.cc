@@ -38,8 +38,12 @@ class MpiRecoveryTest : public metaps::testing::CtrDataTest {
                                std::vector<std::string> extra = {}) {
     std::vector<std::string> argv;
     if (supervised) {
-      argv = {Env("METAPS_SOURCE_DIR") + "/launch/supervise.sh", "--max-restarts", "3",
-              "--backoff", "0", "--"};
+      argv = {Env("METAPS_SOURCE_DIR") + "/launch/supervise.sh",
+              "--max-restarts",
+              "3",
+              "--backoff",
+              "0",
+              "--"};
     }
     for (const std::string& a :
          {Env("METAPS_SOURCE_DIR") + "/launch/local.sh", std::string("2"), std::string("2"),
@@ -101,9 +105,7 @@ TEST_F(MpiRecoveryTest, KilledWorkerRecoversToTheSameMetrics) { KillAndRecover(4
 
 TEST_F(MpiRecoveryTest, KilledServerRecoversToTheSameMetrics) { KillAndRecover(1, "server"); }
 
-TEST_F(MpiRecoveryTest, KilledSchedulerRecoversToTheSameMetrics) {
-  KillAndRecover(0, "scheduler");
-}
+TEST_F(MpiRecoveryTest, KilledSchedulerRecoversToTheSameMetrics) { KillAndRecover(0, "scheduler"); }
 
 // Bad data fails every run at the same line before any checkpoint: the
 // supervisor restarts once, sees the same cause, and stops with it.
@@ -118,25 +120,26 @@ TEST_F(MpiRecoveryTest, SameFailureTwiceStopsWithItsCause) {
       out << (i == 7 ? "not\ta\tcriteo\tline" : line) << "\n";
     }
   }
-  std::vector<std::string> argv = {Env("METAPS_SOURCE_DIR") + "/launch/supervise.sh",
-                                    "--backoff",
-                                    "0",
-                                    "--",
-                                    Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
-                                    "1",
-                                    "1",
-                                    "--",
-                                    "train",
-                                    "--config",
-                                    Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
-                                    "--data",
-                                    bad,
-                                    "--set",
-                                    "data.format=criteo",
-                                    "--set",
-                                    "data.train=train.txt",
-                                    "--set",
-                                    "output_dir=" + bad + "/out"};
+  std::vector<std::string> argv = {
+      Env("METAPS_SOURCE_DIR") + "/launch/supervise.sh",
+      "--backoff",
+      "0",
+      "--",
+      Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
+      "1",
+      "1",
+      "--",
+      "train",
+      "--config",
+      Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+      "--data",
+      bad,
+      "--set",
+      "data.format=criteo",
+      "--set",
+      "data.train=train.txt",
+      "--set",
+      "output_dir=" + bad + "/out"};
   Subprocess job(argv);
   EXPECT_NE(job.Wait(), 0);
   const std::string err = job.stderr_text();

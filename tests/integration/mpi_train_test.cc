@@ -15,8 +15,8 @@ namespace metaps {
 namespace {
 
 using metaps::testing::Env;
-using metaps::testing::SplitMetric;
 using metaps::testing::ReadFile;
+using metaps::testing::SplitMetric;
 using metaps::testing::Subprocess;
 
 class MpiTrainTest : public metaps::testing::CtrDataTest {

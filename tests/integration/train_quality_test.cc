@@ -55,14 +55,15 @@ class TrainQualityTest : public ::testing::Test {
   }
   void SetUp() override {
     if (Env("METAPS_BIN").empty()) GTEST_SKIP() << "run through ctest";
-    if (sorted_ == nullptr) GTEST_SKIP() << "../shared/data/ml-latest-small is not beside the checkout";
+    if (sorted_ == nullptr)
+      GTEST_SKIP() << "../shared/data/ml-latest-small is not beside the checkout";
   }
   // Trains `job` in one process and returns its final JSON line.
   static std::string Train(const std::string& job, const std::string& data,
                            std::vector<std::string> sets = {}) {
-    std::vector<std::string> argv = {Env("METAPS_BIN"), "train", "--config",
-                                     Env("METAPS_SOURCE_DIR") + "/launch/jobs/" + job, "--data",
-                                     data, "--set", "training.ranking_k=0"};
+    std::vector<std::string> argv = {
+        Env("METAPS_BIN"), "train", "--config", Env("METAPS_SOURCE_DIR") + "/launch/jobs/" + job,
+        "--data",          data,    "--set",    "training.ranking_k=0"};
     for (const auto& s : sets) {
       argv.push_back("--set");
       argv.push_back(s);
@@ -113,12 +114,12 @@ TEST_F(TrainQualityTest, NcfIsAtLeastAsGoodAsMfOnTheSameInputs) {
 // worse overall.
 TEST_F(TrainQualityTest, MultiScenarioBeatsDeepfmOnTheSmallerScenarios) {
   const std::string data = fs::path(*shuffled_).parent_path().string() + "/scenarios";
-  Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "scenarios", "--rows", "200000",
-                  "--seed", "1", "--out", data});
+  Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "scenarios", "--rows", "200000", "--seed",
+                  "1", "--out", data});
   ASSERT_EQ(gen.Wait(), 0) << gen.stderr_text();
   const std::string multi = Train("scenarios.pbtxt", data);
-  const std::string deepfm = Train("scenarios.pbtxt", data,
-                                   {"model.family=deepfm", "model.num_scenarios=1"});
+  const std::string deepfm =
+      Train("scenarios.pbtxt", data, {"model.family=deepfm", "model.num_scenarios=1"});
   EXPECT_GT(SplitMetric(multi, "test", "auc"), SplitMetric(deepfm, "test", "auc")) << multi;
   for (const char* scenario : {"1", "2"}) {
     const std::string key = std::string("\"") + scenario + "\":{";
@@ -128,7 +129,8 @@ TEST_F(TrainQualityTest, MultiScenarioBeatsDeepfmOnTheSmallerScenarios) {
     ASSERT_NE(d, std::string::npos) << deepfm;
     const double multi_auc = SplitMetric(multi.substr(m), scenario, "auc");
     const double deepfm_auc = SplitMetric(deepfm.substr(d), scenario, "auc");
-    EXPECT_GT(multi_auc, deepfm_auc + 0.01) << "scenario " << scenario << "\n" << multi << "\n"
+    EXPECT_GT(multi_auc, deepfm_auc + 0.01) << "scenario " << scenario << "\n"
+                                            << multi << "\n"
                                             << deepfm;
   }
 }

@@ -1,13 +1,12 @@
 // Sizes read from checkpoint and export files are checked against the file
 // before anything is allocated (found by tests/fuzz/checkpoint_shard_fuzz):
 // a crafted count is a DataLoss naming the file, never a huge allocation.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/env.h"
 #include "common/hash.h"
@@ -54,15 +53,14 @@ class CheckpointSizesTest : public ::testing::Test {
 
 TEST_F(CheckpointSizesTest, ExportWithHugeTableCountIsDataLoss) {
   std::string body = "MPSEMBD1";
-  Put<uint32_t>(&body, 1);           // version
+  Put<uint32_t>(&body, 1);            // version
   Put<uint32_t>(&body, 0xffffffffu);  // num_tables
   const std::string path = WriteExport(body);
   const auto read = ReadExportedEmbeddings(env_, path);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status();
-  EXPECT_NE(read.status().message().find("4294967295 tables"), std::string::npos)
-      << read.status();
+  EXPECT_NE(read.status().message().find("4294967295 tables"), std::string::npos) << read.status();
 }
 
 TEST_F(CheckpointSizesTest, ExportWithHugeDimIsDataLoss) {
@@ -80,8 +78,7 @@ TEST_F(CheckpointSizesTest, ExportWithHugeDimIsDataLoss) {
   EXPECT_EQ(read.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(read.status().message().find(path), std::string::npos) << read.status();
   // A dim above 65536 is refused with the table's header, before its rows.
-  EXPECT_NE(read.status().message().find("bad table header"), std::string::npos)
-      << read.status();
+  EXPECT_NE(read.status().message().find("bad table header"), std::string::npos) << read.status();
 }
 
 TEST_F(CheckpointSizesTest, ShardWithHugeRowCountIsDataLoss) {
@@ -106,10 +103,10 @@ TEST_F(CheckpointSizesTest, ShardWithHugeRowCountIsDataLoss) {
   Put<int64_t>(&shard, 2);   // step
   Put<uint32_t>(&shard, 1);  // table id
   PutName(&shard, "emb");
-  Put<int32_t>(&shard, 4);                        // dim
+  Put<int32_t>(&shard, 4);  // dim
   Put<int32_t>(&shard, manifest.tables[0].row_floats);
-  Put<int32_t>(&shard, 0);                        // optimizer
-  Put<uint64_t>(&shard, uint64_t{1} << 60);       // rows
+  Put<int32_t>(&shard, 0);                   // optimizer
+  Put<uint64_t>(&shard, uint64_t{1} << 60);  // rows
   shard += "MPSSEND1";
   const std::string dir = CheckpointStepDir(root_, 2);
   ASSERT_TRUE(env_->CreateDir(dir).ok());

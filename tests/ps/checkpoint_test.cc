@@ -209,7 +209,7 @@ TEST_F(CheckpointTest, FaultInjectionEnvDropsWhatWasNotSynced) {
   };
   write("a", "durable ", "lost");
   write("b", "", "never synced");
-  ASSERT_TRUE(env.SyncDir(root_).ok());  // a and b exist for good, a's first 8 bytes
+  ASSERT_TRUE(env.SyncDir(root_).ok());    // a and b exist for good, a's first 8 bytes
   write("c", "synced data", " and more");  // its directory entry is never synced
   ASSERT_TRUE(env.RenameFile(JoinPath(root_, "a"), JoinPath(root_, "renamed")).ok());
   ASSERT_TRUE(env.DeleteFile(old_file).ok());
@@ -359,9 +359,9 @@ void RewriteShard(const std::string& root, int index, const std::string& data) {
   auto m = ReadManifest(Env::Default(), root);
   ASSERT_TRUE(m.ok()) << m.status();
   ShardFileInfo& f = m->files[index];
-  ASSERT_TRUE(WriteFileAtomically(Env::Default(),
-                                  JoinPath(CheckpointStepDir(root, m->step), f.name), data)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(Env::Default(), JoinPath(CheckpointStepDir(root, m->step), f.name), data)
+          .ok());
   f.size = data.size();
   f.crc32c = Crc32c(data.data(), data.size());
   RewriteManifest(root, *m);
@@ -381,9 +381,9 @@ TEST_F(CheckpointTest, ManifestListingAShardTwiceIsDataLossNamingItAndTheIndex) 
   auto bad = ReadManifest(env_, root_);
   EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
   // Lines 1-5 are the header and the table; the files are lines 6 and 7.
-  EXPECT_NE(bad.status().message().find(path + ":7: shard index 0 is listed twice (also " +
-                                        path + ":6)"),
-            std::string::npos)
+  EXPECT_NE(
+      bad.status().message().find(path + ":7: shard index 0 is listed twice (also " + path + ":6)"),
+      std::string::npos)
       << bad.status();
   // Built in memory, the same manifest is refused by the loader itself.
   Server r(specs);
@@ -398,9 +398,9 @@ TEST_F(CheckpointTest, ManifestListingAShardTwiceIsDataLossNamingItAndTheIndex) 
   RewriteManifest(root_, same_file);
   bad = ReadManifest(env_, root_);
   EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(bad.status().message().find(
-                ":7: shard file 'shard-00000-of-00002.bin' is listed twice"),
-            std::string::npos)
+  EXPECT_NE(
+      bad.status().message().find(":7: shard file 'shard-00000-of-00002.bin' is listed twice"),
+      std::string::npos)
       << bad.status();
 
   // An index out of range.
@@ -422,9 +422,8 @@ TEST_F(CheckpointTest, ShardFileNamesStayInTheStepDirectory) {
   ASSERT_TRUE(SaveAll(env_, root_, {&s}, 3).ok());
   auto good = ReadManifest(env_, root_);
   ASSERT_TRUE(good.ok());
-  for (const std::string name :
-       {"../step-3/shard-00000-of-00001.bin", "../../etc/passwd", "sub/shard.bin", "/abs.bin",
-        "..", ".", "a..b", "back\\slash"}) {
+  for (const std::string name : {"../step-3/shard-00000-of-00001.bin", "../../etc/passwd",
+                                 "sub/shard.bin", "/abs.bin", "..", ".", "a..b", "back\\slash"}) {
     SCOPED_TRACE(name);
     Manifest m = *good;
     m.files[0].name = name;

@@ -159,8 +159,8 @@ TEST(OptimizerRulesTest, AdamWithDecoupledDecay) {
     for (int i = 0; i < kDim; ++i) {
       m[i] = b1 * m[i] + (1 - b1) * kGrads[t][i];
       v[i] = b2 * v[i] + (1 - b2) * kGrads[t][i] * kGrads[t][i];
-      const double step = (m[i] / (1 - std::pow(b1, t + 1))) /
-                          (std::sqrt(v[i] / (1 - std::pow(b2, t + 1))) + eps);
+      const double step =
+          (m[i] / (1 - std::pow(b1, t + 1))) / (std::sqrt(v[i] / (1 - std::pow(b2, t + 1))) + eps);
       w[i] = (1 - lr * dwd) * w[i] - lr * step;
     }
     ApplyOptimizer(p, row, Grad(t).data(), kDim);

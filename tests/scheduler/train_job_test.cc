@@ -82,7 +82,8 @@ TEST_F(TrainJobTest, TwoWorkersPartialsMergeToOneWorkersMetrics) {
       p->gauc.Add(user, score, label);
     }
   }
-  TrainJob one(view_, TrainReport{"deepfm", "", 0, {}}), two(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob one(view_, TrainReport{"deepfm", "", 0, {}}),
+      two(view_, TrainReport{"deepfm", "", 0, {}});
   const auto a = Eval(&one, {&whole});
   const auto b = Eval(&two, {&halves[0], &halves[1]});
   EXPECT_EQ(a, b);  // every number, bit for bit
@@ -210,22 +211,28 @@ TEST(ControlCodecTest, EveryFieldIsChecked) {
   control::ServerSync m;
   m.set_version(kControlVersion + 1);
   m.set_action(control::ServerSync::END);
-  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x").status().message().find(
-                "ServerSync.version 2, this build speaks 1"),
+  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x")
+                .status()
+                .message()
+                .find("ServerSync.version 2, this build speaks 1"),
             std::string::npos);
   m.set_version(kControlVersion);
   m.set_action(control::ServerSync::ACTION_UNSPECIFIED);
   m.set_step(3);
-  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x").status().message().find(
-                "ServerSync.action 0 is not an action"),
+  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x")
+                .status()
+                .message()
+                .find("ServerSync.action 0 is not an action"),
             std::string::npos);
   m.set_action(static_cast<control::ServerSync::Action>(99));
   EXPECT_EQ(DecodeServerSync(m.SerializeAsString(), "x").status().code(),
             StatusCode::kProtocolError);
   m.set_action(control::ServerSync::RESTORE);
   m.set_step(-1);
-  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x").status().message().find(
-                "ServerSync.step -1 is negative"),
+  EXPECT_NE(DecodeServerSync(m.SerializeAsString(), "x")
+                .status()
+                .message()
+                .find("ServerSync.step -1 is negative"),
             std::string::npos);
   auto ok = DecodeServerSync(EncodeServerSync(control::ServerSync::RESTORE, 7), "x");
   ASSERT_TRUE(ok.ok()) << ok.status();
@@ -241,8 +248,8 @@ TEST(ControlCodecTest, EarlyStopMessagesRoundTripAndAreChecked) {
   state.best_value = 0.4587;
   state.last_step = 1252;
   state.bad_evals = 1;
-  auto answer = DecodeEarlyStopAnswer(
-      EncodeEarlyStopAnswer(EarlyStopper::Decision::kStop, state), "early/1252 reply");
+  auto answer = DecodeEarlyStopAnswer(EncodeEarlyStopAnswer(EarlyStopper::Decision::kStop, state),
+                                      "early/1252 reply");
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(answer->first, EarlyStopper::Decision::kStop);
   EXPECT_EQ(answer->second.Serialize(), state.Serialize());
@@ -250,9 +257,9 @@ TEST(ControlCodecTest, EarlyStopMessagesRoundTripAndAreChecked) {
   bad.set_version(kControlVersion);
   bad.set_decision(control::EarlyStopAnswer::IMPROVED);
   bad.mutable_state()->set_bad_evals(-2);
-  EXPECT_NE(DecodeEarlyStopAnswer(bad.SerializeAsString(), "x").status().message().find(
-                "negative count"),
-            std::string::npos);
+  EXPECT_NE(
+      DecodeEarlyStopAnswer(bad.SerializeAsString(), "x").status().message().find("negative count"),
+      std::string::npos);
   EXPECT_EQ(DecodeEarlyStopReport(EncodeEarlyStopReport(4), "x").value(), 4);
   EXPECT_EQ(DecodeEarlyStopReport(EncodeEarlyStopReport(-1), "x").status().code(),
             StatusCode::kProtocolError);

@@ -470,7 +470,7 @@ TEST(CheckDataSourcesTest, OpensTheReadersBeforeTraining) {
   ASSERT_TRUE(contradicted.ok()) << contradicted.status();
   status = CheckDataSources(*contradicted, dir);
   EXPECT_TRUE(Contains(status.message(), dir + "/train.csv:3: scenario id 5 is not below "
-                                                 "model.num_scenarios 2"))
+                                               "model.num_scenarios 2"))
       << status;
 }
 

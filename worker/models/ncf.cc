@@ -46,7 +46,8 @@ class NcfModel final : public ModelFamily {
   void InitDense(uint64_t seed, float* dense) const override {
     mlp_.Init(seed, dense);
     if (options_.hidden.empty()) {
-      std::fill(dense + mlp_.dense_offset(), dense + mlp_.dense_offset() + dim_, 1.0f);  // W_0: dim x 1
+      std::fill(dense + mlp_.dense_offset(), dense + mlp_.dense_offset() + dim_,
+                1.0f);  // W_0: dim x 1
     }
     dense[mlp_.OutputBiasOffset()] = options_.global_bias;
   }
