@@ -48,13 +48,18 @@ Status SchedulerClient::Register() {
   return CallAndWait(std::move(m)).status();
 }
 
+Message SchedulerClient::GatherRequest(const std::string& name, uint32_t group) const {
+  Message m = MakeMessage(wire::BARRIER, view_.my_rank);
+  m.header.mutable_control()->set_name(name);
+  m.header.mutable_control()->set_group(group);
+  return m;
+}
+
 StatusOr<Message> SchedulerClient::Gather(const std::string& name, uint32_t group,
                                           const std::string& text,
                                           std::vector<zmq::message_t> frames) {
   RETURN_IF_ERROR(job_status());
-  Message m = MakeMessage(wire::BARRIER, view_.my_rank);
-  m.header.mutable_control()->set_name(name);
-  m.header.mutable_control()->set_group(group);
+  Message m = GatherRequest(name, group);
   m.header.mutable_control()->set_text(text);
   m.frames = std::move(frames);
   return CallAndWait(std::move(m));
@@ -63,9 +68,7 @@ StatusOr<Message> SchedulerClient::Gather(const std::string& name, uint32_t grou
 StatusOr<Message> SchedulerClient::GatherPayload(const std::string& name, uint32_t group,
                                                  std::string payload) {
   RETURN_IF_ERROR(job_status());
-  Message m = MakeMessage(wire::BARRIER, view_.my_rank);
-  m.header.mutable_control()->set_name(name);
-  m.header.mutable_control()->set_group(group);
+  Message m = GatherRequest(name, group);
   m.header.mutable_control()->set_payload(std::move(payload));
   return CallAndWait(std::move(m));
 }

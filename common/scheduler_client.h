@@ -64,6 +64,8 @@ class SchedulerClient {
 
  private:
   StatusOr<Message> CallAndWait(Message request);
+  // A BARRIER request for gather `name` of `group`.
+  Message GatherRequest(const std::string& name, uint32_t group) const;
   void HeartbeatLoop();
   void Fail(const Status& status);
 

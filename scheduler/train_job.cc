@@ -264,11 +264,10 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
       const std::string& payload = e.request.header.control().payload();
       const std::string from = name + " from rank " + std::to_string(e.rank);
       if (!resume && role == wire::WORKER) {
-        ASSIGN_OR_RETURN(auto sync, DecodeServerSync(payload, from));
+        RETURN_IF_ERROR(DecodeServerSync(payload, from).status());
         if (!reply->payload().empty() && reply->payload() != payload) {
           return ProtocolError(from + ": ServerSync differs from another worker's");
         }
-        (void)sync;
         reply->set_payload(payload);
       }
       if (resume && role == wire::SERVER) {

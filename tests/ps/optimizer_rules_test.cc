@@ -176,7 +176,7 @@ TEST(OptimizerRulesTest, DecoupledDecayAloneShrinksByItsFactor) {
     p.kind = kind;
     p.lr = 0.1f;
     p.decoupled_weight_decay = 0.2f;
-    float row[2 * kDim] = {0.5f, -1.0f};
+    float row[3 * kDim + 1] = {0.5f, -1.0f};  // room for any kind's state
     InitOptimizerState(p, row, kDim);
     const float zero[kDim] = {0, 0};
     ApplyOptimizer(p, row, zero, kDim);
