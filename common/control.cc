@@ -196,4 +196,113 @@ StatusOr<EarlyStopResumed> DecodeEarlyStopResume(const std::string& payload,
   return r;
 }
 
+std::string EncodeShardSaved(const ShardRecord& shard) {
+  control::ShardSaved m;
+  m.set_version(kControlVersion);
+  m.set_server_index(shard.server_index);
+  m.set_name(shard.name);
+  m.set_size(shard.size);
+  m.set_crc32c(shard.crc32c);
+  return m.SerializeAsString();
+}
+
+StatusOr<ShardRecord> DecodeShardSaved(const std::string& payload, int servers,
+                                       const std::string& from) {
+  ASSIGN_OR_RETURN(control::ShardSaved m, Parse<control::ShardSaved>(payload, from));
+  if (m.server_index() < 0 || m.server_index() >= servers) {
+    return ProtocolError(from + ": ShardSaved.server_index " + std::to_string(m.server_index()) +
+                         " is not in [0, " + std::to_string(servers) + ")");
+  }
+  const std::string& name = m.name();
+  if (name.empty() || name.size() > 255 || name == "." || name == ".." ||
+      name.find_first_of(std::string("/\\\0", 3)) != std::string::npos) {
+    return ProtocolError(from + ": ShardSaved.name is not a plain file name");
+  }
+  ShardRecord r;
+  r.server_index = m.server_index();
+  r.name = name;
+  r.size = m.size();
+  r.crc32c = m.crc32c();
+  return r;
+}
+
+std::string EncodeCollected(const std::vector<std::string>& payloads) {
+  control::Collected m;
+  m.set_version(kControlVersion);
+  for (const auto& p : payloads) m.add_payloads(p);
+  return m.SerializeAsString();
+}
+
+StatusOr<std::vector<std::string>> DecodeCollected(const std::string& payload, size_t expected,
+                                                   const std::string& from) {
+  ASSIGN_OR_RETURN(control::Collected m, Parse<control::Collected>(payload, from));
+  if (static_cast<size_t>(m.payloads_size()) != expected) {
+    return ProtocolError(from + ": Collected has " + std::to_string(m.payloads_size()) +
+                         " payloads, expected " + std::to_string(expected));
+  }
+  return std::vector<std::string>(m.payloads().begin(), m.payloads().end());
+}
+
+std::string EncodeEvalPartial(bool binary) {
+  control::EvalPartial m;
+  m.set_version(kControlVersion);
+  m.set_kind(binary ? control::EvalPartial::BINARY : control::EvalPartial::REGRESSION);
+  return m.SerializeAsString();
+}
+
+StatusOr<bool> DecodeEvalPartialIsBinary(const std::string& payload, const std::string& from) {
+  ASSIGN_OR_RETURN(control::EvalPartial m, Parse<control::EvalPartial>(payload, from));
+  if (m.kind() == control::EvalPartial::BINARY) return true;
+  if (m.kind() == control::EvalPartial::REGRESSION) return false;
+  return ProtocolError(from + ": EvalPartial.kind " + std::to_string(m.kind()) + " is not a kind");
+}
+
+std::string EncodeTableCounts(control::TableCounts counts) {
+  counts.set_version(kControlVersion);
+  return counts.SerializeAsString();
+}
+
+StatusOr<control::TableCounts> DecodeTableCounts(const std::string& payload,
+                                                 const std::string& from) {
+  ASSIGN_OR_RETURN(control::TableCounts m, Parse<control::TableCounts>(payload, from));
+  if (m.rows() < 0 || m.admitted() < 0 || m.pending_admission() < 0 || m.evicted() < 0) {
+    return ProtocolError(from + ": TableCounts has a negative count");
+  }
+  return m;
+}
+
+std::string EncodeBenchPsResult(control::BenchPsResult result) {
+  result.set_version(kControlVersion);
+  return result.SerializeAsString();
+}
+
+StatusOr<control::BenchPsResult> DecodeBenchPsResult(const std::string& payload,
+                                                     const std::string& from) {
+  ASSIGN_OR_RETURN(control::BenchPsResult m, Parse<control::BenchPsResult>(payload, from));
+  RETURN_IF_ERROR(CheckAmount(m.pull_rows(), from, "BenchPsResult.pull_rows"));
+  RETURN_IF_ERROR(CheckAmount(m.push_rows(), from, "BenchPsResult.push_rows"));
+  RETURN_IF_ERROR(CheckAmount(m.pull_s(), from, "BenchPsResult.pull_s"));
+  RETURN_IF_ERROR(CheckAmount(m.push_s(), from, "BenchPsResult.push_s"));
+  for (double v : m.pull_ms()) RETURN_IF_ERROR(CheckAmount(v, from, "BenchPsResult.pull_ms"));
+  for (double v : m.push_ms()) RETURN_IF_ERROR(CheckAmount(v, from, "BenchPsResult.push_ms"));
+  return m;
+}
+
+std::string EncodePingReport(control::PingReport report) {
+  report.set_version(kControlVersion);
+  return report.SerializeAsString();
+}
+
+StatusOr<control::PingReport> DecodePingReport(const std::string& payload,
+                                               const std::string& from) {
+  ASSIGN_OR_RETURN(control::PingReport m, Parse<control::PingReport>(payload, from));
+  RETURN_IF_ERROR(CheckAmount(m.bandwidth_s(), from, "PingReport.bandwidth_s"));
+  for (double v : m.rtt_us()) RETURN_IF_ERROR(CheckAmount(v, from, "PingReport.rtt_us"));
+  for (const auto& p : m.pairs()) {
+    RETURN_IF_ERROR(CheckAmount(p.bytes(), from, "PingReport.pairs.bytes"));
+    RETURN_IF_ERROR(CheckAmount(p.seconds(), from, "PingReport.pairs.seconds"));
+  }
+  return m;
+}
+
 }  // namespace metaps

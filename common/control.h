@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/early_stop.h"
 #include "common/proto/control.pb.h"
@@ -44,5 +45,39 @@ struct EarlyStopResumed {
 };
 StatusOr<EarlyStopResumed> DecodeEarlyStopResume(const std::string& payload,
                                                  const std::string& from);
+
+// Checkpoints (ps/server.cc): gather "collect/checkpoint/<step>" carries each
+// server's ShardSaved; every "collect/..." gather is answered with Collected.
+struct ShardRecord {
+  int server_index = 0;
+  std::string name;
+  uint64_t size = 0;
+  uint32_t crc32c = 0;
+};
+std::string EncodeShardSaved(const ShardRecord& shard);
+// Checks server_index against `servers` and that the name is a plain file name.
+StatusOr<ShardRecord> DecodeShardSaved(const std::string& payload, int servers,
+                                       const std::string& from);
+std::string EncodeCollected(const std::vector<std::string>& payloads);
+// Exactly `expected` payloads, or a ProtocolError.
+StatusOr<std::vector<std::string>> DecodeCollected(const std::string& payload, size_t expected,
+                                                   const std::string& from);
+
+// Eval partials: which accumulator frame 0 holds.
+std::string EncodeEvalPartial(bool binary);
+StatusOr<bool> DecodeEvalPartialIsBinary(const std::string& payload, const std::string& from);
+
+// bench-ps: a server's table counters and a worker's result.
+std::string EncodeTableCounts(control::TableCounts counts);
+StatusOr<control::TableCounts> DecodeTableCounts(const std::string& payload,
+                                                 const std::string& from);
+std::string EncodeBenchPsResult(control::BenchPsResult result);
+StatusOr<control::BenchPsResult> DecodeBenchPsResult(const std::string& payload,
+                                                     const std::string& from);
+
+// ping: one worker's round. Amounts are checked here; that the server ranks
+// are this job's servers, each once, is the ping job's check.
+std::string EncodePingReport(control::PingReport report);
+StatusOr<control::PingReport> DecodePingReport(const std::string& payload, const std::string& from);
 
 }  // namespace metaps

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "common/wire.h"
@@ -23,6 +24,18 @@ constexpr size_t kValueChunkBytes = 4 << 20;
 // Rows per chunk for rows of `dim` floats (at least one).
 inline size_t RowsPerChunk(int dim) {
   return std::max<size_t>(1, kValueChunkBytes / (static_cast<size_t>(dim) * sizeof(float)));
+}
+
+// The largest frame a parameter server serving tables of at least `min_dim`
+// floats a row needs to accept: a value chunk (kValueChunkBytes), or the keys
+// frame of the largest request it serves (8 bytes a key, at most
+// RowsPerChunk(min_dim) rows in each of kMaxFrames value frames), and never
+// under 8 MiB (a monitor's ping payload). A server's socket refuses larger
+// frames before allocating them (ZMQ_MAXMSGSIZE).
+inline int64_t ServerFrameLimit(int min_dim) {
+  const int64_t keys = static_cast<int64_t>(RowsPerChunk(min_dim)) * kMaxFrames;
+  return std::max<int64_t>({int64_t{8} << 20, static_cast<int64_t>(kValueChunkBytes),
+                            keys * static_cast<int64_t>(sizeof(uint64_t)) + (int64_t{64} << 10)});
 }
 
 // Checks that frames[first..] hold exactly `rows` rows of `dim` floats in

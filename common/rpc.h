@@ -69,6 +69,7 @@ class RpcServer {
     int world_size = 0;                 // senders must be ranks below this
     std::chrono::milliseconds tick{0};  // 0: no tick handler calls
     bool watch_connections = false;     // call the DisconnectHandler
+    int64_t max_frame_bytes = 0;        // > 0: below the transport's limit
   };
 
   static StatusOr<std::unique_ptr<RpcServer>> Create(Transport* transport, const CurveKeyPair& keys,

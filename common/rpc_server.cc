@@ -31,7 +31,8 @@ StatusOr<std::unique_ptr<RpcServer>> RpcServer::Create(Transport* transport,
                                                        const CurveKeyPair& keys,
                                                        const Options& options) {
   std::unique_ptr<RpcServer> s(new RpcServer(transport, options));
-  ASSIGN_OR_RETURN(s->router_, transport->BindService(options.name, keys, &s->endpoint_));
+  ASSIGN_OR_RETURN(s->router_, transport->BindService(options.name, keys, &s->endpoint_,
+                                                      options.max_frame_bytes));
   try {
     const std::string wake = UniqueInprocName("server-wake", s.get());
     s->wake_pull_ = zmq::socket_t(transport->context(), zmq::socket_type::pull);

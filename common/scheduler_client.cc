@@ -66,10 +66,12 @@ StatusOr<Message> SchedulerClient::Gather(const std::string& name, uint32_t grou
 }
 
 StatusOr<Message> SchedulerClient::GatherPayload(const std::string& name, uint32_t group,
-                                                 std::string payload) {
+                                                 std::string payload,
+                                                 std::vector<zmq::message_t> frames) {
   RETURN_IF_ERROR(job_status());
   Message m = GatherRequest(name, group);
   m.header.mutable_control()->set_payload(std::move(payload));
+  m.frames = std::move(frames);
   return CallAndWait(std::move(m));
 }
 

@@ -43,7 +43,8 @@ class SchedulerClient {
   StatusOr<Message> Gather(const std::string& name, uint32_t group, const std::string& text = "",
                            std::vector<zmq::message_t> frames = {});
   // The same, sending a typed control message (common/control.h) as payload.
-  StatusOr<Message> GatherPayload(const std::string& name, uint32_t group, std::string payload);
+  StatusOr<Message> GatherPayload(const std::string& name, uint32_t group, std::string payload,
+                                  std::vector<zmq::message_t> frames = {});
   Status Barrier(const std::string& name, uint32_t group) { return Gather(name, group).status(); }
   // Workers: reports that step `clock` is finished (its pushes acknowledged)
   // and returns once the job's consistency model lets this worker start the

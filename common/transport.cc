@@ -1,5 +1,6 @@
 #include "common/transport.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <zmq_addon.hpp>
@@ -131,14 +132,16 @@ void Transport::Authorize(const std::string& public_key, int rank) {
 ZapStats Transport::zap_stats() const { return {accepted_.load(), refused_.load()}; }
 
 StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const CurveKeyPair& keys,
-                                               std::string* endpoint) {
+                                               std::string* endpoint, int64_t max_frame_bytes) {
   try {
     zmq::socket_t socket(context_, zmq::socket_type::router);
     // Replies queued at close (the last shutdown release) still go out.
     socket.set(zmq::sockopt::linger, 1000);
     socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
     socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
-    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    socket.set(zmq::sockopt::maxmsgsize, max_frame_bytes > 0
+                                             ? std::min(max_frame_bytes, options_.max_message_bytes)
+                                             : options_.max_message_bytes);
     // Replies go out with dontwait: a peer that went away (EHOSTUNREACH) or
     // stopped reading (EAGAIN at the high-water mark) costs a counted drop,
     // never a blocked loop (RpcServer::Reply).

@@ -83,8 +83,10 @@ class Transport {
 
   // Binds a ROUTER on an ephemeral port (tcp) or inproc://metaps-<name>, and
   // returns it with the endpoint peers should connect to.
+  // `max_frame_bytes` > 0 lowers the socket's frame limit below the
+  // transport's (a server's, derived from its tables' dims).
   StatusOr<zmq::socket_t> BindService(const std::string& name, const CurveKeyPair& keys,
-                                      std::string* endpoint);
+                                      std::string* endpoint, int64_t max_frame_bytes = 0);
   // A DEALER connected to `endpoint`. With CURVE, `server_public_key` must be
   // the service's key, and `keys` are this rank's own pair. `routing_id` is
   // only a label: the socket sets none, so the ROUTER assigns a unique one

@@ -1,8 +1,10 @@
 // `metaps bench-ps`: parameter-server throughput under a real cluster.
 #include <iostream>
 
+#include "common/control.h"
 #include "common/env.h"
 #include "common/logging.h"
+#include "common/ps_messages.h"
 #include "launch/cluster_runner.h"
 #include "launch/subcommands.h"
 #include "ps/checkpoint.h"
@@ -92,6 +94,7 @@ int BenchPsCommand(int argc, char** argv) {
 
   bool scheduler_here = false, reported = false;
   JobRoles roles;
+  roles.server_max_frame_bytes = ServerFrameLimit(table.dim);
   roles.scheduler = [&](RankContext& ctx) -> Status {
     BenchPsReport report{table.dim, options.workload.keys_per_request,
                          optimizer, dist,
@@ -119,12 +122,14 @@ int BenchPsCommand(int argc, char** argv) {
                                               restored_step + steps, "bench-ps"));
       }
       TableStats t = server.tables()[0]->stats();
-      RETURN_IF_ERROR(scheduler
-                          .Gather("bench-ps/tables", kGroupServers,
-                                  std::to_string(t.rows) + " " + std::to_string(t.admitted) + " " +
-                                      std::to_string(t.pending_admission) + " " +
-                                      std::to_string(t.evicted))
-                          .status());
+      control::TableCounts counts;
+      counts.set_rows(static_cast<int64_t>(t.rows));
+      counts.set_admitted(static_cast<int64_t>(t.admitted));
+      counts.set_pending_admission(static_cast<int64_t>(t.pending_admission));
+      counts.set_evicted(static_cast<int64_t>(t.evicted));
+      RETURN_IF_ERROR(
+          scheduler.GatherPayload("bench-ps/tables", kGroupServers, EncodeTableCounts(counts))
+              .status());
       if (export_dir.empty()) return Status::Ok();
       RETURN_IF_ERROR(env->CreateDir(export_dir));
       const int index = ctx.view.layout.ServerIndex(ctx.view.my_rank);
@@ -139,11 +144,17 @@ int BenchPsCommand(int argc, char** argv) {
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
       ASSIGN_OR_RETURN(BenchPsResult r,
                        RunBenchPs(&ps, ctx.view.layout.WorkerIndex(ctx.view.my_rank), options));
+      control::BenchPsResult result;
+      result.set_pull_rows(r.pull_rows);
+      result.set_push_rows(r.push_rows);
+      result.set_pull_s(r.pull_seconds);
+      result.set_push_s(r.push_seconds);
+      *result.mutable_pull_ms() = {r.pull_ms.begin(), r.pull_ms.end()};
+      *result.mutable_push_ms() = {r.push_ms.begin(), r.push_ms.end()};
+      // A frame, not the header's payload: one latency per request can
+      // outgrow the header limit on a long run.
       std::vector<zmq::message_t> frames;
-      const double totals[4] = {r.pull_rows, r.push_rows, r.pull_seconds, r.push_seconds};
-      frames.emplace_back(totals, sizeof(totals));
-      frames.emplace_back(r.pull_ms.data(), r.pull_ms.size() * sizeof(double));
-      frames.emplace_back(r.push_ms.data(), r.push_ms.size() * sizeof(double));
+      frames.emplace_back(EncodeBenchPsResult(result));
       RETURN_IF_ERROR(
           scheduler.Gather("bench-ps/result", kGroupWorkers, "", std::move(frames)).status());
       return scheduler.Barrier("ps/quiesce", kGroupMembers);

@@ -82,7 +82,10 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
     server_options.watch_connections = true;
   }
   // Servers expire held BSP pushes when a worker's connection closes.
-  if (role == wire::SERVER) server_options.watch_connections = true;
+  if (role == wire::SERVER) {
+    server_options.watch_connections = true;
+    server_options.max_frame_bytes = roles.server_max_frame_bytes;
+  }
   ASSIGN_OR_RETURN(auto rpc_server, RpcServer::Create(transport, keys, server_options));
 
   wire::PeerInfo mine;

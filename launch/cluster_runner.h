@@ -50,6 +50,9 @@ struct RankContext {
 using RoleMain = std::function<Status(RankContext&)>;
 struct JobRoles {
   RoleMain scheduler, server, worker;
+  // > 0: the servers' frame limit when it is below --max-message-mb (the
+  // job's ServerFrameLimit, derived from its tables' dims).
+  int64_t server_max_frame_bytes = 0;
 };
 
 // Runs the job; returns the process exit code. Under mpirun a failing rank

@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/control.h"
 #include "common/curve_keys.h"
 #include "common/logging.h"
 #include "launch/cluster_runner.h"
@@ -95,8 +96,8 @@ int PingCommand(int argc, char** argv) {
       for (int round = 1;; ++round) {
         PingRound result = PingServers(ctx.rpc_client, ctx.view, options, payload);
         std::vector<zmq::message_t> frames;
-        frames.emplace_back(result.rtt_us.data(), result.rtt_us.size() * sizeof(double));
-        frames.emplace_back(result.report.data(), result.report.size() * sizeof(double));
+        // A frame, not the header's payload: --rtt-samples can make it large.
+        frames.emplace_back(EncodePingReport(std::move(result.report)));
         ASSIGN_OR_RETURN(Message decision, scheduler.Gather("ping/" + std::to_string(round),
                                                             kGroupWorkers, "", std::move(frames)));
         if (decision.header.control().value() == 0) return Status::Ok();

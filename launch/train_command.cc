@@ -1,10 +1,12 @@
 // `metaps train --config JOB [--data DIR] [--set field=value ...]`: trains a
 // job's model across the cluster and prints {"event":"done",...} last.
+#include <algorithm>
 #include <iostream>
 
 #include "common/env.h"
 #include "common/job_config.h"
 #include "common/logging.h"
+#include "common/ps_messages.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "launch/subcommands.h"
 #include "ps/checkpoint.h"
@@ -152,6 +154,9 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   }
   bool scheduler_here = false, done = false;
   JobRoles roles;
+  // Every request carries the same keys to both tables, so no legitimate
+  // keys frame exceeds what the wider table serves in one request.
+  roles.server_max_frame_bytes = ServerFrameLimit(std::max(embedding->dim, linear->dim));
   roles.scheduler = [&](RankContext& ctx) -> Status {
     TrainReport report{job.model().family(), command == "train" ? job.output_dir() : "",
                        job.training().max_steps(), std::nullopt};

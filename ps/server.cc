@@ -1,7 +1,8 @@
 #include "ps/server.h"
 
-#include <sstream>
+#include <vector>
 
+#include "common/control.h"
 #include "common/logging.h"
 #include "common/partition.h"
 #include "common/ps_messages.h"
@@ -25,25 +26,38 @@ Status ParameterServer::SaveCheckpoint(Env* env, SchedulerClient* scheduler,
   const int servers = view_.layout.num_servers();
   ShardFileInfo info;
   RETURN_IF_ERROR(SaveShard(env, root, index, servers, tables(), step, &info));
-  std::ostringstream mine;
-  mine << info.server_index << ' ' << info.name << ' ' << info.size << ' ' << info.crc32c;
-  ASSIGN_OR_RETURN(Message all, scheduler->Gather("collect/checkpoint/" + std::to_string(step),
-                                                  kGroupServers, mine.str()));
+  ShardRecord mine;
+  mine.server_index = info.server_index;
+  mine.name = info.name;
+  mine.size = info.size;
+  mine.crc32c = info.crc32c;
+  const std::string gather = "collect/checkpoint/" + std::to_string(step);
+  ASSIGN_OR_RETURN(Message all,
+                   scheduler->GatherPayload(gather, kGroupServers, EncodeShardSaved(mine)));
   if (index != 0) return Status::Ok();
+  const std::string from = gather + " from the scheduler";
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> payloads,
+      DecodeCollected(all.header.control().payload(), static_cast<size_t>(servers), from));
   Manifest manifest;
   manifest.job_name = job_name;
   manifest.step = step;
   manifest.num_servers = servers;
   for (const EmbeddingTable* t : tables()) manifest.tables.push_back(DescribeTable(*t));
-  std::istringstream lines(all.header.control().text());
-  ShardFileInfo file;
-  while (lines >> file.server_index >> file.name >> file.size >> file.crc32c) {
+  std::vector<bool> seen(static_cast<size_t>(servers), false);
+  for (const std::string& payload : payloads) {
+    ASSIGN_OR_RETURN(ShardRecord shard, DecodeShardSaved(payload, servers, from));
+    if (seen[static_cast<size_t>(shard.server_index)]) {
+      return ProtocolError(from + ": shard of server " + std::to_string(shard.server_index) +
+                           " reported twice");
+    }
+    seen[static_cast<size_t>(shard.server_index)] = true;
+    ShardFileInfo file;
+    file.server_index = shard.server_index;
+    file.name = shard.name;
+    file.size = shard.size;
+    file.crc32c = shard.crc32c;
     manifest.files.push_back(file);
-  }
-  if (static_cast<int>(manifest.files.size()) != servers) {
-    return Internal("checkpoint step " + std::to_string(step) + ": got " +
-                    std::to_string(manifest.files.size()) + " shard records for " +
-                    std::to_string(servers) + " servers");
   }
   RETURN_IF_ERROR(WriteManifest(env, root, manifest));
   METAPS_LOG(INFO) << "checkpoint of step " << step << " written to "

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/control.h"
 #include "scheduler/percentile.h"
 
 namespace metaps {
@@ -14,15 +15,13 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
   if (name == "bench-ps/tables") {
     long long rows = 0, admitted = 0, pending = 0, evicted = 0;
     for (auto& e : entries) {
-      long long r, a, p, v;
-      if (std::sscanf(e.request.header.control().text().c_str(), "%lld %lld %lld %lld", &r, &a, &p,
-                      &v) != 4) {
-        return ProtocolError("rank " + std::to_string(e.rank) + " sent malformed table counts");
-      }
-      rows += r;
-      admitted += a;
-      pending += p;
-      evicted += v;
+      ASSIGN_OR_RETURN(
+          control::TableCounts c,
+          DecodeTableCounts(e.request.header.control().payload(), view_.Describe(e.rank)));
+      rows += c.rows();
+      admitted += c.admitted();
+      pending += c.pending_admission();
+      evicted += c.evicted();
     }
     char counts[256];
     std::snprintf(counts, sizeof(counts),
@@ -41,19 +40,18 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
   std::vector<double> pull_ms, push_ms;
   for (auto& e : entries) {
     const Message& m = e.request;
-    if (m.frames.size() != 3 || m.frames[0].size() != 4 * sizeof(double) ||
-        m.frames[1].size() % sizeof(double) || m.frames[2].size() % sizeof(double)) {
-      return ProtocolError("rank " + std::to_string(e.rank) + " sent a malformed bench report");
+    if (m.frames.size() != 1) {
+      return ProtocolError(view_.Describe(e.rank) + " sent a bench report in " +
+                           std::to_string(m.frames.size()) + " frames, not 1");
     }
-    const double* f = m.FrameAs<double>(0);
-    pull_rows += f[0];
-    push_rows += f[1];
-    pull_s = std::max(pull_s, f[2]);
-    push_s = std::max(push_s, f[3]);
-    pull_ms.insert(pull_ms.end(), m.FrameAs<double>(1),
-                   m.FrameAs<double>(1) + m.FrameCount<double>(1));
-    push_ms.insert(push_ms.end(), m.FrameAs<double>(2),
-                   m.FrameAs<double>(2) + m.FrameCount<double>(2));
+    ASSIGN_OR_RETURN(control::BenchPsResult r,
+                     DecodeBenchPsResult(m.frames[0].to_string(), view_.Describe(e.rank)));
+    pull_rows += r.pull_rows();
+    push_rows += r.push_rows();
+    pull_s = std::max(pull_s, r.pull_s());
+    push_s = std::max(push_s, r.push_s());
+    pull_ms.insert(pull_ms.end(), r.pull_ms().begin(), r.pull_ms().end());
+    push_ms.insert(push_ms.end(), r.push_ms().begin(), r.push_ms().end());
   }
   const double row_bytes = static_cast<double>(report_.dim) * sizeof(float);
   const double pull_rps = pull_s > 0 ? pull_rows / pull_s : 0;

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
+#include <set>
 
+#include "common/control.h"
 #include "common/logging.h"
 #include "scheduler/percentile.h"
 
@@ -18,23 +19,28 @@ Status PingJob::OnGather(const std::string& name, std::vector<GatherEntry>& entr
   long pairs = 0, answered = 0;
   for (auto& e : entries) {
     const Message& m = e.request;
-    if (m.frames.size() != 2 || m.frames[0].size() % sizeof(double) != 0 ||
-        m.frames[1].size() % sizeof(double) != 0 || m.FrameCount<double>(1) < 1 ||
-        (m.FrameCount<double>(1) - 1) % kPingPairFields != 0) {
-      return ProtocolError("rank " + std::to_string(e.rank) + " sent a malformed ping report");
+    const std::string from = view_.Describe(e.rank);
+    if (m.frames.size() != 1) {
+      return ProtocolError(from + " sent a ping report in " + std::to_string(m.frames.size()) +
+                           " frames, not 1");
     }
-    const double* samples = m.FrameAs<double>(0);
-    rtts.insert(rtts.end(), samples, samples + m.FrameCount<double>(0));
-    const double* report = m.FrameAs<double>(1);
-    slowest_phase = std::max(slowest_phase, report[0]);
-    for (size_t i = 1; i + kPingPairFields <= m.FrameCount<double>(1); i += kPingPairFields) {
+    ASSIGN_OR_RETURN(control::PingReport report, DecodePingReport(m.frames[0].to_string(), from));
+    rtts.insert(rtts.end(), report.rtt_us().begin(), report.rtt_us().end());
+    slowest_phase = std::max(slowest_phase, report.bandwidth_s());
+    std::set<int> servers;
+    for (const auto& pair : report.pairs()) {
+      const int server = pair.server_rank();
+      if (server < 0 || server >= view_.layout.world_size() ||
+          view_.layout.RoleOf(server) != wire::SERVER || !servers.insert(server).second) {
+        return ProtocolError(from + ": PingReport.pairs.server_rank " + std::to_string(server) +
+                             " is not a server of this job, or is listed twice");
+      }
       ++pairs;
-      if (report[i + 1] != 0) {
+      if (pair.answered()) {
         ++answered;
-        bytes += report[i + 2];
+        bytes += pair.bytes();
       } else {
-        METAPS_LOG(ERROR) << view_.Describe(e.rank) << " got no answer from "
-                          << view_.Describe(static_cast<int>(report[i]));
+        METAPS_LOG(ERROR) << from << " got no answer from " << view_.Describe(server);
       }
     }
   }

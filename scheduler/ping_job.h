@@ -40,7 +40,4 @@ class PingJob : public JobDriver {
   long failed_pairs_ = 0;
 };
 
-// Values sent per server in frame 1.
-constexpr int kPingPairFields = 4;
-
 }  // namespace metaps

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/control.h"
 #include "common/logging.h"
 #include "common/scheduler_client.h"
 
@@ -22,6 +23,7 @@ constexpr char kRegisterGather[] = "register";
 constexpr char kShutdownGather[] = "shutdown";
 // Gathers answered by the scheduler itself with the members' texts joined.
 constexpr char kCollectPrefix[] = "collect/";
+constexpr size_t kMaxCollectPayloadBytes = 4096;
 
 }  // namespace
 
@@ -251,10 +253,21 @@ void Scheduler::CompleteGather(const std::string& name, PendingGather& gather) {
                      << view_.layout.num_servers() << " servers, " << view_.layout.num_workers()
                      << " workers) in " << Millis(Clock::now() - started_) << " ms";
   } else if (name.rfind(kCollectPrefix, 0) == 0) {
-    // Every member gets every member's text, in rank order, one per line.
-    std::string all;
-    for (const auto& entry : entries) all += entry.request.header.control().text() + "\n";
-    reply_control.set_text(all);
+    // Every member gets every member's payload, in rank order.
+    std::vector<std::string> all;
+    all.reserve(entries.size());
+    // Bounded so that the answer fits a header frame (kMaxHeaderBytes).
+    for (const auto& entry : entries) {
+      const std::string& payload = entry.request.header.control().payload();
+      if (payload.size() > kMaxCollectPayloadBytes) {
+        status = ProtocolError(view_.Describe(entry.rank) + " sent a " +
+                               std::to_string(payload.size()) + "-byte payload (at most " +
+                               std::to_string(kMaxCollectPayloadBytes) + ")");
+        break;
+      }
+      all.push_back(payload);
+    }
+    reply_control.set_payload(EncodeCollected(all));
   } else if (name != kShutdownGather) {
     status = driver_->OnGather(name, entries, &reply_control);
   }

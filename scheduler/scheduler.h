@@ -3,8 +3,9 @@
 // only waits for the outcome.
 //
 // Gathers named "collect/..." are answered by the scheduler itself: each
-// member's Control.text, in rank order, one per line, goes back to all of them
-// (servers use this to assemble a checkpoint manifest).
+// member's Control.payload (at most 4 KiB), in rank order, goes back to all of
+// them as one control.Collected (servers use this to assemble a checkpoint
+// manifest).
 //
 // Life cycle: every member REGISTERs (a gather of all members), the job runs
 // its gathers (the JobDriver decides what each gather's reply says), and the

@@ -149,7 +149,9 @@ void TrainJob::Record(const std::string& json) {
 }
 
 Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries) {
-  const bool binary = entries[0].request.header.control().text() == "binary";
+  ASSIGN_OR_RETURN(bool binary,
+                   DecodeEvalPartialIsBinary(entries[0].request.header.control().payload(),
+                                             "rank " + std::to_string(entries[0].rank)));
   std::optional<BinaryMetricsAccumulator> b;
   std::optional<RegressionMetricsAccumulator> r;
   std::optional<RankingMetricsAccumulator> heldout;
@@ -160,6 +162,12 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
     const Message& m = e.request;
     const std::string from = "rank " + std::to_string(e.rank);
     if (m.frames.empty()) return ProtocolError(from + " sent an eval partial with no frames");
+    ASSIGN_OR_RETURN(bool kind, DecodeEvalPartialIsBinary(m.header.control().payload(), from));
+    if (kind != binary) {
+      return ProtocolError(from + " sent " + (kind ? "binary" : "regression") +
+                           " eval partials, rank " + std::to_string(entries[0].rank) + " " +
+                           (binary ? "binary" : "regression") + " ones");
+    }
     const auto* overall = static_cast<const uint8_t*>(m.frames[0].data());
     const size_t overall_size = m.frames[0].size();
     if (binary) {

@@ -22,7 +22,6 @@ Message PingMessage(const ClusterView& view, bool echo) {
 PingRound PingServers(RpcClient* client, const ClusterView& view, const PingOptions& options,
                       const std::shared_ptr<const std::vector<char>>& payload) {
   PingRound round;
-  round.report.push_back(0);  // bandwidth phase seconds, filled below
   const char small[64] = {0};
   double bandwidth_seconds = 0;
   for (int s = 0; s < view.layout.num_servers(); ++s) {
@@ -39,7 +38,7 @@ PingRound PingServers(RpcClient* client, const ClusterView& view, const PingOpti
         answered = false;
         break;
       }
-      round.rtt_us.push_back(Seconds(Clock::now() - t0) * 1e6);
+      round.report.add_rtt_us(Seconds(Clock::now() - t0) * 1e6);
     }
     // Bandwidth: a window of large messages in flight, the server answers with
     // the byte count only, so this measures worker -> server throughput.
@@ -69,11 +68,14 @@ PingRound PingServers(RpcClient* client, const ClusterView& view, const PingOpti
     for (auto& f : in_flight) f.wait();
     const double seconds = Seconds(Clock::now() - t0);
     bandwidth_seconds += seconds;
-    round.report.insert(round.report.end(),
-                        {static_cast<double>(server), answered ? 1.0 : 0.0, bytes, seconds});
+    control::PingReport::Pair* pair = round.report.add_pairs();
+    pair->set_server_rank(server);
+    pair->set_answered(answered);
+    pair->set_bytes(bytes);
+    pair->set_seconds(seconds);
     round.all_answered = round.all_answered && answered;
   }
-  round.report[0] = bandwidth_seconds;
+  round.report.set_bandwidth_s(bandwidth_seconds);
   return round;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/cluster.h"
+#include "common/proto/control.pb.h"
 #include "common/rpc.h"
 
 namespace metaps {
@@ -20,9 +21,10 @@ struct PingOptions {
 };
 
 struct PingRound {
-  std::vector<double> rtt_us;  // every sample, all servers
-  // [bandwidth phase seconds (servers in turn), then per server: rank, answered, bytes, seconds]
-  std::vector<double> report;
+  // Every RTT sample (all servers), the bandwidth phase's seconds (servers in
+  // turn) and per server: rank, answered, bytes, seconds. Sent to the
+  // scheduler as is.
+  control::PingReport report;
   bool all_answered = true;
 };
 

@@ -346,8 +346,8 @@ Status Trainer::Evaluate(const std::string& split, const ReaderFactory& open) {
     parts.push_back(std::move(ranked));
   }
   return deps_.scheduler
-      ->Gather("eval/" + split + "/" + std::to_string(step_), kGroupWorkers,
-               logistic_ ? "binary" : "regression", Frames(parts))
+      ->GatherPayload("eval/" + split + "/" + std::to_string(step_), kGroupWorkers,
+                      EncodeEvalPartial(logistic_), Frames(parts))
       .status();
 }
 

@@ -45,5 +45,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                            .ok()) {
     std::abort();
   }
+  auto shard = metaps::DecodeShardSaved(payload, 4, "fuzz");
+  if (shard.ok()) {
+    auto again = metaps::DecodeShardSaved(metaps::EncodeShardSaved(*shard), 4, "again");
+    if (!again.ok() || again->name != shard->name || again->size != shard->size) std::abort();
+    if (shard->name.find('/') != std::string::npos || shard->name == "..") std::abort();
+  }
+  auto collected = metaps::DecodeCollected(payload, 2, "fuzz");
+  if (collected.ok() &&
+      metaps::DecodeCollected(metaps::EncodeCollected(*collected), 2, "again").value() !=
+          *collected) {
+    std::abort();
+  }
+  auto binary = metaps::DecodeEvalPartialIsBinary(payload, "fuzz");
+  if (binary.ok() &&
+      metaps::DecodeEvalPartialIsBinary(metaps::EncodeEvalPartial(*binary), "again").value() !=
+          *binary) {
+    std::abort();
+  }
+  auto counts = metaps::DecodeTableCounts(payload, "fuzz");
+  if (counts.ok() && !metaps::DecodeTableCounts(metaps::EncodeTableCounts(*counts), "again").ok()) {
+    std::abort();
+  }
+  auto bench = metaps::DecodeBenchPsResult(payload, "fuzz");
+  if (bench.ok() &&
+      !metaps::DecodeBenchPsResult(metaps::EncodeBenchPsResult(*bench), "again").ok()) {
+    std::abort();
+  }
+  auto ping = metaps::DecodePingReport(payload, "fuzz");
+  if (ping.ok() && !metaps::DecodePingReport(metaps::EncodePingReport(*ping), "again").ok()) {
+    std::abort();
+  }
   return 0;
 }

@@ -79,7 +79,8 @@ class RawPeer {
 // One ParameterServer (rank 1) on loopback tcp and two worker clients (ranks 2, 3).
 class PsUnderAttack : public ::testing::TestWithParam<bool> {
  protected:
-  void Start(int bsp_workers, int evict_after_steps = 0, const TableSpec* extra = nullptr) {
+  void Start(int bsp_workers, int evict_after_steps = 0, const TableSpec* extra = nullptr,
+             int64_t max_frame_bytes = 0) {
     curve_ = GetParam();
     TransportOptions t;
     t.curve = curve_;
@@ -101,6 +102,7 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
     o.name = "attacked-ps";
     o.world_size = kWorld;
     o.watch_connections = true;
+    o.max_frame_bytes = max_frame_bytes;
     rpc_ = RpcServer::Create(transport_.get(), server_keys_, o).value();
     server_ = std::make_unique<ParameterServer>(rpc_.get(), view_);
     ASSERT_TRUE(server_->AddTable(Spec(evict_after_steps), kSeed).ok());
@@ -238,6 +240,41 @@ TEST_P(PsUnderAttack, BspStepsCompleteWithTheRightRowsWhileAttacked) {
   EXPECT_EQ(stats.clock_dropped, 2u);
   EXPECT_EQ(stats.role_dropped, curve_ ? 0u : 2u);
   EXPECT_EQ(Rows(), Expected({{a, 1.0f}, {b, 2.0f}, {a, 3.0f}, {b, 4.0f}}));
+}
+
+// A server's frame limit comes from its tables' dims (ServerFrameLimit), below
+// the transport's --max-message-mb: a frame between the two is refused by the
+// server's socket before it is allocated, and the workers go on.
+TEST_P(PsUnderAttack, ServerFrameLimitIsBelowTheTransportsAndEnforced) {
+  EXPECT_EQ(ServerFrameLimit(8), int64_t{8} * (1 << 17) * kMaxFrames + (64 << 10));  // 64 MiB
+  EXPECT_EQ(ServerFrameLimit(64), (int64_t{8} << 20) + (64 << 10));
+  EXPECT_EQ(ServerFrameLimit(4096), int64_t{8} << 20);  // the floor
+  // Whatever a table serves in one PULL fits the limit.
+  for (int dim : {1, 8, 16, 64, 256, 4096}) {
+    EXPECT_GE(ServerFrameLimit(dim),
+              static_cast<int64_t>(RowsPerChunk(dim) * kMaxFrames * sizeof(uint64_t)));
+  }
+  Start(/*bsp_workers=*/1, 0, nullptr, /*max_frame_bytes=*/1 << 20);  // transport: 4 MiB
+  // A read-only PULL whose keys frame (1.25 MiB) the transport would take.
+  auto pull = [](size_t n) {
+    Message m = MakeMessage(wire::PULL, 2);
+    m.header.set_table_id(kTable);
+    m.header.set_read_only(true);
+    std::vector<uint64_t> keys(n);
+    for (size_t i = 0; i < n; ++i) keys[i] = i;
+    m.AddCopy(keys.data(), keys.size() * sizeof(uint64_t));
+    return m;
+  };
+  auto huge = Attacker();
+  huge->Send(pull(160 << 10));
+  EXPECT_FALSE(huge->Receive(milliseconds(300)).ok());
+  auto small = Attacker();
+  small->Send(pull(1000));
+  auto answered = small->Receive();
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_TRUE(ReplyStatus(answered->header).ok()) << ReplyStatus(answered->header);
+  ASSERT_TRUE(Push(0, 1, {1, 2}, 1.0f).get().ok());
+  EXPECT_EQ(Rows(), Expected({{{1, 2}, 1.0f}}));
 }
 
 // A PUSH at clock 2^62 used to run eviction at that clock and remove every row

@@ -38,7 +38,7 @@ struct Partial {
 GatherEntry Entry(int rank, const Partial& p) {
   GatherEntry e;
   e.rank = rank;
-  e.request.header.mutable_control()->set_text("binary");
+  e.request.header.mutable_control()->set_payload(EncodeEvalPartial(true));
   const auto overall = p.scenarios.MergedBinary().Serialize();
   const auto scenarios = p.scenarios.Serialize(true);
   const auto gauc = p.gauc.Serialize();
@@ -152,6 +152,25 @@ TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
   TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
   wire::Control reply;
   EXPECT_EQ(job.OnGather("eval/valid/1", entries, &reply).code(), StatusCode::kProtocolError);
+}
+
+// The accumulator kind is a typed EvalPartial, the same from every worker.
+TEST_F(TrainJobTest, EvalPartialKindIsTypedAndAgreed) {
+  Partial p;
+  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
+  wire::Control reply;
+  std::vector<GatherEntry> entries;
+  entries.push_back(Entry(2, p));
+  entries.push_back(Entry(3, p));
+  entries[1].request.header.mutable_control()->set_payload(EncodeEvalPartial(false));
+  Status s = job.OnGather("eval/valid/1", entries, &reply);
+  EXPECT_EQ(s.code(), StatusCode::kProtocolError);
+  EXPECT_NE(s.message().find("rank 3 sent regression eval partials"), std::string::npos) << s;
+  entries[1].request.header.mutable_control()->clear_payload();
+  entries[1].request.header.mutable_control()->set_text("binary");  // the old text marker
+  s = job.OnGather("eval/valid/1", entries, &reply);
+  EXPECT_NE(s.message().find("not a EvalPartial payload"), std::string::npos) << s;
+  EXPECT_EQ(job.LastEvalStep("valid"), -1);
 }
 
 // Numbers in gather names and texts come from peers: anything but a step is a
