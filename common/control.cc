@@ -1,5 +1,6 @@
 #include "common/control.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace metaps {
@@ -301,6 +302,69 @@ StatusOr<control::PingReport> DecodePingReport(const std::string& payload,
   for (const auto& p : m.pairs()) {
     RETURN_IF_ERROR(CheckAmount(p.bytes(), from, "PingReport.pairs.bytes"));
     RETURN_IF_ERROR(CheckAmount(p.seconds(), from, "PingReport.pairs.seconds"));
+  }
+  return m;
+}
+
+std::string EncodeMetaIndex(control::MetaIndex index) {
+  index.set_version(kControlVersion);
+  return index.SerializeAsString();
+}
+
+StatusOr<control::MetaIndex> DecodeMetaIndex(const std::string& payload, const std::string& from) {
+  ASSIGN_OR_RETURN(control::MetaIndex m, Parse<control::MetaIndex>(payload, from));
+  if (m.valid_tasks() < 0 || m.test_tasks() < 0 || m.dropped_small() < 0 || m.dropped_large() < 0) {
+    return ProtocolError(from + ": MetaIndex has a negative count");
+  }
+  if (m.train_sizes().empty()) return ProtocolError(from + ": MetaIndex has no meta-train task");
+  return m;
+}
+
+std::string EncodeMetaBatch(control::MetaBatch batch) {
+  batch.set_version(kControlVersion);
+  return batch.SerializeAsString();
+}
+
+StatusOr<control::MetaBatch> DecodeMetaBatch(const std::string& payload, int workers,
+                                             uint64_t train_tasks, const std::string& from) {
+  ASSIGN_OR_RETURN(control::MetaBatch m, Parse<control::MetaBatch>(payload, from));
+  if (m.workers_size() != workers) {
+    return ProtocolError(from + ": MetaBatch lists " + std::to_string(m.workers_size()) +
+                         " workers, the job has " + std::to_string(workers));
+  }
+  if (m.step() < 0) return ProtocolError(from + ": MetaBatch.step is negative");
+  for (const auto& w : m.workers()) {
+    for (uint32_t t : w.tasks()) {
+      if (t >= train_tasks) {
+        return ProtocolError(from + ": MetaBatch task " + std::to_string(t) + " is not below " +
+                             std::to_string(train_tasks) + " meta-train tasks");
+      }
+    }
+  }
+  return m;
+}
+
+std::string EncodeMetaEvalPartial(control::MetaEvalPartial partial) {
+  partial.set_version(kControlVersion);
+  return partial.SerializeAsString();
+}
+
+StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payload,
+                                                         const std::vector<std::string>& names,
+                                                         const std::string& from) {
+  ASSIGN_OR_RETURN(control::MetaEvalPartial m, Parse<control::MetaEvalPartial>(payload, from));
+  if (m.tasks() < 0) return ProtocolError(from + ": MetaEvalPartial.tasks is negative");
+  for (const auto* list : {&m.before(), &m.adapted()}) {
+    for (const auto& s : *list) {
+      if (std::find(names.begin(), names.end(), s.name()) == names.end()) {
+        return ProtocolError(from + ": MetaEvalPartial metric '" + s.name().substr(0, 64) +
+                             "' is not one this job reports");
+      }
+      if (!std::isfinite(s.sum()) || s.count() < 0 || s.count() > m.tasks()) {
+        return ProtocolError(from + ": MetaEvalPartial metric " + s.name() +
+                             " has a sum that is not finite or a count outside [0, tasks]");
+      }
+    }
   }
   return m;
 }

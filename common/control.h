@@ -80,4 +80,17 @@ StatusOr<control::BenchPsResult> DecodeBenchPsResult(const std::string& payload,
 std::string EncodePingReport(control::PingReport report);
 StatusOr<control::PingReport> DecodePingReport(const std::string& payload, const std::string& from);
 
+// meta-train: the task index, the outer step's tasks, eval partials.
+std::string EncodeMetaIndex(control::MetaIndex index);
+StatusOr<control::MetaIndex> DecodeMetaIndex(const std::string& payload, const std::string& from);
+std::string EncodeMetaBatch(control::MetaBatch batch);
+// Checks there are `workers` lists and every task is below `train_tasks`.
+StatusOr<control::MetaBatch> DecodeMetaBatch(const std::string& payload, int workers,
+                                             uint64_t train_tasks, const std::string& from);
+std::string EncodeMetaEvalPartial(control::MetaEvalPartial partial);
+// Checks counts, finite sums, and names among `names`.
+StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payload,
+                                                         const std::vector<std::string>& names,
+                                                         const std::string& from);
+
 }  // namespace metaps

@@ -208,6 +208,55 @@ void FillDefaults(config::JobConfig* job) {
   if (tr->has_early_stop() && !tr->early_stop().has_patience()) {
     tr->mutable_early_stop()->set_patience(2);
   }
+  // --- meta (meta-learning) ---
+  if (job->has_meta()) {
+    auto* me = job->mutable_meta();
+    if (me->task_by().empty()) me->set_task_by("user");
+    if (me->algorithm().empty()) me->set_algorithm("fomaml");
+    if (!me->has_query()) me->set_query(10);
+    if (!me->has_min_task_size()) me->set_min_task_size(13);
+    if (!me->has_max_task_size()) me->set_max_task_size(100);
+    if (!me->has_valid_fraction()) me->set_valid_fraction(0.1);
+    if (!me->has_test_fraction()) me->set_test_fraction(0.1);
+    if (!me->has_tasks_per_step()) me->set_tasks_per_step(32);
+    if (!me->has_inner_steps()) me->set_inner_steps(5);
+    if (!me->has_inner_lr()) me->set_inner_lr(0.5f);
+    if (me->adapt().empty()) me->set_adapt("dense_and_task_row");
+    if (!me->has_shared_task_row()) me->set_shared_task_row(true);
+    if (!me->has_outer_steps()) me->set_outer_steps(1000);
+  }
+}
+
+// meta: meta-learning (`metaps meta-train`).
+void CheckMeta(Checker& c, const config::JobConfig& job) {
+  const auto& me = job.meta();
+  c.OneOf(me.task_by(), {"user", "item"}, "meta.task_by");
+  c.OneOf(me.algorithm(), {"fomaml", "reptile", "none"}, "meta.algorithm");
+  c.OneOf(me.adapt(), {"dense", "dense_and_task_row", "all"}, "meta.adapt");
+  c.Require(me.query() >= 1 && me.query() <= 100000, "meta.query", "must be in [1, 100000]");
+  c.Require(me.min_task_size() > me.query(), "meta.min_task_size",
+            "must exceed meta.query (a task needs a support example)");
+  c.Require(me.max_task_size() == 0 || me.max_task_size() >= me.min_task_size(),
+            "meta.max_task_size", "must be 0 (no cap) or at least meta.min_task_size");
+  c.Require(me.valid_fraction() >= 0 && me.test_fraction() >= 0 &&
+                me.valid_fraction() + me.test_fraction() < 1,
+            "meta.test_fraction", "valid_fraction + test_fraction must be in [0, 1)");
+  c.Require(me.tasks_per_step() >= 1 && me.tasks_per_step() <= 65536, "meta.tasks_per_step",
+            "must be in [1, 65536]");
+  c.Require(me.inner_steps() >= 0 && me.inner_steps() <= 1000, "meta.inner_steps",
+            "must be in [0, 1000]");
+  c.Require(std::isfinite(me.inner_lr()) && me.inner_lr() >= 0, "meta.inner_lr",
+            "must be finite and not negative");
+  c.Require(me.outer_steps() >= 1, "meta.outer_steps", "must be at least 1");
+  c.Require(me.eval_every() >= 0, "meta.eval_every", "must not be negative");
+  c.Require(me.algorithm() != "reptile" || me.adapt() == "all", "meta.adapt",
+            "must be \"all\" for reptile (its signal moves only what the inner loop adapts)");
+  c.Require(me.algorithm() != "reptile" || (me.inner_steps() >= 1 && me.inner_lr() > 0),
+            "meta.inner_steps", "reptile needs at least one inner step at a positive inner_lr");
+  c.Require(job.model().family() == "mf" || job.model().family() == "ncf", "model.family",
+            "meta-learning supports mf and ncf (users or items as tasks)");
+  c.Require(job.cluster().consistency() == "bsp", "cluster.consistency",
+            "meta-training is BSP across the meta-batch");
 }
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
@@ -433,6 +482,7 @@ void Validate(Checker& c, const config::JobConfig& job) {
             "training.ranking_negatives", "must be at least 1 with ranking_protocol \"sampled\"");
   // --- training.early_stop (early stopping) ---
   if (tr.has_early_stop()) CheckEarlyStop(c, job);
+  if (job.has_meta()) CheckMeta(c, job);
 }
 
 }  // namespace

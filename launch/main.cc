@@ -19,6 +19,8 @@ constexpr char kUsage[] =
     "  eval      score a checkpoint on the job's valid/test data (--config JOB --checkpoint DIR)\n"
     "  export    write a checkpoint's embeddings and dense weights for serving\n"
     "            (--config JOB --checkpoint DIR --out DIR)\n"
+    "  meta-train  meta-learn a job's model across tasks (users, items) and report\n"
+    "            the cold-start protocol (--config JOB with a meta block [--data DIR])\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   if (command == "train") return metaps::TrainCommand(argc, argv);
   if (command == "eval") return metaps::EvalCommand(argc, argv);
   if (command == "export") return metaps::ExportCommand(argc, argv);
+  if (command == "meta-train") return metaps::MetaTrainCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;

@@ -14,6 +14,7 @@ int BenchPsCommand(int argc, char** argv);
 int TrainCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
+int MetaTrainCommand(int argc, char** argv);
 int DatagenCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.

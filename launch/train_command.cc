@@ -1,5 +1,7 @@
 // `metaps train --config JOB [--data DIR] [--set field=value ...]`: trains a
 // job's model across the cluster and prints {"event":"done",...} last.
+// `metaps meta-train` (a job with a meta block) meta-learns it across tasks
+// and prints the cold-start report ({"event":"meta_eval",...}) before it.
 #include <algorithm>
 #include <iostream>
 
@@ -12,8 +14,10 @@
 #include "ps/checkpoint.h"
 #include "ps/server.h"
 #include "ps/server_control.h"
+#include "scheduler/meta_job.h"
 #include "scheduler/train_job.h"
 #include "worker/dataset.h"
+#include "worker/meta/meta_trainer.h"
 #include "worker/trainer.h"
 
 namespace metaps {
@@ -58,7 +62,7 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   flags.String("data", &data_dir, "data directory: relative data paths and datagen/MovieLens dirs");
   flags.StringList("set", &overrides,
                    "override a config field: --set training.epochs=3 (repeatable)");
-  bool resume = command != "train";
+  bool resume = command != "train" && command != "meta-train";
   bool resume_if_checkpoint = false;
   std::string checkpoint_flag, export_dir;
   int64_t checkpoint_step = 0;
@@ -68,7 +72,7 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     flags.Bool("resume-if-checkpoint", &resume_if_checkpoint,
                "resume when output_dir holds a checkpoint, else start from scratch "
                "(how launch/supervise.sh restarts a failed job)");
-  } else {
+  } else if (command != "meta-train") {
     flags.String("checkpoint", &checkpoint_flag,
                  "checkpoint directory (a job's output_dir/checkpoints)");
     flags.Int("step", &checkpoint_step,
@@ -85,10 +89,10 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     std::cerr << me << "--step must be 0 (the latest) or a checkpoint's step\n";
     return 2;
   }
-  if (config_path.empty() || (command != "train" && checkpoint_flag.empty()) ||
+  const bool trains = command == "train" || command == "meta-train";
+  if (config_path.empty() || (!trains && checkpoint_flag.empty()) ||
       (command == "export" && export_dir.empty())) {
-    std::cerr << me << "--config JOB is required"
-              << (command == "train" ? "" : ", and --checkpoint DIR")
+    std::cerr << me << "--config JOB is required" << (trains ? "" : ", and --checkpoint DIR")
               << (command == "export" ? ", and --out DIR" : "") << " (see --help)\n";
     return 2;
   }
@@ -98,6 +102,14 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     return 2;
   }
   const config::JobConfig job = std::move(loaded).value();
+  if ((command == "meta-train") != job.has_meta()) {
+    std::cerr << me << config_path
+              << (job.has_meta() ? ": meta { ... } is read by meta-train only"
+                                 : ": meta-train needs a meta { ... } block (see the README's "
+                                   "Meta-learning)")
+              << "\n";
+    return 2;
+  }
   // Export reads no data; train and eval check it before any rank starts.
   if (Status data_ok = command == "export" ? Status::Ok() : CheckDataSources(job, data_dir);
       !data_ok.ok()) {
@@ -117,7 +129,8 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     std::cerr << me << "--resume needs the job's output_dir (its checkpoints)\n";
     return 2;
   }
-  const std::string checkpoint_dir = command != "train"         ? checkpoint_flag
+  const std::string checkpoint_dir = command == "meta-train"    ? ""
+                                     : command != "train"       ? checkpoint_flag
                                      : job.output_dir().empty() ? ""
                                                                 : job.output_dir() + "/checkpoints";
   // The checkpoint to restore must exist before any rank starts (a server that
@@ -133,7 +146,7 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
       METAPS_LOG(INFO) << "no checkpoint in " << checkpoint_dir << " yet: starting from scratch";
     }
     resume = have;
-  } else if (command != "train") {
+  } else if (!trains) {
     const std::string wanted = checkpoint_step > 0
                                    ? checkpoint_dir + "/step-" + std::to_string(checkpoint_step)
                                    : checkpoint_dir + "/LATEST";
@@ -158,8 +171,19 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   // keys frame exceeds what the wider table serves in one request.
   roles.server_max_frame_bytes = ServerFrameLimit(std::max(embedding->dim, linear->dim));
   roles.scheduler = [&](RankContext& ctx) -> Status {
-    TrainReport report{job.model().family(), command == "train" ? job.output_dir() : "",
-                       job.training().max_steps(), std::nullopt};
+    TrainReport report{
+        job.model().family(), trains ? job.output_dir() : "",
+        command == "meta-train" ? job.meta().outer_steps() : job.training().max_steps(),
+        std::nullopt};
+    if (command == "meta-train") {
+      MetaReport meta{report, job.training().seed(), job.meta().tasks_per_step(),
+                      job.model().loss() == "logistic"};
+      MetaTrainJob driver(ctx.view, meta);
+      scheduler_here = true;
+      RETURN_IF_ERROR(RunScheduler(ctx, &driver, Staleness(job.cluster())));
+      done = driver.done();
+      return Status::Ok();
+    }
     if (command == "train" && job.training().has_early_stop()) {
       report.early_stop = job.training().early_stop();
     }
@@ -208,6 +232,11 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     PsClient ps(ctx.rpc_client, ctx.view);
     return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
       TrainerDeps deps{&ps, &scheduler, ctx.allreduce, model.get()};
+      if (command == "meta-train") {
+        MetaTrainer meta(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
+                         ctx.view.layout.num_workers());
+        return meta.Run();
+      }
       Trainer trainer(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
                       ctx.view.layout.num_workers(), checkpoints);
       return trainer.Run();
@@ -229,5 +258,6 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
 int TrainCommand(int argc, char** argv) { return RunModelJob("train", argc, argv); }
 int EvalCommand(int argc, char** argv) { return RunModelJob("eval", argc, argv); }
 int ExportCommand(int argc, char** argv) { return RunModelJob("export", argc, argv); }
+int MetaTrainCommand(int argc, char** argv) { return RunModelJob("meta-train", argc, argv); }
 
 }  // namespace metaps

@@ -4,21 +4,22 @@
 // the final {"event":"done",...} line on stdout.
 //
 // Gathers (workers): "train/progress/<step>" with a typed Progress payload
-// (common/proto/control.proto); "eval/<split>/<step>" text "binary"|"regression",
-// frames [binary or regression partial (the whole split), then tagged
-// partials in any order: per-scenario, GAUC, heldout-only ranking, per-user
-// ranking (common/metrics.h)]. JSON numbers are exact: counts print as
-// integers, other numbers as the shortest text that reads back the same double;
-// "train/done" with a typed Done payload from every worker (run_samples:
-// trained by this run, for the rate; the slowest worker's phase times).
+// (common/proto/control.proto); "eval/<split>/<step>" with a typed
+// EvalPartial payload (binary or regression) and frames [that accumulator for
+// the whole split, then tagged partials in any order: per-scenario, GAUC,
+// heldout-only ranking, per-user ranking (common/metrics.h)]. JSON numbers are
+// exact: counts print as integers, other numbers as the shortest text that
+// reads back the same double; "train/done" with a typed Done payload from
+// every worker (run_samples: trained by this run, for the rate; the slowest
+// worker's phase times).
 // Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
 // workers' ServerSync payload (checked, and the same from every worker) and,
 // for resume, the servers' Restored step (the same from every server) as value.
 // Early stopping (training.early_stop): after each "eval/valid/<step>" the
-// workers gather "early/<step>" with text "<epoch>" and get back
-// "<improved|continue|stop> <EarlyStopState>"; a resumed run first gathers
-// "early/resume" with the text saved beside its checkpoint ("<metric> <state>",
-// or empty) and gets back the state to go on with. The done line
+// workers gather "early/<step>" with an EarlyStopReport (the epoch) and get
+// back an EarlyStopAnswer (decision and state); a resumed run first gathers
+// "early/resume" with an EarlyStopResume (the metric and the state saved beside
+// its checkpoint, if any) and gets back the state to go on with. The done line
 // then names the chosen step: "best":{"step","epoch","metric","value"} and
 // "stopped_early".
 #pragma once
@@ -66,9 +67,11 @@ class TrainJob : public JobDriver {
   // The step of that eval, or -1.
   int64_t LastEvalStep(const std::string& split) const;
 
+  // Appends a line to OUTPUT/metrics.jsonl (when there is an output dir).
+  void Record(const std::string& json);
+
  private:
   Status OnEval(const std::string& split, int64_t step, std::vector<GatherEntry>& entries);
-  void Record(const std::string& json);
   // "early/<step>" and "early/resume" (early stopping).
   Status OnEarlyStop(const std::string& name, std::vector<GatherEntry>& entries,
                      wire::Control* reply);

@@ -11,8 +11,10 @@
 
 #include "common/hash.h"
 #include "common/partition.h"
+#include "kernels/cpu/cpu_backend.h"
 #include "ps/checkpoint.h"
 #include "ps/server.h"
+#include "worker/meta/meta_trainer.h"
 
 namespace metaps {
 namespace {
@@ -618,6 +620,71 @@ TEST(PsClientTest, ServingServersRestoreAGivenStep) {
   EXPECT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("step-7"), std::string::npos) << missing.status();
   std::filesystem::remove_all(dir);
+}
+
+// The meta-learning inner loop and outer signal run on a private copy: with
+// the task's rows pulled read-only (as meta-train's evaluation does) nothing
+// on the servers changes, neither a row nor the row count.
+TEST(PsClientTest, MetaInnerLoopNeverWritesToTheServers) {
+  PsCluster cluster(2,
+                    {Spec(0, 4, OptimizerKind::kSgd, 0.5f), Spec(1, 1, OptimizerKind::kSgd, 0.5f)});
+  BatchSchema schema;
+  schema.slots = {{"user", false}, {"item", false}};
+  Batch data;
+  data.Reset(schema);
+  for (int i = 0; i < 12; ++i) {
+    data.AddKey(0, 1001);
+    data.AddKey(1, 2000 + static_cast<uint64_t>(i % 5));
+    data.FinishExample(static_cast<float>(1 + i % 5), 0, 1, static_cast<uint64_t>(i % 5), i);
+  }
+  // Rows the job already has: the items 0..2, created and trained.
+  const std::vector<uint64_t> trained = {2000, 2001, 2002};
+  std::vector<float> rows(trained.size() * 4), grads(trained.size() * 4, 0.25f);
+  ASSERT_TRUE(cluster.client().Pull(0, trained.data(), trained.size(), rows.data()).Wait().ok());
+  ASSERT_TRUE(
+      cluster.client().Push(0, trained.data(), trained.size(), grads.data(), 1).Wait().ok());
+  auto snapshot = [&] {
+    std::map<std::pair<uint32_t, uint64_t>, std::vector<float>> all;
+    for (int s = 0; s < 2; ++s) {
+      for (const EmbeddingTable* t : cluster.server(s).tables()) {
+        t->ForEachRow([&](uint64_t key, const float* row) {
+          all[{t->spec().id, key}].assign(row, row + t->dim());
+        });
+      }
+    }
+    return all;
+  };
+  const auto before = snapshot();
+  ASSERT_EQ(before.size(), 3u);
+
+  auto backend = MakeCpuBackend();
+  ModelOptions o;
+  o.family = "mf";
+  o.embedding_dim = 4;
+  o.loss = LossKind::kSquared;
+  auto model = CreateModel(o, schema, backend.get()).value();
+  TaskBatch task;
+  EmbeddingBatchBuilder builder;
+  task.Build(data, schema, {0, 1, 2, 3, 4, 5, 6, 7}, {8, 9, 10, 11}, 0, true, SharedTaskKey(0), 4,
+             model.get(), &builder);
+  const auto& keys = task.emb.tables[0].keys;
+  for (TableRows& t : task.emb.tables) {
+    ASSERT_TRUE(cluster.client()
+                    .Pull(t.table_id, keys.data(), keys.size(), t.rows.data(), true,
+                          PsClient::PullMode::kReadOnly)
+                    .Wait()
+                    .ok());
+  }
+  std::vector<float> dense = {3.0f}, signal;
+  const float decay[2] = {0, 0};
+  for (MetaAlgorithm a : {MetaAlgorithm::kFomaml, MetaAlgorithm::kReptile, MetaAlgorithm::kNone}) {
+    ASSERT_TRUE(
+        OuterSignal(model.get(), &task, a, {5, 0.1f, AdaptScope::kAll}, &dense, decay, &signal)
+            .ok());
+  }
+  ASSERT_TRUE(
+      Adapt(model.get(), &task, TaskPart::kSupport, {5, 0.1f, AdaptScope::kAll}, &dense).ok());
+  EXPECT_EQ(snapshot(), before);
 }
 
 }  // namespace

@@ -1,0 +1,317 @@
+#include "worker/meta/meta_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include "common/control.h"
+#include "common/logging.h"
+#include "common/task_metrics.h"
+#include "worker/data/feature_hash.h"
+
+namespace metaps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+Status WaitAll(std::vector<PsFuture>* futures) {
+  Status status;
+  for (auto& f : *futures) status.Update(f.Wait());
+  futures->clear();
+  return status;
+}
+
+// Per-task metric sums, by name.
+struct MetricSums {
+  std::map<std::string, std::pair<double, int64_t>> sums;
+  void Add(const std::vector<std::pair<std::string, double>>& metrics) {
+    for (const auto& [name, value] : metrics) {
+      auto& s = sums[name];
+      s.first += value;
+      s.second += 1;
+    }
+  }
+  void To(google::protobuf::RepeatedPtrField<control::MetaEvalPartial::MetricSum>* out) const {
+    for (const auto& [name, s] : sums) {
+      auto* m = out->Add();
+      m->set_name(name);
+      m->set_sum(s.first);
+      m->set_count(s.second);
+    }
+  }
+};
+
+}  // namespace
+
+uint64_t SharedTaskKey(int task_slot) {
+  // No reader makes this token: ids are numbers.
+  return HashToken(static_cast<uint32_t>(task_slot), "<metaps:shared-task-row>");
+}
+
+MetaTrainer::MetaTrainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps,
+                         int worker_index, int num_workers)
+    : job_(job),
+      data_(std::move(data)),
+      deps_(deps),
+      worker_index_(worker_index),
+      num_workers_(num_workers),
+      logistic_(job.model().loss() == "logistic"),
+      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())) {
+  const auto& meta = job.meta();
+  algorithm_ = ParseMetaAlgorithm(meta.algorithm()).value();  // validated with the config
+  loop_.steps = meta.inner_steps();
+  loop_.lr = meta.inner_lr();
+  loop_.scope = ParseAdaptScope(meta.adapt()).value();
+  row_decay_[0] = job.embedding().optimizer().weight_decay();
+  row_decay_[1] = job.linear().optimizer().weight_decay();
+  const int n = static_cast<int>(deps_.model->num_dense());
+  dense_row_.assign(static_cast<size_t>(n + OptimizerStateFloats(dense_optimizer_.kind, n)), 0.0f);
+  deps_.model->InitDense(job.training().seed(), dense_row_.data());
+  InitOptimizerState(dense_optimizer_, dense_row_.data(), n);
+  dense_.assign(dense_row_.begin(), dense_row_.begin() + n);
+  deps_.ps->AddTable(0, job.model().embedding_dim());
+  deps_.ps->AddTable(1, 1);
+}
+
+Status MetaTrainer::LoadData() {
+  ReaderOptions o;
+  o.batch_size = 4096;
+  o.worker_index = 0;  // every worker reads everything: the index is built locally
+  o.num_workers = 1;
+  o.max_bad_fraction = job_.data().max_bad_fraction();
+  o.threads = std::max(1, job_.data().reader_threads());
+  bool shaped = false;
+  for (const ReaderFactory* open : {&data_.train, &data_.valid, &data_.test}) {
+    if (!*open) continue;
+    ASSIGN_OR_RETURN(auto reader, (*open)(o));
+    if (!shaped) {
+      schema_ = reader->schema();
+      all_.Reset(schema_);
+      shaped = true;
+    }
+    Batch batch;
+    batch.Reset(schema_);
+    while (true) {
+      batch.Clear();
+      RETURN_IF_ERROR(reader->Next(&batch));
+      if (batch.size() == 0) break;
+      all_.AppendRange(batch, 0, batch.size());
+    }
+  }
+  const std::string slot = job_.meta().task_by();  // "user" or "item"
+  task_slot_ = schema_.SlotIndex(slot);
+  if (task_slot_ < 0 && loop_.scope == AdaptScope::kDenseAndTaskRow) {
+    return InvalidArgument("meta.adapt dense_and_task_row: the data has no slot '" + slot + "'");
+  }
+  return Status::Ok();
+}
+
+Status MetaTrainer::BuildAndPull(const MetaTask& task, PsClient::PullMode mode) {
+  task_.Build(all_, schema_, task.support, task.query, task_slot_,
+              job_.meta().shared_task_row(), SharedTaskKey(task_slot_),
+              job_.model().embedding_dim(), deps_.model, &builder_);
+  const std::vector<uint64_t>& keys = task_.emb.tables[0].keys;
+  if (keys.empty()) return Status::Ok();
+  const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
+  std::vector<PsFuture> pulls;
+  for (TableRows& t : task_.emb.tables) {
+    pulls.push_back(deps_.ps->Pull(t.table_id, plan, t.rows.data(), mode));
+  }
+  return WaitAll(&pulls);
+}
+
+Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
+  const size_t n = dense_.size();
+  // The sparse signal summed over this worker's tasks, by key.
+  std::unordered_map<uint64_t, uint32_t> at;
+  std::vector<uint64_t> keys;
+  std::vector<AlignedVector<float>> sums(2);
+  // Dense signal sum, tasks, loss sum, examples scored, stop votes, examples processed.
+  std::vector<double> reduce(n + 5, 0.0);
+  std::vector<float> dense_signal;
+  const int dims[2] = {job_.model().embedding_dim(), 1};
+  const auto& mine = batch.workers(worker_index_).tasks();
+  for (uint32_t t : mine) {
+    const MetaTask& task = index_.tasks[index_.train[t]];
+    RETURN_IF_ERROR(BuildAndPull(task, PsClient::PullMode::kTrain));
+    ASSIGN_OR_RETURN(double loss, OuterSignal(deps_.model, &task_, algorithm_, loop_, &dense_,
+                                              row_decay_, &dense_signal));
+    const std::vector<uint64_t>& task_keys = task_.emb.tables[0].keys;
+    for (size_t r = 0; r < task_keys.size(); ++r) {
+      auto [it, inserted] = at.emplace(task_keys[r], static_cast<uint32_t>(keys.size()));
+      if (inserted) {
+        keys.push_back(task_keys[r]);
+        for (size_t tb = 0; tb < task_.emb.tables.size(); ++tb) {
+          sums[tb].resize(keys.size() * static_cast<size_t>(dims[tb]), 0.0f);
+        }
+      }
+      for (size_t tb = 0; tb < task_.emb.tables.size(); ++tb) {
+        const size_t dim = static_cast<size_t>(dims[tb]);
+        const float* g = task_.emb.tables[tb].grads.data() + r * dim;
+        float* s = sums[tb].data() + it->second * dim;
+        for (size_t j = 0; j < dim; ++j) s[j] += g[j];
+      }
+    }
+    for (size_t i = 0; i < n; ++i) reduce[i] += dense_signal[i];
+    reduce[n] += 1;
+    const size_t scored = algorithm_ == MetaAlgorithm::kNone ? task_.all.size() : task_.query.size();
+    reduce[n + 1] += loss;
+    reduce[n + 2] += static_cast<double>(scored);
+    reduce[n + 4] += static_cast<double>(task_.all.size());  // support + query
+  }
+  // The mean over the meta-batch: every worker divides by the same count.
+  size_t meta_batch = 0;
+  for (const auto& w : batch.workers()) meta_batch += static_cast<size_t>(w.tasks_size());
+  const float scale = meta_batch > 0 ? 1.0f / static_cast<float>(meta_batch) : 0.0f;
+  std::vector<PsFuture> pushes;
+  const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
+  if (!keys.empty()) {
+    const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
+    for (size_t tb = 0; tb < tables; ++tb) {
+      for (float& v : sums[tb]) v *= scale;
+      pushes.push_back(deps_.ps->Push(static_cast<uint32_t>(tb), plan, sums[tb].data(), step_ + 1,
+                                      /*every_server=*/true));
+    }
+  } else {
+    for (size_t tb = 0; tb < tables; ++tb) {
+      pushes.push_back(
+          deps_.ps->Push(static_cast<uint32_t>(tb), nullptr, 0, nullptr, step_ + 1, true));
+    }
+  }
+  RETURN_IF_ERROR(WaitAll(&pushes));
+  // A stop request reaches workers at different moments: they vote.
+  reduce[n + 3] = deps_.scheduler->stop_requested() ? 1.0 : 0.0;
+  RETURN_IF_ERROR(deps_.allreduce->Sum(reduce.data(), reduce.size()));
+  stop_requested_ = reduce[n + 3] > 0;
+  const double total_tasks = reduce[n];
+  std::vector<float> grad(n);
+  for (size_t i = 0; i < n; ++i) {
+    grad[i] = total_tasks > 0 ? static_cast<float>(reduce[i] / total_tasks) : 0.0f;
+  }
+  ApplyOptimizer(dense_optimizer_, dense_row_.data(), grad.data(), static_cast<int>(n));
+  std::copy(dense_row_.begin(), dense_row_.begin() + static_cast<ptrdiff_t>(n), dense_.begin());
+  ++step_;
+  loss_sum_ += reduce[n + 1];
+  examples_ += reduce[n + 2];
+  samples_ += reduce[n + 4];
+  return Status::Ok();
+}
+
+Status MetaTrainer::Evaluate(TaskSplit split) {
+  const std::vector<uint32_t>& tasks = index_.of(split);
+  MetricSums before, adapted;
+  int64_t count = 0;
+  std::vector<float> predictions, dense;
+  for (size_t i = static_cast<size_t>(worker_index_); i < tasks.size();
+       i += static_cast<size_t>(num_workers_)) {
+    const MetaTask& task = index_.tasks[tasks[i]];
+    RETURN_IF_ERROR(BuildAndPull(task, PsClient::PullMode::kReadOnly));
+    const size_t q = task_.query.size();
+    predictions.resize(q);
+    task_.Use(TaskPart::kQuery);
+    RETURN_IF_ERROR(
+        deps_.model->Forward(task_.query, task_.emb, dense_.data(), predictions.data()));
+    before.Add(TaskQueryMetrics(predictions.data(), task_.query.labels.data(), q, logistic_));
+    dense = dense_;
+    RETURN_IF_ERROR(Adapt(deps_.model, &task_, TaskPart::kSupport, loop_, &dense).status());
+    task_.Use(TaskPart::kQuery);
+    RETURN_IF_ERROR(deps_.model->Forward(task_.query, task_.emb, dense.data(), predictions.data()));
+    adapted.Add(TaskQueryMetrics(predictions.data(), task_.query.labels.data(), q, logistic_));
+    ++count;
+  }
+  control::MetaEvalPartial partial;
+  partial.set_tasks(count);
+  before.To(partial.mutable_before());
+  adapted.To(partial.mutable_adapted());
+  return deps_.scheduler
+      ->GatherPayload("meta/eval/" + std::string(TaskSplitName(split)) + "/" +
+                          std::to_string(step_),
+                      kGroupWorkers, EncodeMetaEvalPartial(partial))
+      .status();
+}
+
+Status MetaTrainer::Run() {
+  const auto start = Clock::now();
+  const auto& meta = job_.meta();
+  const auto& tr = job_.training();
+  RETURN_IF_ERROR(LoadData());
+  ASSIGN_OR_RETURN(index_, BuildTaskIndex(all_, meta, tr.seed()));
+  if (worker_index_ == 0) {
+    METAPS_LOG(INFO) << "meta-learning over " << all_.size() << " examples: "
+                     << index_.train.size() << " meta-train, " << index_.valid.size()
+                     << " meta-valid, " << index_.test.size() << " meta-test tasks by "
+                     << meta.task_by() << " (" << index_.dropped_small << " below "
+                     << meta.min_task_size() << " examples and " << index_.dropped_large
+                     << " above " << meta.max_task_size() << " dropped)";
+  }
+  control::MetaIndex report;
+  report.set_digest(index_.Digest());
+  report.set_valid_tasks(static_cast<int64_t>(index_.valid.size()));
+  report.set_test_tasks(static_cast<int64_t>(index_.test.size()));
+  report.set_dropped_small(static_cast<int64_t>(index_.dropped_small));
+  report.set_dropped_large(static_cast<int64_t>(index_.dropped_large));
+  for (uint32_t t : index_.train) {
+    report.add_train_sizes(static_cast<uint32_t>(index_.tasks[t].size()));
+  }
+  {
+    std::vector<zmq::message_t> frames;
+    frames.emplace_back(EncodeMetaIndex(std::move(report)));
+    RETURN_IF_ERROR(
+        deps_.scheduler->Gather("meta/index", kGroupWorkers, "", std::move(frames)).status());
+  }
+  double last_samples = 0, last_loss = 0, last_examples = 0;
+  auto last_log = Clock::now();
+  for (int64_t k = 0; k < meta.outer_steps(); ++k) {
+    const std::string name = "meta/step/" + std::to_string(step_);
+    ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather(name, kGroupWorkers));
+    ASSIGN_OR_RETURN(control::MetaBatch batch,
+                     DecodeMetaBatch(reply.header.control().payload(), num_workers_,
+                                     index_.train.size(), name + " from the scheduler"));
+    RETURN_IF_ERROR(OuterStep(batch));
+    if (tr.log_every() > 0 && step_ % tr.log_every() == 0) {
+      control::Progress progress;
+      progress.set_epoch(1);
+      progress.set_step(step_);
+      progress.set_samples(samples_);
+      const double examples = examples_ - last_examples;
+      progress.set_loss(examples > 0 ? (loss_sum_ - last_loss) / examples : 0);
+      progress.set_samples_per_s((samples_ - last_samples) / Since(last_log));
+      progress.set_elapsed_s(Since(start));
+      last_samples = samples_;
+      last_loss = loss_sum_;
+      last_examples = examples_;
+      last_log = Clock::now();
+      RETURN_IF_ERROR(deps_.scheduler
+                          ->GatherPayload("train/progress/" + std::to_string(step_),
+                                          kGroupWorkers, EncodeProgress(progress))
+                          .status());
+    }
+    if (meta.eval_every() > 0 && step_ % meta.eval_every() == 0 &&
+        step_ < meta.outer_steps()) {
+      RETURN_IF_ERROR(Evaluate(TaskSplit::kValid));
+    }
+    if (stop_requested_) {
+      METAPS_LOG(INFO) << "stop requested: stopping after outer step " << step_;
+      break;
+    }
+  }
+  const double seconds = Since(start);
+  RETURN_IF_ERROR(Evaluate(TaskSplit::kValid));
+  RETURN_IF_ERROR(Evaluate(TaskSplit::kTest));
+  control::Done done;
+  done.set_steps(step_);
+  done.set_samples(samples_);
+  done.set_loss(examples_ > 0 ? loss_sum_ / examples_ : 0);
+  done.set_seconds(seconds);
+  done.set_run_samples(samples_);
+  RETURN_IF_ERROR(
+      deps_.scheduler->GatherPayload("train/done", kGroupWorkers, EncodeDone(done)).status());
+  return deps_.scheduler
+      ->GatherPayload("ps/sync/0", kGroupMembers, EncodeServerSync(control::ServerSync::END, step_))
+      .status();
+}
+
+}  // namespace metaps

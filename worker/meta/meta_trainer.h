@@ -1,0 +1,81 @@
+// `metaps meta-train` on a worker: meta-learning across tasks (README
+// "Meta-learning"), built from the pieces of worker/meta/task_step.h on the
+// same servers, all-reduce and scheduler as plain training.
+//
+// Start: every worker reads every split of the job's data into memory and
+// builds the same TaskIndex (worker/meta/task_index.h); gather "meta/index"
+// sends it (a typed MetaIndex) and the scheduler checks that all agree.
+// Outer step k (BSP across the meta-batch):
+//   gather "meta/step/<k>"   the scheduler's MetaBatch: this step's tasks per
+//                            worker (sampled by (seed, k), balanced by size)
+//   per task                 pull its rows (support + query keys), the outer
+//                            signal on a private copy (OuterSignal), summed
+//                            over the worker's tasks by key
+//   push                     the summed sparse signal / meta-batch size, at
+//                            clock k + 1 (every worker, every server: the
+//                            servers aggregate a BSP step)
+//   all-reduce               [dense signal sum, tasks, loss sum, examples, stop votes]
+//   dense step               the dense optimizer on the mean dense signal
+// Every training.log_every steps "train/progress/<k>" (the mean query loss of
+// the last steps' tasks); every meta.eval_every steps and at the end
+// "meta/eval/valid/<k>", and at the end "meta/eval/test/<k>": each worker
+// adapts its share of the split's tasks (read-only pulls: nothing is written
+// to the servers) and sends per-task metric sums before and after the inner
+// loop. Then "train/done" and the servers' END sync.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/proto/job.pb.h"
+#include "worker/meta/task_index.h"
+#include "worker/meta/task_step.h"
+#include "worker/trainer.h"
+
+namespace metaps {
+
+// The key that replaces a task's own key with meta.shared_task_row: one
+// row, the learned initialisation of every new user's (or item's) row.
+uint64_t SharedTaskKey(int task_slot);
+
+class MetaTrainer {
+ public:
+  MetaTrainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
+              int num_workers);
+  Status Run();
+
+  // After Run: the index and the dense weights (the same on every worker).
+  const TaskIndex& index() const { return index_; }
+  const std::vector<float>& dense() const { return dense_; }
+
+ private:
+  Status LoadData();
+  Status OuterStep(const control::MetaBatch& batch);
+  Status Evaluate(TaskSplit split);
+  // The task's TaskBatch with its rows pulled.
+  Status BuildAndPull(const MetaTask& task, PsClient::PullMode mode);
+
+  const config::JobConfig& job_;
+  TrainerData data_;
+  TrainerDeps deps_;
+  const int worker_index_, num_workers_;
+  const bool logistic_;
+  MetaAlgorithm algorithm_ = MetaAlgorithm::kFomaml;
+  InnerLoop loop_;
+  int task_slot_ = -1;  // the slot of the task's own key, -1: none
+  float row_decay_[2] = {0, 0};
+  OptimizerParams dense_optimizer_;
+  std::vector<float> dense_, dense_row_;  // dense weights; + optimizer state
+  BatchSchema schema_;
+  Batch all_;  // every example of every split
+  TaskIndex index_;
+  TaskBatch task_;
+  EmbeddingBatchBuilder builder_;
+  int64_t step_ = 0;
+  bool stop_requested_ = false;
+  // Examples processed (support + query of every task), and the loss summed
+  // over the examples it is scored on (query; all of a task's for "none").
+  double samples_ = 0, loss_sum_ = 0, examples_ = 0;
+};
+
+}  // namespace metaps
