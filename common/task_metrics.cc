@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 namespace metaps {
@@ -25,6 +27,19 @@ double Ndcg(const float* predictions, const float* labels, size_t n, size_t k) {
 }
 
 }  // namespace
+
+std::string TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics) {
+  std::string out = "{";
+  for (const auto& [name, value] : metrics) {
+    char text[40];
+    for (int precision = 15; precision <= 17; ++precision) {
+      std::snprintf(text, sizeof(text), "%.*g", precision, value);
+      if (std::strtod(text, nullptr) == value) break;
+    }
+    out += (out.size() > 1 ? ",\"" : "\"") + name + "\":" + text;
+  }
+  return out + "}";
+}
 
 std::vector<std::string> MetaTaskMetricNames(bool logistic) {
   if (logistic) return {"logloss", "accuracy", "auc"};

@@ -22,4 +22,8 @@ std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predic
                                                              const float* labels, size_t n,
                                                              bool logistic);
 
+// {"mae":0.5,...}: each value as the shortest text that reads back the same
+// double (%.17g, trimmed), in the given order.
+std::string TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics);
+
 }  // namespace metaps

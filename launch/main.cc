@@ -21,6 +21,8 @@ constexpr char kUsage[] =
     "            (--config JOB --checkpoint DIR --out DIR)\n"
     "  meta-train  meta-learn a job's model across tasks (users, items) and report\n"
     "            the cold-start protocol (--config JOB with a meta block [--data DIR])\n"
+    "  adapt     adapt a meta-trained checkpoint to one new task's support examples\n"
+    "            (--config JOB --checkpoint DIR --support FILE --out DIR [--query FILE])\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return metaps::EvalCommand(argc, argv);
   if (command == "export") return metaps::ExportCommand(argc, argv);
   if (command == "meta-train") return metaps::MetaTrainCommand(argc, argv);
+  if (command == "adapt") return metaps::AdaptCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;

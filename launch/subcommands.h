@@ -15,6 +15,7 @@ int TrainCommand(int argc, char** argv);
 int EvalCommand(int argc, char** argv);
 int ExportCommand(int argc, char** argv);
 int MetaTrainCommand(int argc, char** argv);
+int AdaptCommand(int argc, char** argv);
 int DatagenCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.

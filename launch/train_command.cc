@@ -9,6 +9,7 @@
 #include "common/job_config.h"
 #include "common/logging.h"
 #include "common/ps_messages.h"
+#include "common/task_metrics.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "launch/subcommands.h"
 #include "ps/checkpoint.h"
@@ -62,17 +63,18 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   flags.String("data", &data_dir, "data directory: relative data paths and datagen/MovieLens dirs");
   flags.StringList("set", &overrides,
                    "override a config field: --set training.epochs=3 (repeatable)");
-  bool resume = command != "train" && command != "meta-train";
+  const bool trains = command == "train" || command == "meta-train";
+  bool resume = !trains;
   bool resume_if_checkpoint = false;
   std::string checkpoint_flag, export_dir;
   int64_t checkpoint_step = 0;
-  if (command == "train") {
+  if (trains) {
     flags.Bool("resume", &resume,
                "continue from the latest checkpoint under the job's output_dir/checkpoints");
     flags.Bool("resume-if-checkpoint", &resume_if_checkpoint,
                "resume when output_dir holds a checkpoint, else start from scratch "
                "(how launch/supervise.sh restarts a failed job)");
-  } else if (command != "meta-train") {
+  } else {
     flags.String("checkpoint", &checkpoint_flag,
                  "checkpoint directory (a job's output_dir/checkpoints)");
     flags.Int("step", &checkpoint_step,
@@ -89,7 +91,6 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     std::cerr << me << "--step must be 0 (the latest) or a checkpoint's step\n";
     return 2;
   }
-  const bool trains = command == "train" || command == "meta-train";
   if (config_path.empty() || (!trains && checkpoint_flag.empty()) ||
       (command == "export" && export_dir.empty())) {
     std::cerr << me << "--config JOB is required" << (trains ? "" : ", and --checkpoint DIR")
@@ -102,7 +103,8 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     return 2;
   }
   const config::JobConfig job = std::move(loaded).value();
-  if ((command == "meta-train") != job.has_meta()) {
+  // export serves a meta-learned checkpoint too; train and eval have no meta loop.
+  if (command != "export" && (command == "meta-train") != job.has_meta()) {
     std::cerr << me << config_path
               << (job.has_meta() ? ": meta { ... } is read by meta-train only"
                                  : ": meta-train needs a meta { ... } block (see the README's "
@@ -125,17 +127,16 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     return 2;
   }
 
-  if (command == "train" && (resume || resume_if_checkpoint) && job.output_dir().empty()) {
+  if (trains && (resume || resume_if_checkpoint) && job.output_dir().empty()) {
     std::cerr << me << "--resume needs the job's output_dir (its checkpoints)\n";
     return 2;
   }
-  const std::string checkpoint_dir = command == "meta-train"    ? ""
-                                     : command != "train"       ? checkpoint_flag
+  const std::string checkpoint_dir = !trains                    ? checkpoint_flag
                                      : job.output_dir().empty() ? ""
                                                                 : job.output_dir() + "/checkpoints";
   // The checkpoint to restore must exist before any rank starts (a server that
   // fails to restore would leave the others waiting for it to register).
-  if (command == "train" && (resume || resume_if_checkpoint)) {
+  if (trains && (resume || resume_if_checkpoint)) {
     const bool have = Env::Default()->FileExists(checkpoint_dir + "/LATEST");
     if (!have && resume) {
       std::cerr << me << "--resume: no checkpoint in " << checkpoint_dir
@@ -234,7 +235,7 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
       TrainerDeps deps{&ps, &scheduler, ctx.allreduce, model.get()};
       if (command == "meta-train") {
         MetaTrainer meta(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
-                         ctx.view.layout.num_workers());
+                         ctx.view.layout.num_workers(), checkpoints);
         return meta.Run();
       }
       Trainer trainer(job, data, deps, ctx.view.layout.WorkerIndex(ctx.view.my_rank),
@@ -259,5 +260,162 @@ int TrainCommand(int argc, char** argv) { return RunModelJob("train", argc, argv
 int EvalCommand(int argc, char** argv) { return RunModelJob("eval", argc, argv); }
 int ExportCommand(int argc, char** argv) { return RunModelJob("export", argc, argv); }
 int MetaTrainCommand(int argc, char** argv) { return RunModelJob("meta-train", argc, argv); }
+
+namespace {
+
+StatusOr<Batch> ReadAll(const ReaderFactory& open, const std::string& file, BatchSchema* schema) {
+  ReaderOptions o;
+  o.batch_size = 4096;
+  o.max_bad_fraction = 0;  // one user's ratings: every line counts
+  ASSIGN_OR_RETURN(auto reader, open(o));
+  *schema = reader->schema();
+  Batch all, batch;
+  all.Reset(*schema);
+  batch.Reset(*schema);
+  while (true) {
+    batch.Clear();
+    RETURN_IF_ERROR(reader->Next(&batch));
+    if (batch.size() == 0) break;
+    all.AppendRange(batch, 0, batch.size());
+  }
+  if (all.size() == 0) return InvalidArgument(file + ": no examples");
+  return all;
+}
+
+Status AdaptToTask(const config::JobConfig& job, const std::string& data_dir,
+                   const std::string& checkpoint_dir, int64_t step, const std::string& support_file,
+                   const std::string& query_file, const std::string& out_dir) {
+  Env* env = Env::Default();
+  // The checkpoint's tables, all shards in one process (no cluster).
+  ASSIGN_OR_RETURN(Manifest manifest, step > 0 ? ReadManifestAtStep(env, checkpoint_dir, step)
+                                               : ReadManifest(env, checkpoint_dir));
+  ASSIGN_OR_RETURN(TableSpec emb_spec,
+                   TableSpecFor(job.embedding(), 0, "embedding", job.model().embedding_dim()));
+  ASSIGN_OR_RETURN(TableSpec lin_spec, TableSpecFor(job.linear(), 1, "linear", 1));
+  const uint64_t seed = job.training().seed();
+  ASSIGN_OR_RETURN(auto emb_table, EmbeddingTable::Create(emb_spec, seed));
+  ASSIGN_OR_RETURN(auto lin_table, EmbeddingTable::Create(lin_spec, seed));
+  RETURN_IF_ERROR(
+      LoadShardsInto(env, checkpoint_dir, manifest, 0, 1, {emb_table.get(), lin_table.get()}));
+  // The support (and query) examples, support first.
+  ASSIGN_OR_RETURN(ReaderFactory support_reader, OpenRatingsFile(job, data_dir, support_file));
+  BatchSchema schema;
+  ASSIGN_OR_RETURN(Batch data, ReadAll(support_reader, support_file, &schema));
+  const size_t support = data.size();
+  if (!query_file.empty()) {
+    ASSIGN_OR_RETURN(ReaderFactory query_reader, OpenRatingsFile(job, data_dir, query_file));
+    BatchSchema query_schema;
+    ASSIGN_OR_RETURN(Batch query, ReadAll(query_reader, query_file, &query_schema));
+    data.AppendRange(query, 0, query.size());
+  }
+  auto backend = MakeCpuBackend();
+  ASSIGN_OR_RETURN(auto model, CreateModel(ToModelOptions(job.model()), schema, backend.get()));
+  const size_t n_dense = model->num_dense();
+  const OptimizerParams dense_optimizer = ToOptimizerParams(job.dense_optimizer());
+  ASSIGN_OR_RETURN(WorkerState state,
+                   ReadWorkerState(env, WorkerStatePath(checkpoint_dir, manifest.step),
+                                   n_dense + static_cast<size_t>(OptimizerStateFloats(
+                                                 dense_optimizer.kind, static_cast<int>(n_dense))),
+                                   manifest.step));
+  const std::vector<float> dense(state.dense_row.begin(),
+                                 state.dense_row.begin() + static_cast<ptrdiff_t>(n_dense));
+  std::vector<uint32_t> support_positions, query_positions;
+  for (size_t i = 0; i < data.size(); ++i) {
+    (i < support ? support_positions : query_positions).push_back(static_cast<uint32_t>(i));
+  }
+  const auto& meta = job.meta();
+  const int task_slot = schema.SlotIndex(meta.task_by());
+  TaskBatch task;
+  EmbeddingBatchBuilder builder;
+  task.Build(data, schema, support_positions, query_positions, task_slot, meta.shared_task_row(),
+             SharedTaskKey(task_slot), job.model().embedding_dim(), model.get(), &builder);
+  // Rows as a read-only pull reads them: a key without a row is its initial value.
+  EmbeddingTable* tables[2] = {emb_table.get(), lin_table.get()};
+  for (TableRows& t : task.emb.tables) {
+    RETURN_IF_ERROR(tables[t.table_id]->Peek(t.keys.data(), t.keys.size(), t.rows.data()));
+  }
+  InnerLoop loop;
+  loop.steps = meta.inner_steps();
+  loop.lr = meta.inner_lr();
+  ASSIGN_OR_RETURN(loop.scope, ParseAdaptScope(meta.adapt()));
+  const bool logistic = job.model().loss() == "logistic";
+  std::vector<float> adapted_dense;
+  ASSIGN_OR_RETURN(TaskScores scores,
+                   ScoreTask(model.get(), &task, loop, dense, logistic, &adapted_dense));
+  // The adapted rows of the task's keys and the adapted dense weights, in the
+  // export format (ps/checkpoint.h, dense.bin as `metaps export` writes it).
+  RETURN_IF_ERROR(env->CreateDir(out_dir));
+  std::vector<ExportedTable> out;
+  for (const TableRows& t : task.emb.tables) {
+    ExportedTable e;
+    e.id = t.table_id;
+    e.name = t.table_id == 0 ? "embedding" : "linear";
+    e.dim = t.dim;
+    std::vector<size_t> order(t.keys.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return t.keys[a] < t.keys[b]; });
+    for (size_t i : order) {
+      e.keys.push_back(t.keys[i]);
+      e.values.insert(e.values.end(), t.rows.begin() + static_cast<ptrdiff_t>(i * t.dim),
+                      t.rows.begin() + static_cast<ptrdiff_t>((i + 1) * t.dim));
+    }
+    out.push_back(std::move(e));
+  }
+  RETURN_IF_ERROR(WriteExportedEmbeddings(env, out_dir + "/adapted.emb", out));
+  std::string dense_file("MPDW1");
+  const uint64_t n = n_dense;
+  dense_file.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  dense_file.append(reinterpret_cast<const char*>(adapted_dense.data()), n * sizeof(float));
+  RETURN_IF_ERROR(WriteFileAtomically(env, out_dir + "/dense.bin", dense_file));
+  std::cout << "{\"event\":\"adapt\",\"step\":" << manifest.step << ",\"support\":" << support
+            << ",\"query\":" << data.size() - support
+            << ",\"rows\":" << task.emb.tables[0].keys.size();
+  if (!query_file.empty()) {
+    std::cout << ",\"before\":" << TaskMetricsJson(scores.before)
+              << ",\"adapted\":" << TaskMetricsJson(scores.adapted);
+  }
+  std::cout << ",\"out\":\"" << out_dir << "\"}" << std::endl;
+  return Status::Ok();
+}
+
+}  // namespace
+
+int AdaptCommand(int argc, char** argv) {
+  std::string config_path, data_dir, checkpoint_dir, support, query, out;
+  std::vector<std::string> overrides;
+  int64_t step = 0;
+  FlagSet flags("adapt");
+  flags.String("config", &config_path, "the meta-train job config (with its meta block)");
+  flags.String("data", &data_dir, "the job's data directory (side files: users, movies)");
+  flags.StringList("set", &overrides, "override a config field (repeatable)");
+  flags.String("checkpoint", &checkpoint_dir, "the meta-train job's output_dir/checkpoints");
+  flags.Int("step", &step, "the checkpoint's step (0: the latest)", 0, INT64_MAX);
+  flags.String("support", &support,
+               "the new task's examples, in the layout of the job's ratings file");
+  flags.String("query", &query,
+               "optional: examples to score before and after adapting (printed as metrics)");
+  flags.String("out", &out, "directory for adapted.emb (the task's rows) and dense.bin");
+  if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
+  if (config_path.empty() || checkpoint_dir.empty() || support.empty() || out.empty()) {
+    std::cerr << "metaps adapt: --config, --checkpoint, --support and --out are required\n";
+    return 2;
+  }
+  auto job = LoadJobConfig(config_path, overrides);
+  if (!job.ok()) {
+    std::cerr << "metaps adapt: " << job.status().message() << "\n";
+    return 2;
+  }
+  if (!job->has_meta()) {
+    std::cerr << "metaps adapt: " << config_path << " has no meta block (adapt a meta-train job)\n";
+    return 2;
+  }
+  Status s = AdaptToTask(*job, data_dir, checkpoint_dir, step, support, query, out);
+  if (!s.ok()) {
+    std::cerr << "metaps adapt: " << s.message() << "\n";
+    return s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ? 2 : 1;
+  }
+  return 0;
+}
 
 }  // namespace metaps

@@ -399,6 +399,39 @@ Status ExportEmbeddings(Env* env, const std::string& path,
   return WriteViaTemp(env, path, write, &size, &crc);
 }
 
+Status WriteExportedEmbeddings(Env* env, const std::string& path,
+                               const std::vector<ExportedTable>& tables) {
+  for (const ExportedTable& t : tables) {
+    if (t.dim < 1 || t.values.size() != t.keys.size() * static_cast<size_t>(t.dim) ||
+        !std::is_sorted(t.keys.begin(), t.keys.end()) ||
+        std::adjacent_find(t.keys.begin(), t.keys.end()) != t.keys.end()) {
+      return InvalidArgument("export table " + t.name +
+                             ": keys must be strictly increasing, with dim values each");
+    }
+  }
+  auto write = [&](FileWriter* w) -> Status {
+    w->Put(kExportMagic, 8);
+    w->PutValue<uint32_t>(kVersion);
+    w->PutValue<uint32_t>(static_cast<uint32_t>(tables.size()));
+    for (const ExportedTable& t : tables) {
+      w->PutValue<uint32_t>(t.id);
+      w->PutString(t.name);
+      w->PutValue<int32_t>(t.dim);
+      w->PutValue<uint64_t>(static_cast<uint64_t>(t.keys.size()));
+      for (size_t i = 0; i < t.keys.size(); ++i) {
+        w->PutValue<uint64_t>(t.keys[i]);
+        w->Put(t.values.data() + i * static_cast<size_t>(t.dim), sizeof(float) * t.dim);
+      }
+    }
+    w->Flush();
+    w->PutValue<uint32_t>(w->crc());
+    return w->status();
+  };
+  uint64_t size = 0;
+  uint32_t crc = 0;
+  return WriteViaTemp(env, path, write, &size, &crc);
+}
+
 StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std::string& path) {
   std::string data;
   RETURN_IF_ERROR(env->ReadFileToString(path, &data));

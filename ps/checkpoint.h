@@ -72,5 +72,9 @@ struct ExportedTable {
   std::vector<float> values;  // keys.size() * dim
 };
 StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std::string& path);
+// Writes `tables` in the export format (`metaps adapt`'s adapted rows).
+// InvalidArgument unless each table's keys are strictly increasing.
+Status WriteExportedEmbeddings(Env* env, const std::string& path,
+                               const std::vector<ExportedTable>& tables);
 
 }  // namespace metaps

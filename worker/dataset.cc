@@ -209,6 +209,29 @@ Status CheckDataSources(const config::JobConfig& job, const std::string& data_di
   return Status::Ok();
 }
 
+StatusOr<ReaderFactory> OpenRatingsFile(const config::JobConfig& job, const std::string& data_dir,
+                                        const std::string& file) {
+  const auto& d = job.data();
+  MovieLensFiles files;
+  if (d.format() == "movielens") {
+    ASSIGN_OR_RETURN(files, DetectMovieLens(data_dir));
+  } else if (d.format() == "datagen-ratings") {
+    ASSIGN_OR_RETURN(files, DetectMovieLensSplit(data_dir, "train"));
+  } else {
+    return InvalidArgument("data.format " + d.format() +
+                           ": a support or query file needs movielens or datagen-ratings data");
+  }
+  if (!IsRegularFile(file)) return NotFound(file + " does not exist");
+  files.ratings = file;
+  MovieLensOptions ml;
+  ml.binary_label = d.binary_label();
+  ml.rating_threshold = d.rating_threshold();
+  ml.use_side_files = !d.ignore_side_files();
+  ml.scenario = ScenarioFrom(d);
+  return ReaderFactory(
+      [files, ml](const ReaderOptions& o) { return OpenMovieLensReader(files, ml, o); });
+}
+
 StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::string& data_dir) {
   const auto& d = job.data();
   TrainerData data;

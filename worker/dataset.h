@@ -35,4 +35,10 @@ Status CheckDataSources(const config::JobConfig& job, const std::string& data_di
 // scenario (ReaderStats::scenario_examples).
 StatusOr<TrainerData> OpenDataSources(const config::JobConfig& job, const std::string& data_dir);
 
+// A reader of one more ratings file laid out as the job's data (movielens or
+// datagen-ratings: the ratings file's layout, with the side files of
+// `data_dir`): `metaps adapt`'s support and query files.
+StatusOr<ReaderFactory> OpenRatingsFile(const config::JobConfig& job, const std::string& data_dir,
+                                        const std::string& file);
+
 }  // namespace metaps

@@ -407,16 +407,48 @@ bool Get(const std::string& in, size_t* pos, T* v) {
 
 }  // namespace
 
-Status Trainer::WriteState() const {
+Status WriteWorkerState(Env* env, const std::string& path, const WorkerState& state) {
   std::string data(kStateMagic, 5);
-  Put(&data, step_);
-  Put(&data, static_cast<int64_t>(epoch_));
-  Put(&data, steps_in_epoch_);
-  Put(&data, samples_);
-  Put(&data, loss_sum_);
-  Put(&data, static_cast<uint64_t>(row_.size()));
-  data.append(reinterpret_cast<const char*>(row_.data()), row_.size() * sizeof(float));
+  Put(&data, state.step);
+  Put(&data, state.epoch);
+  Put(&data, state.steps_in_epoch);
+  Put(&data, state.samples);
+  Put(&data, state.loss_sum);
+  Put(&data, static_cast<uint64_t>(state.dense_row.size()));
+  data.append(reinterpret_cast<const char*>(state.dense_row.data()),
+              state.dense_row.size() * sizeof(float));
   Put(&data, Crc32c(data.data(), data.size()));
+  return WriteFileAtomically(env, path, data);
+}
+
+StatusOr<WorkerState> ReadWorkerState(Env* env, const std::string& path, size_t dense_floats,
+                                      int64_t step) {
+  std::string data;
+  RETURN_IF_ERROR(env->ReadFileToString(path, &data));
+  WorkerState state;
+  size_t pos = 5;
+  uint64_t n = 0;
+  uint32_t crc = 0;
+  const bool framed = data.size() >= 9 && data.compare(0, 5, kStateMagic) == 0 &&
+                      Get(data, &pos, &state.step) && Get(data, &pos, &state.epoch) &&
+                      Get(data, &pos, &state.steps_in_epoch) && Get(data, &pos, &state.samples) &&
+                      Get(data, &pos, &state.loss_sum) && Get(data, &pos, &n);
+  if (!framed || n != dense_floats || pos + n * sizeof(float) + 4 != data.size()) {
+    return DataLoss(path + ": not a worker state of this model (" + std::to_string(dense_floats) +
+                    " dense floats expected)");
+  }
+  std::memcpy(&crc, data.data() + data.size() - 4, 4);
+  if (crc != Crc32c(data.data(), data.size() - 4)) return DataLoss(path + ": crc32c mismatch");
+  if (state.step != step) {
+    return DataLoss(path + " holds step " + std::to_string(state.step) + ", the servers restored " +
+                    std::to_string(step));
+  }
+  state.dense_row.resize(n);
+  std::memcpy(state.dense_row.data(), data.data() + pos, n * sizeof(float));
+  return state;
+}
+
+Status Trainer::WriteState() const {
   Env* env = Env::Default();
   RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
   if (early_stop_) {
@@ -424,34 +456,26 @@ Status Trainer::WriteState() const {
         env, EarlyStopStatePath(checkpoints_.dir, step_),
         job_.training().early_stop().metric() + " " + early_.Serialize() + "\n"));
   }
-  return WriteFileAtomically(env, WorkerStatePath(checkpoints_.dir, step_), data);
+  WorkerState state;
+  state.step = step_;
+  state.epoch = epoch_;
+  state.steps_in_epoch = steps_in_epoch_;
+  state.samples = samples_;
+  state.loss_sum = loss_sum_;
+  state.dense_row = row_;
+  return WriteWorkerState(env, WorkerStatePath(checkpoints_.dir, step_), state);
 }
 
 Status Trainer::LoadState(int64_t step) {
-  const std::string path = WorkerStatePath(checkpoints_.dir, step);
-  std::string data;
-  RETURN_IF_ERROR(Env::Default()->ReadFileToString(path, &data));
-  size_t pos = 5;
-  int64_t saved_step = 0, epoch = 0;
-  uint64_t n = 0;
-  uint32_t crc = 0;
-  const bool framed = data.size() >= 9 && data.compare(0, 5, kStateMagic) == 0 &&
-                      Get(data, &pos, &saved_step) && Get(data, &pos, &epoch) &&
-                      Get(data, &pos, &steps_in_epoch_) && Get(data, &pos, &samples_) &&
-                      Get(data, &pos, &loss_sum_) && Get(data, &pos, &n);
-  if (!framed || n != row_.size() || pos + n * sizeof(float) + 4 != data.size()) {
-    return DataLoss(path + ": not a worker state of this model (" + std::to_string(row_.size()) +
-                    " dense floats expected)");
-  }
-  std::memcpy(&crc, data.data() + data.size() - 4, 4);
-  if (crc != Crc32c(data.data(), data.size() - 4)) return DataLoss(path + ": crc32c mismatch");
-  if (saved_step != step) {
-    return DataLoss(path + " holds step " + std::to_string(saved_step) + ", the servers restored " +
-                    std::to_string(step));
-  }
-  std::memcpy(row_.data(), data.data() + pos, n * sizeof(float));
-  step_ = saved_step;
-  epoch_ = static_cast<int>(epoch);
+  ASSIGN_OR_RETURN(
+      WorkerState state,
+      ReadWorkerState(Env::Default(), WorkerStatePath(checkpoints_.dir, step), row_.size(), step));
+  steps_in_epoch_ = state.steps_in_epoch;
+  samples_ = state.samples;
+  loss_sum_ = state.loss_sum;
+  row_ = std::move(state.dense_row);
+  step_ = state.step;
+  epoch_ = static_cast<int>(state.epoch);
   return Status::Ok();
 }
 

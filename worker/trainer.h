@@ -33,6 +33,7 @@
 #include <string>
 
 #include "common/early_stop.h"
+#include "common/env.h"
 #include "common/key_dedup.h"
 #include "common/proto/control.pb.h"
 #include "common/proto/job.pb.h"
@@ -83,6 +84,18 @@ struct TrainerCheckpoints {
 };
 
 std::string WorkerStatePath(const std::string& dir, int64_t step);
+
+// worker-state-<step>.bin: what a worker needs to go on from a checkpoint
+// (written by worker 0, atomically, CRC32C-checked on read).
+struct WorkerState {
+  int64_t step = 0, epoch = 1, steps_in_epoch = 0;
+  double samples = 0, loss_sum = 0;
+  std::vector<float> dense_row;  // the dense weights, then their optimizer state
+};
+Status WriteWorkerState(Env* env, const std::string& path, const WorkerState& state);
+// DataLoss unless the file is a state of `dense_floats` floats at `step`.
+StatusOr<WorkerState> ReadWorkerState(Env* env, const std::string& path, size_t dense_floats,
+                                      int64_t step);
 // early-stop-<step>.txt: the EarlyStopState as of that checkpoint.
 std::string EarlyStopStatePath(const std::string& dir, int64_t step);
 

@@ -5,8 +5,10 @@
 // mpirun job gives exactly the in-process job's numbers (BSP, fixed seed).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "tests/integration/subprocess.h"
 
@@ -103,6 +105,90 @@ TEST_F(MetaTrainTest, OuterUpdateLearnsAndRerunsAndMpirunAgree) {
 
   EXPECT_EQ(TestLine(Run({})), test) << "a rerun with the same seed differs";
   EXPECT_EQ(TestLine(Run({}, /*mpirun=*/true)), test) << "mpirun differs from one process";
+}
+
+// Stopped at outer step 150 (its end checkpoint), resumed to 300: the same
+// numbers as 300 steps in one go (meta-batches depend on (seed, step) only;
+// tables, dense weights and their optimizer state are restored). `export`
+// writes the meta-learned model for serving.
+TEST_F(MetaTrainTest, ResumeEqualsAnUninterruptedRunAndExports) {
+  const std::string whole = TestLine(Run({"output_dir=" + *dir_ + "/whole"}));
+  const std::string half = *dir_ + "/half";
+  const std::string first = TestLine(Run({"output_dir=" + half, "meta.outer_steps=150"}));
+  EXPECT_NE(first, whole);
+  EXPECT_TRUE(fs::exists(half + "/checkpoints/worker-state-150.bin"));
+  std::vector<std::string> argv = {Env("METAPS_BIN"), "meta-train",
+                                   "--servers",       "1",
+                                   "--workers",       "2",
+                                   "--config",        *dir_ + "/meta.pbtxt",
+                                   "--data",          *dir_ + "/data",
+                                   "--insecure",      "--resume",
+                                   "--set",           "output_dir=" + half};
+  Subprocess resumed(argv);
+  ASSERT_EQ(resumed.Wait(), 0) << resumed.stderr_text();
+  EXPECT_EQ(TestLine(resumed.stdout_lines()), whole);
+  EXPECT_NE(resumed.stderr_text().find("resumed at outer step 150"), std::string::npos);
+
+  Subprocess exported({Env("METAPS_BIN"), "export", "--servers", "1", "--config",
+                       *dir_ + "/meta.pbtxt", "--data", *dir_ + "/data", "--insecure",
+                       "--checkpoint", half + "/checkpoints", "--out", *dir_ + "/export"});
+  ASSERT_EQ(exported.Wait(), 0) << exported.stderr_text();
+  EXPECT_GT(fs::file_size(*dir_ + "/export/dense.bin"), 0u);
+  EXPECT_GT(fs::file_size(*dir_ + "/export/server-0.emb"), 0u);
+}
+
+// `metaps adapt` on one meta-test user's ratings (support: all but the last
+// 10 by time, query: the last 10) reproduces the job's own adaptation of
+// that task bit for bit: the same query metrics, printed round-trip exact.
+TEST_F(MetaTrainTest, AdaptEqualsTheInJobAdaptationOfATask) {
+  const std::string out = *dir_ + "/adapt-job";
+  Run({"output_dir=" + out});
+  std::ifstream records(out + "/meta_tasks_test.worker0.jsonl");
+  std::string record;
+  ASSERT_TRUE(std::getline(records, record)) << "no per-task record";
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(record, m, std::regex("\"task\":([0-9]+)"))) << record;
+  const std::string user = m[1];
+  // The user's ratings from every split, ordered by time (stable).
+  std::vector<std::pair<long long, std::string>> rows;
+  for (const char* split : {"train", "valid", "test"}) {
+    std::ifstream in(*dir_ + "/data/" + split + ".ratings.csv");
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      if (line.compare(0, user.size() + 1, user + ",") != 0) continue;
+      rows.emplace_back(std::stoll(line.substr(line.rfind(',') + 1)), line);
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  ASSERT_GT(rows.size(), 10u);
+  std::ofstream support(*dir_ + "/support.csv"), query(*dir_ + "/query.csv");
+  support << "userId,movieId,rating,timestamp\n";
+  query << "userId,movieId,rating,timestamp\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    (i + 10 < rows.size() ? support : query) << rows[i].second << "\n";
+  }
+  support.close();
+  query.close();
+  Subprocess adapt({Env("METAPS_BIN"), "adapt", "--config", *dir_ + "/meta.pbtxt", "--data",
+                    *dir_ + "/data", "--checkpoint", out + "/checkpoints", "--support",
+                    *dir_ + "/support.csv", "--query", *dir_ + "/query.csv", "--out",
+                    *dir_ + "/adapted"});
+  ASSERT_EQ(adapt.Wait(), 0) << adapt.stderr_text();
+  ASSERT_FALSE(adapt.stdout_lines().empty());
+  const std::string line = adapt.stdout_lines().back();
+  auto object = [](const std::string& text, const std::string& key) {
+    std::smatch o;
+    if (!std::regex_search(text, o, std::regex("\"" + key + "\":(\\{[^}]*\\})")))
+      return std::string();
+    return o[1].str();
+  };
+  EXPECT_FALSE(object(record, "adapted").empty()) << record;
+  EXPECT_EQ(object(line, "adapted"), object(record, "adapted")) << line << "\n" << record;
+  EXPECT_EQ(object(line, "before"), object(record, "before")) << line << "\n" << record;
+  EXPECT_GT(fs::file_size(*dir_ + "/adapted/adapted.emb"), 0u);
+  EXPECT_GT(fs::file_size(*dir_ + "/adapted/dense.bin"), 0u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/control.h"
+#include "common/env.h"
 #include "common/logging.h"
 #include "common/task_metrics.h"
 #include "worker/data/feature_hash.h"
@@ -52,14 +53,15 @@ uint64_t SharedTaskKey(int task_slot) {
 }
 
 MetaTrainer::MetaTrainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps,
-                         int worker_index, int num_workers)
+                         int worker_index, int num_workers, TrainerCheckpoints checkpoints)
     : job_(job),
       data_(std::move(data)),
       deps_(deps),
       worker_index_(worker_index),
       num_workers_(num_workers),
       logistic_(job.model().loss() == "logistic"),
-      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())) {
+      dense_optimizer_(ToOptimizerParams(job.dense_optimizer())),
+      checkpoints_(std::move(checkpoints)) {
   const auto& meta = job.meta();
   algorithm_ = ParseMetaAlgorithm(meta.algorithm()).value();  // validated with the config
   loop_.steps = meta.inner_steps();
@@ -110,9 +112,8 @@ Status MetaTrainer::LoadData() {
 }
 
 Status MetaTrainer::BuildAndPull(const MetaTask& task, PsClient::PullMode mode) {
-  task_.Build(all_, schema_, task.support, task.query, task_slot_,
-              job_.meta().shared_task_row(), SharedTaskKey(task_slot_),
-              job_.model().embedding_dim(), deps_.model, &builder_);
+  task_.Build(all_, schema_, task.support, task.query, task_slot_, job_.meta().shared_task_row(),
+              SharedTaskKey(task_slot_), job_.model().embedding_dim(), deps_.model, &builder_);
   const std::vector<uint64_t>& keys = task_.emb.tables[0].keys;
   if (keys.empty()) return Status::Ok();
   const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
@@ -157,7 +158,8 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
     }
     for (size_t i = 0; i < n; ++i) reduce[i] += dense_signal[i];
     reduce[n] += 1;
-    const size_t scored = algorithm_ == MetaAlgorithm::kNone ? task_.all.size() : task_.query.size();
+    const size_t scored =
+        algorithm_ == MetaAlgorithm::kNone ? task_.all.size() : task_.query.size();
     reduce[n + 1] += loss;
     reduce[n + 2] += static_cast<double>(scored);
     reduce[n + 4] += static_cast<double>(task_.all.size());  // support + query
@@ -200,37 +202,70 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
   return Status::Ok();
 }
 
-Status MetaTrainer::Evaluate(TaskSplit split) {
+Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
   const std::vector<uint32_t>& tasks = index_.of(split);
   MetricSums before, adapted;
   int64_t count = 0;
-  std::vector<float> predictions, dense;
+  // At the end, with an output dir: one line per task of this worker's share.
+  std::string records;
+  const bool write = final && !job_.output_dir().empty();
   for (size_t i = static_cast<size_t>(worker_index_); i < tasks.size();
        i += static_cast<size_t>(num_workers_)) {
     const MetaTask& task = index_.tasks[tasks[i]];
     RETURN_IF_ERROR(BuildAndPull(task, PsClient::PullMode::kReadOnly));
-    const size_t q = task_.query.size();
-    predictions.resize(q);
-    task_.Use(TaskPart::kQuery);
-    RETURN_IF_ERROR(
-        deps_.model->Forward(task_.query, task_.emb, dense_.data(), predictions.data()));
-    before.Add(TaskQueryMetrics(predictions.data(), task_.query.labels.data(), q, logistic_));
-    dense = dense_;
-    RETURN_IF_ERROR(Adapt(deps_.model, &task_, TaskPart::kSupport, loop_, &dense).status());
-    task_.Use(TaskPart::kQuery);
-    RETURN_IF_ERROR(deps_.model->Forward(task_.query, task_.emb, dense.data(), predictions.data()));
-    adapted.Add(TaskQueryMetrics(predictions.data(), task_.query.labels.data(), q, logistic_));
+    ASSIGN_OR_RETURN(TaskScores scores, ScoreTask(deps_.model, &task_, loop_, dense_, logistic_));
+    before.Add(scores.before);
+    adapted.Add(scores.adapted);
     ++count;
+    if (write) {
+      records += "{\"split\":\"" + std::string(TaskSplitName(split)) +
+                 "\",\"task\":" + std::to_string(task.id) +
+                 ",\"support\":" + std::to_string(task.support.size()) +
+                 ",\"query\":" + std::to_string(task.query.size()) +
+                 ",\"before\":" + TaskMetricsJson(scores.before) +
+                 ",\"adapted\":" + TaskMetricsJson(scores.adapted) + "}\n";
+    }
+  }
+  if (write) {
+    Env* env = Env::Default();
+    RETURN_IF_ERROR(env->CreateDir(job_.output_dir()));
+    RETURN_IF_ERROR(WriteFileAtomically(env,
+                                        job_.output_dir() + "/meta_tasks_" + TaskSplitName(split) +
+                                            ".worker" + std::to_string(worker_index_) + ".jsonl",
+                                        records));
   }
   control::MetaEvalPartial partial;
   partial.set_tasks(count);
   before.To(partial.mutable_before());
   adapted.To(partial.mutable_adapted());
   return deps_.scheduler
-      ->GatherPayload("meta/eval/" + std::string(TaskSplitName(split)) + "/" +
-                          std::to_string(step_),
-                      kGroupWorkers, EncodeMetaEvalPartial(partial))
+      ->GatherPayload(
+          "meta/eval/" + std::string(TaskSplitName(split)) + "/" + std::to_string(step_),
+          kGroupWorkers, EncodeMetaEvalPartial(partial))
       .status();
+}
+
+Status MetaTrainer::SyncServers(control::ServerSync::Action action) {
+  const std::string k = std::to_string(sync_round_++);
+  RETURN_IF_ERROR(
+      deps_.scheduler->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step_))
+          .status());
+  if (action != control::ServerSync::CHECKPOINT && action != control::ServerSync::END_CHECKPOINT) {
+    return Status::Ok();
+  }
+  if (worker_index_ == 0) {
+    Env* env = Env::Default();
+    RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
+    WorkerState state;
+    state.step = step_;
+    state.steps_in_epoch = static_cast<int64_t>(examples_);
+    state.samples = samples_;
+    state.loss_sum = loss_sum_;
+    state.dense_row = dense_row_;
+    RETURN_IF_ERROR(WriteWorkerState(env, WorkerStatePath(checkpoints_.dir, step_), state));
+  }
+  RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/state/" + k, kGroupMembers));
+  return deps_.scheduler->Barrier("ps/saved/" + k, kGroupMembers);
 }
 
 Status MetaTrainer::Run() {
@@ -240,12 +275,12 @@ Status MetaTrainer::Run() {
   RETURN_IF_ERROR(LoadData());
   ASSIGN_OR_RETURN(index_, BuildTaskIndex(all_, meta, tr.seed()));
   if (worker_index_ == 0) {
-    METAPS_LOG(INFO) << "meta-learning over " << all_.size() << " examples: "
-                     << index_.train.size() << " meta-train, " << index_.valid.size()
-                     << " meta-valid, " << index_.test.size() << " meta-test tasks by "
-                     << meta.task_by() << " (" << index_.dropped_small << " below "
-                     << meta.min_task_size() << " examples and " << index_.dropped_large
-                     << " above " << meta.max_task_size() << " dropped)";
+    METAPS_LOG(INFO) << "meta-learning over " << all_.size() << " examples: " << index_.train.size()
+                     << " meta-train, " << index_.valid.size() << " meta-valid, "
+                     << index_.test.size() << " meta-test tasks by " << meta.task_by() << " ("
+                     << index_.dropped_small << " below " << meta.min_task_size()
+                     << " examples and " << index_.dropped_large << " above "
+                     << meta.max_task_size() << " dropped)";
   }
   control::MetaIndex report;
   report.set_digest(index_.Digest());
@@ -262,9 +297,25 @@ Status MetaTrainer::Run() {
     RETURN_IF_ERROR(
         deps_.scheduler->Gather("meta/index", kGroupWorkers, "", std::move(frames)).status());
   }
-  double last_samples = 0, last_loss = 0, last_examples = 0;
+  if (checkpoints_.resume) {
+    ASSIGN_OR_RETURN(Message restored, deps_.scheduler->Gather("ps/resume", kGroupMembers));
+    const int64_t step = restored.header.control().value();
+    ASSIGN_OR_RETURN(WorkerState state,
+                     ReadWorkerState(Env::Default(), WorkerStatePath(checkpoints_.dir, step),
+                                     dense_row_.size(), step));
+    step_ = state.step;
+    examples_ = static_cast<double>(state.steps_in_epoch);
+    samples_ = state.samples;
+    loss_sum_ = state.loss_sum;
+    dense_row_ = std::move(state.dense_row);
+    std::copy(dense_row_.begin(), dense_row_.begin() + static_cast<ptrdiff_t>(dense_.size()),
+              dense_.begin());
+    if (worker_index_ == 0) METAPS_LOG(INFO) << "resumed at outer step " << step_;
+  }
+  double last_samples = samples_, last_loss = loss_sum_, last_examples = examples_;
   auto last_log = Clock::now();
-  for (int64_t k = 0; k < meta.outer_steps(); ++k) {
+  int64_t last_saved = checkpoints_.resume ? step_ : -1;
+  while (step_ < meta.outer_steps()) {
     const std::string name = "meta/step/" + std::to_string(step_);
     ASSIGN_OR_RETURN(Message reply, deps_.scheduler->Gather(name, kGroupWorkers));
     ASSIGN_OR_RETURN(control::MetaBatch batch,
@@ -285,22 +336,26 @@ Status MetaTrainer::Run() {
       last_examples = examples_;
       last_log = Clock::now();
       RETURN_IF_ERROR(deps_.scheduler
-                          ->GatherPayload("train/progress/" + std::to_string(step_),
-                                          kGroupWorkers, EncodeProgress(progress))
+                          ->GatherPayload("train/progress/" + std::to_string(step_), kGroupWorkers,
+                                          EncodeProgress(progress))
                           .status());
     }
-    if (meta.eval_every() > 0 && step_ % meta.eval_every() == 0 &&
-        step_ < meta.outer_steps()) {
-      RETURN_IF_ERROR(Evaluate(TaskSplit::kValid));
+    if (meta.eval_every() > 0 && step_ % meta.eval_every() == 0 && step_ < meta.outer_steps()) {
+      RETURN_IF_ERROR(Evaluate(TaskSplit::kValid, /*final=*/false));
     }
     if (stop_requested_) {
       METAPS_LOG(INFO) << "stop requested: stopping after outer step " << step_;
       break;
     }
+    if (!checkpoints_.dir.empty() && tr.checkpoint_every() > 0 &&
+        step_ % tr.checkpoint_every() == 0 && step_ < meta.outer_steps()) {
+      RETURN_IF_ERROR(SyncServers(control::ServerSync::CHECKPOINT));
+      last_saved = step_;
+    }
   }
   const double seconds = Since(start);
-  RETURN_IF_ERROR(Evaluate(TaskSplit::kValid));
-  RETURN_IF_ERROR(Evaluate(TaskSplit::kTest));
+  RETURN_IF_ERROR(Evaluate(TaskSplit::kValid, /*final=*/true));
+  RETURN_IF_ERROR(Evaluate(TaskSplit::kTest, /*final=*/true));
   control::Done done;
   done.set_steps(step_);
   done.set_samples(samples_);
@@ -309,9 +364,8 @@ Status MetaTrainer::Run() {
   done.set_run_samples(samples_);
   RETURN_IF_ERROR(
       deps_.scheduler->GatherPayload("train/done", kGroupWorkers, EncodeDone(done)).status());
-  return deps_.scheduler
-      ->GatherPayload("ps/sync/0", kGroupMembers, EncodeServerSync(control::ServerSync::END, step_))
-      .status();
+  const bool save = !checkpoints_.dir.empty() && last_saved != step_;
+  return SyncServers(save ? control::ServerSync::END_CHECKPOINT : control::ServerSync::END);
 }
 
 }  // namespace metaps

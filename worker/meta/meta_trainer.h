@@ -21,7 +21,13 @@
 // "meta/eval/valid/<k>", and at the end "meta/eval/test/<k>": each worker
 // adapts its share of the split's tasks (read-only pulls: nothing is written
 // to the servers) and sends per-task metric sums before and after the inner
-// loop. Then "train/done" and the servers' END sync.
+// loop. Then "train/done" and the servers' END sync (END_CHECKPOINT with an
+// output_dir). Checkpoints: every training.checkpoint_every outer steps and at
+// the end, as for training (the servers' shards, worker-state-<step>.bin with
+// the dense weights and their optimizer state; steps_in_epoch holds the
+// examples scored); --resume restores them and goes on with the same
+// meta-batches (they depend on (seed, step) only), so a resumed run ends with
+// the uninterrupted run's numbers.
 #pragma once
 
 #include <memory>
@@ -40,8 +46,9 @@ uint64_t SharedTaskKey(int task_slot);
 
 class MetaTrainer {
  public:
+  // `checkpoints`: dir and resume as for training (kTrain mode only).
   MetaTrainer(const config::JobConfig& job, TrainerData data, TrainerDeps deps, int worker_index,
-              int num_workers);
+              int num_workers, TrainerCheckpoints checkpoints = {});
   Status Run();
 
   // After Run: the index and the dense weights (the same on every worker).
@@ -51,9 +58,15 @@ class MetaTrainer {
  private:
   Status LoadData();
   Status OuterStep(const control::MetaBatch& batch);
-  Status Evaluate(TaskSplit split);
+  // `final`: the evaluation at the end, which with an output_dir also writes
+  // OUTPUT/meta_tasks_<split>.worker<i>.jsonl (one line per task: id, sizes,
+  // metrics before and after adaptation).
+  Status Evaluate(TaskSplit split, bool final);
   // The task's TaskBatch with its rows pulled.
   Status BuildAndPull(const MetaTask& task, PsClient::PullMode mode);
+  // Meets the servers in "ps/sync/<k>"; on a checkpoint worker 0 writes the
+  // worker state (worker-state-<step>.bin, as training's).
+  Status SyncServers(control::ServerSync::Action action);
 
   const config::JobConfig& job_;
   TrainerData data_;
@@ -71,6 +84,8 @@ class MetaTrainer {
   TaskIndex index_;
   TaskBatch task_;
   EmbeddingBatchBuilder builder_;
+  TrainerCheckpoints checkpoints_;
+  int sync_round_ = 0;
   int64_t step_ = 0;
   bool stop_requested_ = false;
   // Examples processed (support + query of every task), and the loss summed

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/task_metrics.h"
+
 namespace metaps {
 namespace {
 
@@ -73,7 +75,9 @@ const Batch& TaskBatch::examples(TaskPart part) const {
 void TaskBatch::Use(TaskPart part) {
   if (part == in_use_) return;
   auto slot = [this](TaskPart p) -> std::vector<std::vector<uint32_t>>& {
-    return p == TaskPart::kSupport ? support_index : p == TaskPart::kQuery ? query_index : all_index;
+    return p == TaskPart::kSupport ? support_index
+           : p == TaskPart::kQuery ? query_index
+                                   : all_index;
   };
   std::swap(emb.row_index, slot(in_use_));
   std::swap(emb.row_index, slot(part));
@@ -90,8 +94,8 @@ StatusOr<double> Adapt(Model* model, TaskBatch* task, TaskPart part, const Inner
   for (int step = 0; step < loop.steps; ++step) {
     ZeroGrads(&task->emb);
     std::fill(grad.begin(), grad.end(), 0.0f);
-    ASSIGN_OR_RETURN(loss, model->ForwardBackward(b, task->emb, dense->data(), grad.data(),
-                                                  predictions.data()));
+    ASSIGN_OR_RETURN(
+        loss, model->ForwardBackward(b, task->emb, dense->data(), grad.data(), predictions.data()));
     for (TableRows& t : task->emb.tables) {
       const size_t dim = static_cast<size_t>(t.dim);
       if (loop.scope == AdaptScope::kAll) {
@@ -108,8 +112,8 @@ StatusOr<double> Adapt(Model* model, TaskBatch* task, TaskPart part, const Inner
 }
 
 StatusOr<double> OuterSignal(Model* model, TaskBatch* task, MetaAlgorithm algorithm,
-                             const InnerLoop& loop, std::vector<float>* dense,
-                             const float decay[2], std::vector<float>* dense_signal) {
+                             const InnerLoop& loop, std::vector<float>* dense, const float decay[2],
+                             std::vector<float>* dense_signal) {
   std::vector<AlignedVector<float>> initial_rows;
   for (const TableRows& t : task->emb.tables) initial_rows.push_back(t.rows);
   const std::vector<float> initial_dense = *dense;
@@ -122,8 +126,8 @@ StatusOr<double> OuterSignal(Model* model, TaskBatch* task, MetaAlgorithm algori
     const Batch& b = task->examples(part);
     ZeroGrads(&task->emb);
     predictions.resize(b.size());
-    ASSIGN_OR_RETURN(loss, model->ForwardBackward(b, task->emb, dense->data(),
-                                                  dense_signal->data(), predictions.data()));
+    ASSIGN_OR_RETURN(loss, model->ForwardBackward(b, task->emb, dense->data(), dense_signal->data(),
+                                                  predictions.data()));
     return Status::Ok();
   };
   Status status;
@@ -160,6 +164,23 @@ StatusOr<double> OuterSignal(Model* model, TaskBatch* task, MetaAlgorithm algori
   *dense = initial_dense;
   RETURN_IF_ERROR(status);
   return loss;
+}
+
+StatusOr<TaskScores> ScoreTask(Model* model, TaskBatch* task, const InnerLoop& loop,
+                               const std::vector<float>& dense, bool logistic,
+                               std::vector<float>* adapted_dense) {
+  TaskScores scores;
+  const size_t q = task->query.size();
+  std::vector<float> predictions(q), weights = dense;
+  task->Use(TaskPart::kQuery);
+  RETURN_IF_ERROR(model->Forward(task->query, task->emb, weights.data(), predictions.data()));
+  scores.before = TaskQueryMetrics(predictions.data(), task->query.labels.data(), q, logistic);
+  RETURN_IF_ERROR(Adapt(model, task, TaskPart::kSupport, loop, &weights).status());
+  task->Use(TaskPart::kQuery);
+  RETURN_IF_ERROR(model->Forward(task->query, task->emb, weights.data(), predictions.data()));
+  scores.adapted = TaskQueryMetrics(predictions.data(), task->query.labels.data(), q, logistic);
+  if (adapted_dense != nullptr) *adapted_dense = std::move(weights);
+  return scores;
 }
 
 }  // namespace metaps

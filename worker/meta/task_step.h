@@ -84,7 +84,18 @@ StatusOr<double> Adapt(Model* model, TaskBatch* task, TaskPart part, const Inner
 // summed over the examples. `decay` is the tables' per-example L2 (added to
 // the gradient like the trainer's, not for reptile).
 StatusOr<double> OuterSignal(Model* model, TaskBatch* task, MetaAlgorithm algorithm,
-                             const InnerLoop& loop, std::vector<float>* dense,
-                             const float decay[2], std::vector<float>* dense_signal);
+                             const InnerLoop& loop, std::vector<float>* dense, const float decay[2],
+                             std::vector<float>* dense_signal);
+
+// The cold-start protocol on one task whose rows are in task->emb: the query's
+// metrics (common/task_metrics.h) at `dense` and those rows, then again after
+// Adapt on the support set. On return task->emb holds the adapted rows and
+// *adapted_dense (when not null) the adapted dense weights.
+struct TaskScores {
+  std::vector<std::pair<std::string, double>> before, adapted;
+};
+StatusOr<TaskScores> ScoreTask(Model* model, TaskBatch* task, const InnerLoop& loop,
+                               const std::vector<float>& dense, bool logistic,
+                               std::vector<float>* adapted_dense = nullptr);
 
 }  // namespace metaps
