@@ -220,7 +220,7 @@ void FillDefaults(config::JobConfig* job) {
     if (!me->has_test_fraction()) me->set_test_fraction(0.1);
     if (!me->has_tasks_per_step()) me->set_tasks_per_step(32);
     if (!me->has_inner_steps()) me->set_inner_steps(5);
-    if (!me->has_inner_lr()) me->set_inner_lr(0.5f);
+    if (!me->has_inner_lr()) me->set_inner_lr(0.05f);
     if (me->adapt().empty()) me->set_adapt("dense_and_task_row");
     if (!me->has_shared_task_row()) me->set_shared_task_row(true);
     if (!me->has_outer_steps()) me->set_outer_steps(1000);
@@ -257,6 +257,15 @@ void CheckMeta(Checker& c, const config::JobConfig& job) {
             "meta-learning supports mf and ncf (users or items as tasks)");
   c.Require(job.cluster().consistency() == "bsp", "cluster.consistency",
             "meta-training is BSP across the meta-batch");
+  // Training-loop fields meta-train does not read.
+  const auto& tr = job.training();
+  c.Require(tr.max_steps() == 0, "training.max_steps", "meta-train counts meta.outer_steps");
+  c.Require(tr.eval_every() == 0, "training.eval_every", "meta-train uses meta.eval_every");
+  c.Require(!tr.has_early_stop(), "training.early_stop", "does not apply to meta-train");
+  c.Require(tr.ranking_k() == 0, "training.ranking_k",
+            "meta-train reports per-task NDCG@1/3/5 of the query set");
+  c.Require(job.data().shuffle_buffer() == 0, "data.shuffle_buffer",
+            "meta-train draws tasks, not batches");
 }
 
 void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {

@@ -43,7 +43,7 @@ std::string TaskMetricsJson(const std::vector<std::pair<std::string, double>>& m
 
 std::vector<std::string> MetaTaskMetricNames(bool logistic) {
   if (logistic) return {"logloss", "accuracy", "auc"};
-  return {"mae", "rmse", "ndcg@1", "ndcg@3"};
+  return {"mae", "rmse", "ndcg@1", "ndcg@3", "ndcg@5"};
 }
 
 std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predictions,
@@ -60,7 +60,7 @@ std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predic
     }
     out.emplace_back("mae", abs / static_cast<double>(n));
     out.emplace_back("rmse", std::sqrt(sq / static_cast<double>(n)));
-    for (size_t k : {size_t{1}, size_t{3}}) {
+    for (size_t k : {size_t{1}, size_t{3}, size_t{5}}) {
       const double ndcg = Ndcg(predictions, labels, n, k);
       if (ndcg >= 0) out.emplace_back("ndcg@" + std::to_string(k), ndcg);
     }

@@ -1,7 +1,7 @@
 // Metrics of one meta-learning task's query set (the cold-start protocol,
 // README "Meta-learning"): computed per task and averaged over tasks, so that
 // every new user counts the same whatever their number of ratings.
-//   squared loss:  mae, rmse, ndcg@1, ndcg@3 (query items ranked by
+//   squared loss:  mae, rmse, ndcg@1, ndcg@3, ndcg@5 (query items ranked by
 //                  prediction, gain = the true rating, ties by position)
 //   logistic loss: logloss, accuracy, auc (tasks with both labels only)
 // A metric undefined for a task (auc with one class, ndcg with all-zero

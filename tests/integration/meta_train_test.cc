@@ -104,6 +104,21 @@ TEST_F(MetaTrainTest, OuterUpdateLearnsAndRerunsAndMpirunAgree) {
   EXPECT_LT(adapted, frozen_adapted - 0.03) << test << "\n" << frozen;
 
   EXPECT_EQ(TestLine(Run({})), test) << "a rerun with the same seed differs";
+  // Three workers build the same task index (the scheduler checks their
+  // digests) and evaluate the same tasks.
+  std::vector<std::string> three = {Env("METAPS_BIN"), "meta-train",
+                                    "--servers",       "1",
+                                    "--workers",       "3",
+                                    "--config",        *dir_ + "/meta.pbtxt",
+                                    "--data",          *dir_ + "/data",
+                                    "--insecure"};
+  Subprocess run3(three);
+  ASSERT_EQ(run3.Wait(), 0) << run3.stderr_text();
+  const std::string test3 = TestLine(run3.stdout_lines());
+  std::smatch tasks, tasks3;
+  ASSERT_TRUE(std::regex_search(test, tasks, std::regex("\"tasks\":([0-9]+)")));
+  ASSERT_TRUE(std::regex_search(test3, tasks3, std::regex("\"tasks\":([0-9]+)")));
+  EXPECT_EQ(tasks[1].str(), tasks3[1].str());
   EXPECT_EQ(TestLine(Run({}, /*mpirun=*/true)), test) << "mpirun differs from one process";
 }
 

@@ -361,6 +361,14 @@ TEST(MetaConfigTest, DefaultsAndChecks) {
       "data { format: \"movielens\" } model { family: \"mf\" } meta { algorithm: \"reptile\" }",
       "j");
   EXPECT_NE(bad.status().message().find("meta.adapt"), std::string::npos) << bad.status();
+  // Fields of the training loop that meta-train does not read are refused.
+  bad = ParseJobConfig(
+      "data { format: \"movielens\" } model { family: \"mf\" } training { eval_every: 5 } "
+      "meta { }",
+      "j");
+  EXPECT_NE(bad.status().message().find("training.eval_every: meta-train uses meta.eval_every"),
+            std::string::npos)
+      << bad.status();
 }
 
 }  // namespace

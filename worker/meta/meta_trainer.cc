@@ -269,7 +269,7 @@ Status MetaTrainer::SyncServers(control::ServerSync::Action action) {
 }
 
 Status MetaTrainer::Run() {
-  const auto start = Clock::now();
+  const auto loading = Clock::now();
   const auto& meta = job_.meta();
   const auto& tr = job_.training();
   RETURN_IF_ERROR(LoadData());
@@ -312,6 +312,12 @@ Status MetaTrainer::Run() {
               dense_.begin());
     if (worker_index_ == 0) METAPS_LOG(INFO) << "resumed at outer step " << step_;
   }
+  // The rate covers the outer loop only: loading and indexing are logged apart.
+  const auto start = Clock::now();
+  if (worker_index_ == 0) {
+    METAPS_LOG(INFO) << "data read and indexed in " << Since(loading) << " s";
+  }
+  const double samples_at_start = samples_;
   double last_samples = samples_, last_loss = loss_sum_, last_examples = examples_;
   auto last_log = Clock::now();
   int64_t last_saved = checkpoints_.resume ? step_ : -1;
@@ -361,7 +367,7 @@ Status MetaTrainer::Run() {
   done.set_samples(samples_);
   done.set_loss(examples_ > 0 ? loss_sum_ / examples_ : 0);
   done.set_seconds(seconds);
-  done.set_run_samples(samples_);
+  done.set_run_samples(samples_ - samples_at_start);
   RETURN_IF_ERROR(
       deps_.scheduler->GatherPayload("train/done", kGroupWorkers, EncodeDone(done)).status());
   const bool save = !checkpoints_.dir.empty() && last_saved != step_;
