@@ -360,9 +360,10 @@ StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payl
         return ProtocolError(from + ": MetaEvalPartial metric '" + s.name().substr(0, 64) +
                              "' is not one this job reports");
       }
-      if (!std::isfinite(s.sum()) || s.count() < 0 || s.count() > m.tasks()) {
+      // A sum may be NaN or infinite: a diverged model is reported (as null), not refused.
+      if (s.count() < 0 || s.count() > m.tasks()) {
         return ProtocolError(from + ": MetaEvalPartial metric " + s.name() +
-                             " has a sum that is not finite or a count outside [0, tasks]");
+                             " has a count outside [0, tasks]");
       }
     }
   }

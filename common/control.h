@@ -88,7 +88,8 @@ std::string EncodeMetaBatch(control::MetaBatch batch);
 StatusOr<control::MetaBatch> DecodeMetaBatch(const std::string& payload, int workers,
                                              uint64_t train_tasks, const std::string& from);
 std::string EncodeMetaEvalPartial(control::MetaEvalPartial partial);
-// Checks counts, finite sums, and names among `names`.
+// Checks counts and that names are among `names` (sums may be NaN: a diverged
+// model's metrics are reported as null).
 StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payload,
                                                          const std::vector<std::string>& names,
                                                          const std::string& from);

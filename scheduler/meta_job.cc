@@ -1,6 +1,7 @@
 #include "scheduler/meta_job.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <set>
@@ -132,6 +133,13 @@ Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
       "{\"event\":\"meta_eval\",\"split\":\"" + split + "\",\"step\":" + std::to_string(step) +
       ",\"tasks\":" + std::to_string(tasks) + ",\"before\":" + object("before", before) +
       ",\"adapted\":" + object("adapted", adapted) + "}";
+  for (const auto& [key, value] : flat) {
+    if (!std::isfinite(value)) {
+      METAPS_LOG(WARNING) << split << " " << key << " is not finite: the model or its inner loop "
+                          << "diverged (try a smaller meta.inner_lr or table lr)";
+      break;
+    }
+  }
   METAPS_LOG(INFO) << line;
   train_.Record(line);
   std::fputs((line + "\n").c_str(), stdout);

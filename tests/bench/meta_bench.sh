@@ -12,7 +12,7 @@ rounds=${2:-5}
 job="$here/launch/jobs/movielens_meta.pbtxt"
 plain=(train --config "$here/launch/jobs/movielens_mf.pbtxt" --data "$data"
        --set training.epochs=1 --set training.ranking_k=0 --set training.log_every=0)
-meta=(meta-train --config "$job" --data "$data" --set meta.outer_steps=300
+meta=(meta-train --config "$job" --data "$data" --set meta.outer_steps=600
       --set training.log_every=0)
 rate() { grep -o '"samples_per_s":[0-9.e+-]*' | tail -1 | cut -d: -f2; }
 train_rates=() meta_rates=()

@@ -335,7 +335,9 @@ TEST(MetaControlTest, MessagesAreChecked) {
   s->set_name("auc");  // not a squared-loss task metric
   EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
   s->set_name("mae");
-  s->set_sum(NAN);
+  s->set_sum(NAN);  // a diverged model: reported, not refused
+  EXPECT_TRUE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  s->set_count(-1);
   EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
   control::MetaIndex index;
   EXPECT_FALSE(DecodeMetaIndex(EncodeMetaIndex(index), "x").ok());  // no meta-train task
