@@ -126,52 +126,76 @@ Status MetaTrainer::BuildAndPull(const MetaTask& task, PsClient::PullMode mode) 
 
 Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
   const size_t n = dense_.size();
-  // The sparse signal summed over this worker's tasks, by key.
+  const auto& mine = batch.workers(worker_index_).tasks();
+  // The union of the worker's tasks' keys, pulled once: every task of the step
+  // reads the weights as they were before it. keys[at[k]] == k.
   std::unordered_map<uint64_t, uint32_t> at;
   std::vector<uint64_t> keys;
-  std::vector<AlignedVector<float>> sums(2);
+  step_tasks_.resize(static_cast<size_t>(mine.size()));
+  step_rows_.resize(static_cast<size_t>(mine.size()));
+  for (int i = 0; i < mine.size(); ++i) {
+    const MetaTask& task = index_.tasks[index_.train[mine[i]]];
+    TaskBatch& tb = step_tasks_[static_cast<size_t>(i)];
+    tb.Build(all_, schema_, task.support, task.query, task_slot_, job_.meta().shared_task_row(),
+             SharedTaskKey(task_slot_), job_.model().embedding_dim(), deps_.model, &builder_);
+    std::vector<uint32_t>& rows = step_rows_[static_cast<size_t>(i)];
+    rows.clear();
+    for (uint64_t k : tb.emb.tables[0].keys) {
+      auto [it, inserted] = at.emplace(k, static_cast<uint32_t>(keys.size()));
+      if (inserted) keys.push_back(k);
+      rows.push_back(it->second);
+    }
+  }
+  const int dims[2] = {job_.model().embedding_dim(), 1};
+  const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
+  std::vector<AlignedVector<float>> pulled(tables), sums(tables);
+  KeyPlan plan;
+  if (!keys.empty()) {
+    plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
+    std::vector<PsFuture> pulls;
+    for (size_t tb = 0; tb < tables; ++tb) {
+      pulled[tb].resize(keys.size() * static_cast<size_t>(dims[tb]));
+      sums[tb].assign(keys.size() * static_cast<size_t>(dims[tb]), 0.0f);
+      pulls.push_back(deps_.ps->Pull(static_cast<uint32_t>(tb), plan, pulled[tb].data()));
+    }
+    RETURN_IF_ERROR(WaitAll(&pulls));
+  }
   // Dense signal sum, tasks, loss sum, examples scored, stop votes, examples processed.
   std::vector<double> reduce(n + 5, 0.0);
   std::vector<float> dense_signal;
-  const int dims[2] = {job_.model().embedding_dim(), 1};
-  const auto& mine = batch.workers(worker_index_).tasks();
-  for (uint32_t t : mine) {
-    const MetaTask& task = index_.tasks[index_.train[t]];
-    RETURN_IF_ERROR(BuildAndPull(task, PsClient::PullMode::kTrain));
-    ASSIGN_OR_RETURN(double loss, OuterSignal(deps_.model, &task_, algorithm_, loop_, &dense_,
-                                              row_decay_, &dense_signal));
-    const std::vector<uint64_t>& task_keys = task_.emb.tables[0].keys;
-    for (size_t r = 0; r < task_keys.size(); ++r) {
-      auto [it, inserted] = at.emplace(task_keys[r], static_cast<uint32_t>(keys.size()));
-      if (inserted) {
-        keys.push_back(task_keys[r]);
-        for (size_t tb = 0; tb < task_.emb.tables.size(); ++tb) {
-          sums[tb].resize(keys.size() * static_cast<size_t>(dims[tb]), 0.0f);
-        }
-      }
-      for (size_t tb = 0; tb < task_.emb.tables.size(); ++tb) {
-        const size_t dim = static_cast<size_t>(dims[tb]);
-        const float* g = task_.emb.tables[tb].grads.data() + r * dim;
-        float* s = sums[tb].data() + it->second * dim;
-        for (size_t j = 0; j < dim; ++j) s[j] += g[j];
+  for (size_t i = 0; i < step_tasks_.size(); ++i) {
+    TaskBatch& task = step_tasks_[i];
+    const std::vector<uint32_t>& rows = step_rows_[i];
+    for (size_t tb = 0; tb < task.emb.tables.size(); ++tb) {
+      const size_t dim = static_cast<size_t>(dims[tb]);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::copy_n(pulled[tb].data() + rows[r] * dim, dim,
+                    task.emb.tables[tb].rows.data() + r * dim);
       }
     }
-    for (size_t i = 0; i < n; ++i) reduce[i] += dense_signal[i];
+    ASSIGN_OR_RETURN(double loss, OuterSignal(deps_.model, &task, algorithm_, loop_, &dense_,
+                                              row_decay_, &dense_signal));
+    for (size_t tb = 0; tb < task.emb.tables.size(); ++tb) {
+      const size_t dim = static_cast<size_t>(dims[tb]);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const float* g = task.emb.tables[tb].grads.data() + r * dim;
+        float* sum = sums[tb].data() + rows[r] * dim;
+        for (size_t j = 0; j < dim; ++j) sum[j] += g[j];
+      }
+    }
+    for (size_t j = 0; j < n; ++j) reduce[j] += dense_signal[j];
     reduce[n] += 1;
-    const size_t scored =
-        algorithm_ == MetaAlgorithm::kNone ? task_.all.size() : task_.query.size();
+    const size_t scored = algorithm_ == MetaAlgorithm::kNone ? task.all.size() : task.query.size();
     reduce[n + 1] += loss;
     reduce[n + 2] += static_cast<double>(scored);
-    reduce[n + 4] += static_cast<double>(task_.all.size());  // support + query
+    reduce[n + 4] += static_cast<double>(task.all.size());  // support + query
   }
   // The mean over the meta-batch: every worker divides by the same count.
   size_t meta_batch = 0;
   for (const auto& w : batch.workers()) meta_batch += static_cast<size_t>(w.tasks_size());
   const float scale = meta_batch > 0 ? 1.0f / static_cast<float>(meta_batch) : 0.0f;
   std::vector<PsFuture> pushes;
-  const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
   if (!keys.empty()) {
-    const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
     for (size_t tb = 0; tb < tables; ++tb) {
       for (float& v : sums[tb]) v *= scale;
       pushes.push_back(deps_.ps->Push(static_cast<uint32_t>(tb), plan, sums[tb].data(), step_ + 1,

@@ -8,9 +8,9 @@
 // Outer step k (BSP across the meta-batch):
 //   gather "meta/step/<k>"   the scheduler's MetaBatch: this step's tasks per
 //                            worker (sampled by (seed, k), balanced by size)
-//   per task                 pull its rows (support + query keys), the outer
-//                            signal on a private copy (OuterSignal), summed
-//                            over the worker's tasks by key
+//   pull                     the rows of all its tasks' keys, once
+//   per task                 the outer signal on a private copy of its rows
+//                            (OuterSignal), summed over the worker's tasks by key
 //   push                     the summed sparse signal / meta-batch size, at
 //                            clock k + 1 (every worker, every server: the
 //                            servers aggregate a BSP step)
@@ -83,6 +83,10 @@ class MetaTrainer {
   Batch all_;  // every example of every split
   TaskIndex index_;
   TaskBatch task_;
+  // An outer step's tasks and, per task, the position of each of its rows
+  // among the step's distinct keys.
+  std::vector<TaskBatch> step_tasks_;
+  std::vector<std::vector<uint32_t>> step_rows_;
   EmbeddingBatchBuilder builder_;
   TrainerCheckpoints checkpoints_;
   int sync_round_ = 0;
