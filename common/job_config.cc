@@ -249,6 +249,9 @@ void CheckMeta(Checker& c, const config::JobConfig& job) {
             "must be finite and not negative");
   c.Require(me.outer_steps() >= 1, "meta.outer_steps", "must be at least 1");
   c.Require(me.eval_every() >= 0, "meta.eval_every", "must not be negative");
+  c.Require(me.train_support() >= 0 && me.train_support() < me.min_task_size(),
+            "meta.train_support",
+            "must be in [0, meta.min_task_size) (every meta-train task needs a query example)");
   c.Require(me.algorithm() != "reptile" || me.adapt() == "all", "meta.adapt",
             "must be \"all\" for reptile (its signal moves only what the inner loop adapts)");
   c.Require(me.algorithm() != "reptile" || (me.inner_steps() >= 1 && me.inner_lr() > 0),

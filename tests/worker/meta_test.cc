@@ -88,6 +88,26 @@ TEST(TaskIndexTest, SizesSplitsAndSupportBeforeQuery) {
   }
 }
 
+// k-shot training episodes: meta-train tasks take their first k examples by
+// time as support; meta-valid and meta-test tasks keep the last-`query` split.
+TEST(TaskIndexTest, TrainSupportMakesKShotTrainingEpisodes) {
+  const Batch data = Ratings(1);
+  auto index = BuildTaskIndex(data, Meta("train_support: 1"), 7);
+  ASSERT_TRUE(index.ok()) << index.status();
+  for (const MetaTask& t : index->tasks) {
+    if (t.split == TaskSplit::kTrain) {
+      EXPECT_EQ(t.support.size(), 1u);
+      EXPECT_EQ(t.query.size(), t.size() - 1);
+    } else {
+      EXPECT_EQ(t.query.size(), 2u);
+    }
+  }
+  EXPECT_FALSE(ParseJobConfig("data { format: \"movielens\" } model { family: \"mf\" } "
+                              "meta { min_task_size: 13 train_support: 13 }",
+                              "j")
+                   .ok());
+}
+
 // The same tasks, splits and support/query examples for any data order: each
 // worker reads all the data, so 1 or 3 workers build this same index.
 TEST(TaskIndexTest, IndependentOfDataOrderAndRerun) {

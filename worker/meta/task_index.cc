@@ -76,7 +76,9 @@ StatusOr<TaskIndex> BuildTaskIndex(const Batch& data, const config::MetaConfig& 
     MetaTask task;
     task.id = id;
     task.split = SplitOfTask(seed, id, meta.valid_fraction(), meta.test_fraction());
-    const size_t support = positions.size() - query;  // min_size > query: at least 1
+    // min_size > query and min_size > train_support: both sets are non-empty.
+    const size_t k = static_cast<size_t>(meta.train_support());
+    const size_t support = task.split == TaskSplit::kTrain && k > 0 ? k : positions.size() - query;
     task.support.assign(positions.begin(), positions.begin() + static_cast<ptrdiff_t>(support));
     task.query.assign(positions.begin() + static_cast<ptrdiff_t>(support), positions.end());
     const uint32_t at = static_cast<uint32_t>(index.tasks.size());
