@@ -27,7 +27,7 @@ constexpr Crc32cTables kTables = MakeTables();
 
 }  // namespace
 
-uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
+uint32_t Crc32cExtendSoftware(uint32_t crc, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
   uint32_t c = ~crc;
   while (n >= 8) {
@@ -43,6 +43,39 @@ uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
   }
   while (n-- > 0) c = (c >> 8) ^ kTables[0][(c ^ *p++) & 0xff];
   return ~c;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t Crc32cExtendHardware(uint32_t crc, const void* data,
+                                                                size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t c = ~crc;
+  while (n >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+    p += 8;
+    n -= 8;
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  return ~c32;
+}
+
+bool Crc32cHardwareAvailable() {
+  static const bool available = __builtin_cpu_supports("sse4.2");
+  return available;
+}
+#else
+uint32_t Crc32cExtendHardware(uint32_t crc, const void* data, size_t n) {
+  return Crc32cExtendSoftware(crc, data, n);
+}
+bool Crc32cHardwareAvailable() { return false; }
+#endif
+
+uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n) {
+  return Crc32cHardwareAvailable() ? Crc32cExtendHardware(crc, data, n)
+                                   : Crc32cExtendSoftware(crc, data, n);
 }
 
 }  // namespace metaps

@@ -47,9 +47,15 @@ inline float CounterNormal(uint64_t seed, uint32_t table_id, uint64_t key, uint6
   return BitsToNormal(StreamBits(RowStreamSeed(seed, table_id, key), index));
 }
 
-// CRC32C (Castagnoli), software slicing-by-8. Crc32cExtend(0, ...) == Crc32c(...);
-// Crc32cExtend(Crc32c(a), b) == Crc32c(a + b).
+// CRC32C (Castagnoli): the CPU's CRC32 instruction (SSE4.2) where the CPU
+// has it, else software slicing-by-8; both give the same values.
+// Crc32cExtend(0, ...) == Crc32c(...); Crc32cExtend(Crc32c(a), b) == Crc32c(a + b).
 uint32_t Crc32cExtend(uint32_t crc, const void* data, size_t n);
+// The two implementations, for tests and benchmarks. Crc32cExtendHardware
+// REQUIRES Crc32cHardwareAvailable().
+uint32_t Crc32cExtendSoftware(uint32_t crc, const void* data, size_t n);
+uint32_t Crc32cExtendHardware(uint32_t crc, const void* data, size_t n);
+bool Crc32cHardwareAvailable();
 inline uint32_t Crc32c(const void* data, size_t n) { return Crc32cExtend(0, data, n); }
 
 }  // namespace metaps
