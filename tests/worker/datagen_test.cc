@@ -181,5 +181,25 @@ TEST(DatagenRatingsTest, OracleRmseIsAboutTheNoise) {
   EXPECT_LT(mean, 3.8);
 }
 
+// The cold-start oracle (meta_oracle_k<k>_*): the Bayes posterior of a new
+// user's planted row after k ratings. More ratings help, k = 0 is the
+// attribute prior alone (still far better than a constant), and no k beats
+// the noise-free planted rating, which knows the user's row exactly.
+TEST(DatagenRatingsTest, ColdStartOracleImprovesWithSupportRatings) {
+  Generated g = Generate(DatagenKind::kRatings, 60000, 4, TempDir("ratings_cold_oracle"));
+  const std::string& json = g.result.oracle_json;
+  EXPECT_EQ(JsonNumber(json, "meta_query"), 10);
+  double last = 1e9;
+  for (int k : {0, 5, 10, 20, 50}) {
+    const std::string key = "meta_oracle_k" + std::to_string(k);
+    const double mae = JsonNumber(json, key + "_mae");
+    EXPECT_GT(JsonNumber(json, key + "_users"), 50) << json;
+    EXPECT_LT(mae, last) << key << " " << json;
+    EXPECT_GT(mae, JsonNumber(json, "test_mae")) << key << " " << json;
+    EXPECT_LT(JsonNumber(json, key + "_rmse"), JsonNumber(json, "constant_test_rmse")) << json;
+    last = mae;
+  }
+}
+
 }  // namespace
 }  // namespace metaps

@@ -106,6 +106,20 @@ TEST(TaskIndexTest, TrainSupportMakesKShotTrainingEpisodes) {
                               "meta { min_task_size: 13 train_support: 13 }",
                               "j")
                    .ok());
+  // k-shot evaluation: meta-valid and meta-test tasks keep their first k
+  // examples by time as support and their last `query` as query.
+  auto shots = BuildTaskIndex(data, Meta("eval_support: 1"), 7);
+  ASSERT_TRUE(shots.ok()) << shots.status();
+  for (const MetaTask& t : shots->tasks) {
+    if (t.split == TaskSplit::kTrain) continue;
+    ASSERT_EQ(t.support.size(), 1u);
+    ASSERT_EQ(t.query.size(), 2u);
+    for (uint32_t p : t.query) EXPECT_GE(data.timestamps[p], data.timestamps[t.support[0]]);
+  }
+  EXPECT_FALSE(ParseJobConfig("data { format: \"movielens\" } model { family: \"mf\" } "
+                              "meta { min_task_size: 13 query: 10 eval_support: 4 }",
+                              "j")
+                   .ok());
 }
 
 // The same tasks, splits and support/query examples for any data order: each

@@ -48,7 +48,8 @@ uint64_t DefaultUsers(uint64_t rows) { return std::clamp<uint64_t>(rows / 100, 5
 uint64_t DefaultItems(uint64_t rows) { return std::clamp<uint64_t>(rows / 200, 30, 200000); }
 
 PlantedWorld::PlantedWorld(uint64_t seed, uint64_t num_users, uint64_t num_items)
-    : num_users_(num_users),
+    : seed_(seed),
+      num_users_(num_users),
       num_items_(num_items),
       user_multiplier_(CoprimeMultiplier(num_users, seed ^ 0x05e75ULL)),
       item_multiplier_(CoprimeMultiplier(num_items, seed ^ 0x17e45ULL)),
@@ -75,11 +76,13 @@ PlantedWorld::PlantedWorld(uint64_t seed, uint64_t num_users, uint64_t num_items
     const uint64_t attrs[3] = {kAgeKey + age, kGenderKey + female, kOccupationKey + occupation};
     // Per dimension: attribute part variance 3 * 0.2^2, individual 0.25^2.
     for (int d = 0; d < kWorldDim; ++d) {
-      float x = 0.25f * static_cast<float>(Normal(seed, kWorldUsers, u, 8 + d));
+      float x = static_cast<float>(kUserFactorStd) *
+                static_cast<float>(Normal(seed, kWorldUsers, u, 8 + d));
       for (uint64_t key : attrs) x += 0.2f * effect(key, d);
       user_factors_[u * kWorldDim + d] = x;
     }
-    float bias = 0.3f * static_cast<float>(Normal(seed, kWorldUsers, u, 4));
+    float bias =
+        static_cast<float>(kUserBiasStd) * static_cast<float>(Normal(seed, kWorldUsers, u, 4));
     for (uint64_t key : attrs) bias += 0.15f * effect(key, kWorldDim);
     user_bias_[u] = bias;
   }
@@ -122,6 +125,23 @@ uint64_t PlantedWorld::DrawUser(uint64_t stream, uint64_t* counter) const {
 
 uint64_t PlantedWorld::DrawItem(uint64_t stream, uint64_t* counter) const {
   return Scatter(item_popularity_.Sample(stream, counter), num_items_, item_multiplier_);
+}
+
+void PlantedWorld::UserPrior(uint64_t user, double* factor_mean, double* bias_mean) const {
+  const uint64_t u = user - 1;
+  const uint64_t attrs[3] = {kAgeKey + age_bucket_[u], kGenderKey + female_[u],
+                             kOccupationKey + occupation_[u]};
+  auto effect = [this](uint64_t key, int index) {
+    return static_cast<float>(Normal(seed_, kWorldParams, key, static_cast<uint64_t>(index)));
+  };
+  for (int d = 0; d < kWorldDim; ++d) {
+    float x = 0;
+    for (uint64_t key : attrs) x += 0.2f * effect(key, d);
+    factor_mean[d] = x;
+  }
+  float bias = 0;
+  for (uint64_t key : attrs) bias += 0.15f * effect(key, kWorldDim);
+  *bias_mean = bias;
 }
 
 double PlantedWorld::Affinity(uint64_t user, uint64_t item) const {

@@ -23,6 +23,11 @@ extern const char* const kGenreNames[kNumGenres];
 inline constexpr int kNumAgeBuckets = 7;
 inline constexpr int kAgeBuckets[kNumAgeBuckets] = {1, 18, 25, 35, 45, 50, 56};
 inline constexpr int kNumOccupations = 21;
+// A user's factors and bias: the sum of their attributes' effects (the
+// shared prior of users with the same attributes) plus an individual part
+// of these standard deviations.
+inline constexpr double kUserFactorStd = 0.25;
+inline constexpr double kUserBiasStd = 0.3;
 
 class PlantedWorld {
  public:
@@ -42,6 +47,9 @@ class PlantedWorld {
   const float* item_factors(uint64_t item) const { return &item_factors_[(item - 1) * kWorldDim]; }
   // b_u + b_i + <p_u, q_i>.
   double Affinity(uint64_t user, uint64_t item) const;
+  // The prior mean of a user's factors (kWorldDim floats) and bias given
+  // their attributes: what the user's row is before any rating of theirs.
+  void UserPrior(uint64_t user, double* factor_mean, double* bias_mean) const;
 
   int age(uint64_t user) const { return kAgeBuckets[age_bucket_[user - 1]]; }
   char gender(uint64_t user) const { return female_[user - 1] ? 'F' : 'M'; }
@@ -60,6 +68,7 @@ class PlantedWorld {
   // A bijection of [1, n] so that activity rank 1 is not always id 1.
   static uint64_t Scatter(uint64_t rank, uint64_t n, uint64_t multiplier);
 
+  uint64_t seed_;
   uint64_t num_users_, num_items_;
   uint64_t user_multiplier_, item_multiplier_;
   ZipfSampler user_activity_, item_popularity_;

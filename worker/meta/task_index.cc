@@ -79,7 +79,10 @@ StatusOr<TaskIndex> BuildTaskIndex(const Batch& data, const config::MetaConfig& 
     // min_size > query and min_size > train_support: both sets are non-empty.
     const size_t k = static_cast<size_t>(meta.train_support());
     const size_t support = task.split == TaskSplit::kTrain && k > 0 ? k : positions.size() - query;
-    task.support.assign(positions.begin(), positions.begin() + static_cast<ptrdiff_t>(support));
+    // k-shot evaluation: the first eval_support examples, then the query.
+    const size_t eval_k = static_cast<size_t>(meta.eval_support());
+    const size_t support_end = task.split != TaskSplit::kTrain && eval_k > 0 ? eval_k : support;
+    task.support.assign(positions.begin(), positions.begin() + static_cast<ptrdiff_t>(support_end));
     task.query.assign(positions.begin() + static_cast<ptrdiff_t>(support), positions.end());
     const uint32_t at = static_cast<uint32_t>(index.tasks.size());
     (task.split == TaskSplit::kTrain   ? index.train
