@@ -111,54 +111,67 @@ Status MetaTrainer::LoadData() {
   return Status::Ok();
 }
 
-Status MetaTrainer::BuildAndPull(const MetaTask& task, PsClient::PullMode mode) {
-  task_.Build(all_, schema_, task.support, task.query, task_slot_, job_.meta().shared_task_row(),
-              SharedTaskKey(task_slot_), job_.model().embedding_dim(), deps_.model, &builder_);
-  const std::vector<uint64_t>& keys = task_.emb.tables[0].keys;
-  if (keys.empty()) return Status::Ok();
-  const KeyPlan plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
-  std::vector<PsFuture> pulls;
-  for (TableRows& t : task_.emb.tables) {
-    pulls.push_back(deps_.ps->Pull(t.table_id, plan, t.rows.data(), mode));
+Status MetaTrainer::BuildAndPullAll(const std::vector<const MetaTask*>& tasks,
+                                    PsClient::PullMode mode, std::vector<uint64_t>* keys,
+                                    KeyPlan* plan) {
+  // keys[at[k]] == k: the union of the tasks' keys, pulled once, so every task
+  // reads the weights as they were before any of them.
+  std::unordered_map<uint64_t, uint32_t> at;
+  keys->clear();
+  step_tasks_.resize(tasks.size());
+  step_rows_.resize(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    TaskBatch& tb = step_tasks_[i];
+    tb.Build(all_, schema_, tasks[i]->support, tasks[i]->query, task_slot_,
+             job_.meta().shared_task_row(), SharedTaskKey(task_slot_), job_.model().embedding_dim(),
+             deps_.model, &builder_);
+    std::vector<uint32_t>& rows = step_rows_[i];
+    rows.clear();
+    for (uint64_t k : tb.emb.tables[0].keys) {
+      auto [it, inserted] = at.emplace(k, static_cast<uint32_t>(keys->size()));
+      if (inserted) keys->push_back(k);
+      rows.push_back(it->second);
+    }
   }
-  return WaitAll(&pulls);
+  if (keys->empty()) return Status::Ok();
+  *plan = deps_.ps->Plan(keys->data(), keys->size(), /*keys_unique=*/true);
+  const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
+  const int dims[2] = {job_.model().embedding_dim(), 1};
+  std::vector<AlignedVector<float>> pulled(tables);
+  std::vector<PsFuture> pulls;
+  for (size_t t = 0; t < tables; ++t) {
+    pulled[t].resize(keys->size() * static_cast<size_t>(dims[t]));
+    pulls.push_back(deps_.ps->Pull(static_cast<uint32_t>(t), *plan, pulled[t].data(), mode));
+  }
+  RETURN_IF_ERROR(WaitAll(&pulls));
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    TaskBatch& task = step_tasks_[i];
+    const std::vector<uint32_t>& rows = step_rows_[i];
+    for (size_t t = 0; t < task.emb.tables.size(); ++t) {
+      const size_t dim = static_cast<size_t>(dims[t]);
+      for (size_t r = 0; r < rows.size(); ++r) {
+        std::copy_n(pulled[t].data() + rows[r] * dim, dim,
+                    task.emb.tables[t].rows.data() + r * dim);
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
   const size_t n = dense_.size();
-  const auto& mine = batch.workers(worker_index_).tasks();
-  // The union of the worker's tasks' keys, pulled once: every task of the step
-  // reads the weights as they were before it. keys[at[k]] == k.
-  std::unordered_map<uint64_t, uint32_t> at;
-  std::vector<uint64_t> keys;
-  step_tasks_.resize(static_cast<size_t>(mine.size()));
-  step_rows_.resize(static_cast<size_t>(mine.size()));
-  for (int i = 0; i < mine.size(); ++i) {
-    const MetaTask& task = index_.tasks[index_.train[mine[i]]];
-    TaskBatch& tb = step_tasks_[static_cast<size_t>(i)];
-    tb.Build(all_, schema_, task.support, task.query, task_slot_, job_.meta().shared_task_row(),
-             SharedTaskKey(task_slot_), job_.model().embedding_dim(), deps_.model, &builder_);
-    std::vector<uint32_t>& rows = step_rows_[static_cast<size_t>(i)];
-    rows.clear();
-    for (uint64_t k : tb.emb.tables[0].keys) {
-      auto [it, inserted] = at.emplace(k, static_cast<uint32_t>(keys.size()));
-      if (inserted) keys.push_back(k);
-      rows.push_back(it->second);
-    }
+  std::vector<const MetaTask*> mine;
+  for (uint32_t t : batch.workers(worker_index_).tasks()) {
+    mine.push_back(&index_.tasks[index_.train[t]]);
   }
+  std::vector<uint64_t> keys;
+  KeyPlan plan;
+  RETURN_IF_ERROR(BuildAndPullAll(mine, PsClient::PullMode::kTrain, &keys, &plan));
   const int dims[2] = {job_.model().embedding_dim(), 1};
   const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
-  std::vector<AlignedVector<float>> pulled(tables), sums(tables);
-  KeyPlan plan;
-  if (!keys.empty()) {
-    plan = deps_.ps->Plan(keys.data(), keys.size(), /*keys_unique=*/true);
-    std::vector<PsFuture> pulls;
-    for (size_t tb = 0; tb < tables; ++tb) {
-      pulled[tb].resize(keys.size() * static_cast<size_t>(dims[tb]));
-      sums[tb].assign(keys.size() * static_cast<size_t>(dims[tb]), 0.0f);
-      pulls.push_back(deps_.ps->Pull(static_cast<uint32_t>(tb), plan, pulled[tb].data()));
-    }
-    RETURN_IF_ERROR(WaitAll(&pulls));
+  std::vector<AlignedVector<float>> sums(tables);
+  for (size_t tb = 0; tb < tables; ++tb) {
+    sums[tb].assign(keys.size() * static_cast<size_t>(dims[tb]), 0.0f);
   }
   // Dense signal sum, tasks, loss sum, examples scored, stop votes, examples processed.
   std::vector<double> reduce(n + 5, 0.0);
@@ -166,13 +179,6 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
   for (size_t i = 0; i < step_tasks_.size(); ++i) {
     TaskBatch& task = step_tasks_[i];
     const std::vector<uint32_t>& rows = step_rows_[i];
-    for (size_t tb = 0; tb < task.emb.tables.size(); ++tb) {
-      const size_t dim = static_cast<size_t>(dims[tb]);
-      for (size_t r = 0; r < rows.size(); ++r) {
-        std::copy_n(pulled[tb].data() + rows[r] * dim, dim,
-                    task.emb.tables[tb].rows.data() + r * dim);
-      }
-    }
     ASSIGN_OR_RETURN(double loss, OuterSignal(deps_.model, &task, algorithm_, loop_, &dense_,
                                               row_decay_, &dense_signal));
     for (size_t tb = 0; tb < task.emb.tables.size(); ++tb) {
@@ -233,21 +239,35 @@ Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
   // At the end, with an output dir: one line per task of this worker's share.
   std::string records;
   const bool write = final && !job_.output_dir().empty();
+  // This worker's share, pulled (read-only) kEvalChunk tasks at a time.
+  constexpr size_t kEvalChunk = 256;
+  std::vector<const MetaTask*> share;
   for (size_t i = static_cast<size_t>(worker_index_); i < tasks.size();
        i += static_cast<size_t>(num_workers_)) {
-    const MetaTask& task = index_.tasks[tasks[i]];
-    RETURN_IF_ERROR(BuildAndPull(task, PsClient::PullMode::kReadOnly));
-    ASSIGN_OR_RETURN(TaskScores scores, ScoreTask(deps_.model, &task_, loop_, dense_, logistic_));
-    before.Add(scores.before);
-    adapted.Add(scores.adapted);
-    ++count;
-    if (write) {
-      records += "{\"split\":\"" + std::string(TaskSplitName(split)) +
-                 "\",\"task\":" + std::to_string(task.id) +
-                 ",\"support\":" + std::to_string(task.support.size()) +
-                 ",\"query\":" + std::to_string(task.query.size()) +
-                 ",\"before\":" + TaskMetricsJson(scores.before) +
-                 ",\"adapted\":" + TaskMetricsJson(scores.adapted) + "}\n";
+    share.push_back(&index_.tasks[tasks[i]]);
+  }
+  std::vector<uint64_t> keys;
+  KeyPlan plan;
+  for (size_t first = 0; first < share.size(); first += kEvalChunk) {
+    const std::vector<const MetaTask*> chunk(
+        share.begin() + static_cast<ptrdiff_t>(first),
+        share.begin() + static_cast<ptrdiff_t>(std::min(share.size(), first + kEvalChunk)));
+    RETURN_IF_ERROR(BuildAndPullAll(chunk, PsClient::PullMode::kReadOnly, &keys, &plan));
+    for (size_t c = 0; c < chunk.size(); ++c) {
+      const MetaTask& task = *chunk[c];
+      ASSIGN_OR_RETURN(TaskScores scores,
+                       ScoreTask(deps_.model, &step_tasks_[c], loop_, dense_, logistic_));
+      before.Add(scores.before);
+      adapted.Add(scores.adapted);
+      ++count;
+      if (write) {
+        records += "{\"split\":\"" + std::string(TaskSplitName(split)) +
+                   "\",\"task\":" + std::to_string(task.id) +
+                   ",\"support\":" + std::to_string(task.support.size()) +
+                   ",\"query\":" + std::to_string(task.query.size()) +
+                   ",\"before\":" + TaskMetricsJson(scores.before) +
+                   ",\"adapted\":" + TaskMetricsJson(scores.adapted) + "}\n";
+      }
     }
   }
   if (write) {

@@ -62,8 +62,11 @@ class MetaTrainer {
   // OUTPUT/meta_tasks_<split>.worker<i>.jsonl (one line per task: id, sizes,
   // metrics before and after adaptation).
   Status Evaluate(TaskSplit split, bool final);
-  // The task's TaskBatch with its rows pulled.
-  Status BuildAndPull(const MetaTask& task, PsClient::PullMode mode);
+  // Builds step_tasks_[i] for tasks[i] and pulls the rows of all their keys
+  // at once into them: *keys gets the distinct keys and *plan their plan
+  // (step_rows_[i] maps task i's rows into *keys).
+  Status BuildAndPullAll(const std::vector<const MetaTask*>& tasks, PsClient::PullMode mode,
+                         std::vector<uint64_t>* keys, KeyPlan* plan);
   // Meets the servers in "ps/sync/<k>"; on a checkpoint worker 0 writes the
   // worker state (worker-state-<step>.bin, as training's).
   Status SyncServers(control::ServerSync::Action action);
@@ -82,7 +85,6 @@ class MetaTrainer {
   BatchSchema schema_;
   Batch all_;  // every example of every split
   TaskIndex index_;
-  TaskBatch task_;
   // An outer step's tasks and, per task, the position of each of its rows
   // among the step's distinct keys.
   std::vector<TaskBatch> step_tasks_;
