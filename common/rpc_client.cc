@@ -68,9 +68,10 @@ void RpcClient::Close() {
     if (closed_) return;
     closed_ = true;
     stop_ = true;
-    wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
+    // A client whose Create failed has no wake socket and no thread.
+    if (wake_push_) wake_push_.send(zmq::message_t(), zmq::send_flags::dontwait);
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
   for (auto& [id, pending] : pending_) {
     pending.promise.set_value(
         Unavailable("RPC client closed before rank " + std::to_string(pending.rank) + " replied"));

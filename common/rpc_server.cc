@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cstring>
 #include <sstream>
 #include <zmq_addon.hpp>
@@ -22,8 +23,12 @@ std::string PrintableId(const std::string& id) {
 
 // An inproc name no other socket of this context uses.
 std::string UniqueInprocName(const char* what, const void* owner) {
+  // The owner's address alone is not unique: an object freed and another
+  // allocated at the same address would bind a name ZeroMQ may not have
+  // released yet (EADDRINUSE). A process-wide counter makes every name new.
+  static std::atomic<uint64_t> counter{0};
   std::ostringstream os;
-  os << "inproc://metaps-" << what << "-" << owner;
+  os << "inproc://metaps-" << what << "-" << owner << "-" << counter.fetch_add(1);
   return os.str();
 }
 

@@ -2,10 +2,12 @@
 // under CURVE with an operator key in --authorized-keys. The monitor key may
 // ping; its PUSH, BARRIER and HEARTBEAT are dropped and logged, and the job
 // keeps serving its members and ends in order. A key file with a member role
-// is refused with file:line.
+// is refused with file:line. A training job attacked the same way ends with
+// the metrics of the job left alone.
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <future>
 #include <map>
 #include <regex>
 
@@ -108,6 +110,89 @@ TEST_F(MpiAttackTest, MonitorKeyMayOnlyPingAndTheJobEndsInOrder) {
   ASSERT_EQ(kill(ranks[0].pid, SIGTERM), 0);
   EXPECT_EQ(job.Wait(), 0) << job.stderr_text();
   EXPECT_NE(job.stderr_text().find("job finished in order"), std::string::npos);
+  std::remove(keys_file.c_str());
+}
+
+// A full training job (1 server, 2 workers, BSP, CURVE) attacked while it
+// trains: a monitor key sends a well-formed PUSH claiming a worker's rank at
+// the current clock, a PULL, a BARRIER and a HEARTBEAT, and a client whose key
+// is not authorized tries the same. All are dropped; the job ends with exactly
+// the test metrics of the same job left alone.
+TEST_F(MpiAttackTest, TrainingJobUnderAttackEndsWithTheUnattackedMetrics) {
+  const std::string data = TempPath("ctr");
+  Subprocess gen({Env("METAPS_BIN"), "datagen", "--kind", "ctr", "--rows", "60000", "--seed", "5",
+                  "--out", data});
+  ASSERT_EQ(gen.Wait(), 0) << gen.stderr_text();
+  const std::string keys_file = TempPath("train_authorized");
+  auto monitor_keys = GenerateCurveKeyPair().value();
+  WriteText(keys_file, "monitor " + Z85Encode(monitor_keys.public_key) + "\n");
+  auto train = [&](const std::string& cluster_file) {
+    return std::vector<std::string>{
+        Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
+        "1",
+        "2",
+        "--",
+        "train",
+        "--config",
+        Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt",
+        "--data",
+        data,
+        "--set",
+        "training.log_every=0",
+        "--authorized-keys",
+        keys_file,
+        "--cluster-file",
+        cluster_file};
+  };
+  Subprocess quiet(train(TempPath("quiet.json")));
+  ASSERT_EQ(quiet.Wait(), 0) << quiet.stderr_text();
+  ASSERT_FALSE(quiet.stdout_lines().empty());
+  const std::string reference = quiet.stdout_lines().back();
+  ASSERT_NE(reference.find("\"test\":{"), std::string::npos) << reference;
+
+  const std::string cluster_file = TempPath("attacked.json");
+  Subprocess job(train(cluster_file));
+  ASSERT_TRUE(job.WaitForStderr("members registered")) << job.stderr_text();
+  auto ranks = ReadClusterFile(cluster_file);
+  ASSERT_EQ(ranks.size(), 4u);
+  auto transport = Transport::Create(TransportOptions{}).value();
+  auto attack = [&](const CurveKeyPair& keys) {
+    auto client = RpcClient::Create(transport.get(), keys, 2, 4, "attacker").value();
+    client->AddPeer(0, ranks[0].endpoint, Z85Decode(ranks[0].public_key).value());
+    client->AddPeer(1, ranks[1].endpoint, Z85Decode(ranks[1].public_key).value());
+    Message push = MakeMessage(wire::PUSH, 2);  // claims worker 0's rank
+    push.header.set_table_id(0);
+    push.header.set_clock(1);
+    const uint64_t key = 12345;
+    std::vector<float> grad(16, 1000.0f);
+    push.AddCopy(&key, sizeof(key));
+    push.AddCopy(grad.data(), grad.size() * sizeof(float));
+    Message pull = MakeMessage(wire::PULL, 2);
+    pull.header.set_table_id(0);
+    pull.AddCopy(&key, sizeof(key));
+    Message barrier = MakeMessage(wire::BARRIER, 2);
+    barrier.header.mutable_control()->set_name("ps/sync/0");
+    barrier.header.mutable_control()->set_group(3);
+    std::vector<std::future<StatusOr<Message>>> calls;
+    calls.push_back(client->Call(1, std::move(push), milliseconds(500)));
+    calls.push_back(client->Call(1, std::move(pull), milliseconds(500)));
+    calls.push_back(client->Call(0, std::move(barrier), milliseconds(500)));
+    calls.push_back(client->Call(0, MakeMessage(wire::HEARTBEAT, 2), milliseconds(500)));
+    for (auto& c : calls) EXPECT_FALSE(c.get().ok());
+    client->Close();
+  };
+  attack(monitor_keys);
+  attack(GenerateCurveKeyPair().value());  // a key nobody authorized
+  ASSERT_EQ(job.Wait(), 0) << job.stderr_text();
+  EXPECT_NE(job.stderr_text().find("a monitor client may only PING, not PUSH"), std::string::npos)
+      << job.stderr_text();
+  ASSERT_FALSE(job.stdout_lines().empty());
+  const std::string attacked = job.stdout_lines().back();
+  auto test_metrics = [](const std::string& line) {
+    const size_t at = line.find("\"test\":{");
+    return at == std::string::npos ? std::string() : line.substr(at, line.find('}', at) - at);
+  };
+  EXPECT_EQ(test_metrics(attacked), test_metrics(reference));
   std::remove(keys_file.c_str());
 }
 
