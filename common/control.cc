@@ -266,8 +266,11 @@ std::string EncodeTableCounts(control::TableCounts counts) {
 StatusOr<control::TableCounts> DecodeTableCounts(const std::string& payload,
                                                  const std::string& from) {
   ASSIGN_OR_RETURN(control::TableCounts m, Parse<control::TableCounts>(payload, from));
-  if (m.rows() < 0 || m.admitted() < 0 || m.pending_admission() < 0 || m.evicted() < 0) {
-    return ProtocolError(from + ": TableCounts has a negative count");
+  constexpr int64_t kMaxCount = int64_t{1} << 53;  // sums of a few stay exact and finite
+  for (int64_t v : {m.rows(), m.admitted(), m.pending_admission(), m.evicted()}) {
+    if (v < 0 || v > kMaxCount) {
+      return ProtocolError(from + ": TableCounts has a negative count or one above 2^53");
+    }
   }
   return m;
 }
@@ -353,9 +356,17 @@ StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payl
                                                          const std::vector<std::string>& names,
                                                          const std::string& from) {
   ASSIGN_OR_RETURN(control::MetaEvalPartial m, Parse<control::MetaEvalPartial>(payload, from));
-  if (m.tasks() < 0) return ProtocolError(from + ": MetaEvalPartial.tasks is negative");
+  if (m.tasks() < 0 || m.tasks() > (int64_t{1} << 40)) {
+    return ProtocolError(from + ": MetaEvalPartial.tasks is negative or absurd");
+  }
   for (const auto* list : {&m.before(), &m.adapted()}) {
+    std::vector<std::string> seen;
     for (const auto& s : *list) {
+      if (std::find(seen.begin(), seen.end(), s.name()) != seen.end()) {
+        return ProtocolError(from + ": MetaEvalPartial lists metric " + s.name().substr(0, 64) +
+                             " twice");
+      }
+      seen.push_back(s.name());
       if (std::find(names.begin(), names.end(), s.name()) == names.end()) {
         return ProtocolError(from + ": MetaEvalPartial metric '" + s.name().substr(0, 64) +
                              "' is not one this job reports");

@@ -249,7 +249,7 @@ void CheckMeta(Checker& c, const config::JobConfig& job) {
             "must be finite and not negative");
   c.Require(me.outer_steps() >= 1, "meta.outer_steps", "must be at least 1");
   c.Require(me.eval_every() >= 0, "meta.eval_every", "must not be negative");
-  c.Require(me.eval_support() >= 0 && me.eval_support() + me.query() <= me.min_task_size(),
+  c.Require(me.eval_support() >= 0 && me.eval_support() <= me.min_task_size() - me.query(),
             "meta.eval_support",
             "must be in [0, meta.min_task_size - meta.query] (every evaluated task needs k "
             "support examples before its query)");

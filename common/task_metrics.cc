@@ -31,8 +31,8 @@ double Ndcg(const float* predictions, const float* labels, size_t n, size_t k) {
 std::string TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics) {
   std::string out = "{";
   for (const auto& [name, value] : metrics) {
-    char text[40];
-    for (int precision = 15; precision <= 17; ++precision) {
+    char text[40] = "null";  // JSON has no NaN or infinity
+    for (int precision = 15; precision <= 17 && std::isfinite(value); ++precision) {
       std::snprintf(text, sizeof(text), "%.*g", precision, value);
       if (std::strtod(text, nullptr) == value) break;
     }
@@ -51,6 +51,10 @@ std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predic
                                                              bool logistic) {
   std::vector<std::pair<std::string, double>> out;
   if (n == 0) return out;
+  // A diverged model: the error metrics come out NaN or infinite; the ranking
+  // ones (which sort the predictions) are left out.
+  const bool finite =
+      std::all_of(predictions, predictions + n, [](float p) { return std::isfinite(p); });
   if (!logistic) {
     double abs = 0, sq = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -61,6 +65,7 @@ std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predic
     out.emplace_back("mae", abs / static_cast<double>(n));
     out.emplace_back("rmse", std::sqrt(sq / static_cast<double>(n)));
     for (size_t k : {size_t{1}, size_t{3}, size_t{5}}) {
+      if (!finite) break;
       const double ndcg = Ndcg(predictions, labels, n, k);
       if (ndcg >= 0) out.emplace_back("ndcg@" + std::to_string(k), ndcg);
     }
@@ -77,7 +82,7 @@ std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predic
   }
   out.emplace_back("logloss", logloss / static_cast<double>(n));
   out.emplace_back("accuracy", correct / static_cast<double>(n));
-  if (positives > 0 && positives < n) {
+  if (finite && positives > 0 && positives < n) {
     // Mann-Whitney: the positives' mean rank, ties sharing their mean rank.
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), 0);

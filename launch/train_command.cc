@@ -168,8 +168,10 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   }
   bool scheduler_here = false, done = false;
   JobRoles roles;
-  // Every request carries the same keys to both tables, so no legitimate
-  // keys frame exceeds what the wider table serves in one request.
+  // A BSP request carries a batch's keys for one server, which the wider
+  // table must serve in one request (RowsPerChunk(dim) * kMaxFrames); other
+  // requests travel in pieces of at most 2 MiB of keys, under the limit's
+  // 8 MiB floor.
   roles.server_max_frame_bytes = ServerFrameLimit(std::max(embedding->dim, linear->dim));
   roles.scheduler = [&](RankContext& ctx) -> Status {
     TrainReport report{
@@ -319,12 +321,32 @@ Status AdaptToTask(const config::JobConfig& job, const std::string& data_dir,
                                    manifest.step));
   const std::vector<float> dense(state.dense_row.begin(),
                                  state.dense_row.begin() + static_cast<ptrdiff_t>(n_dense));
+  const auto& meta = job.meta();
+  // One task: every example has the same user (or item) id.
+  const bool by_user = meta.task_by() == "user";
+  const std::vector<uint64_t>& ids = by_user ? data.user_ids : data.item_ids;
+  for (size_t i = 1; i < data.size(); ++i) {
+    if (ids[i] != ids[0]) {
+      return InvalidArgument((i < support ? support_file : query_file) + ": " + meta.task_by() +
+                             " " + std::to_string(ids[i]) + " in a task of " + meta.task_by() +
+                             " " + std::to_string(ids[0]) + " (adapt takes one task)");
+    }
+  }
+  // In time order, as meta-train orders a task's examples (ties: file order).
   std::vector<uint32_t> support_positions, query_positions;
   for (size_t i = 0; i < data.size(); ++i) {
     (i < support ? support_positions : query_positions).push_back(static_cast<uint32_t>(i));
   }
-  const auto& meta = job.meta();
+  for (auto* positions : {&support_positions, &query_positions}) {
+    std::stable_sort(positions->begin(), positions->end(), [&data](uint32_t a, uint32_t b) {
+      return data.timestamps[a] < data.timestamps[b];
+    });
+  }
   const int task_slot = schema.SlotIndex(meta.task_by());
+  if (task_slot < 0 && meta.adapt() == "dense_and_task_row") {
+    return InvalidArgument(support_file + ": meta.adapt dense_and_task_row needs a '" +
+                           meta.task_by() + "' slot, and the data has none");
+  }
   TaskBatch task;
   EmbeddingBatchBuilder builder;
   task.Build(data, schema, support_positions, query_positions, task_slot, meta.shared_task_row(),
@@ -344,6 +366,15 @@ Status AdaptToTask(const config::JobConfig& job, const std::string& data_dir,
                    ScoreTask(model.get(), &task, loop, dense, logistic, &adapted_dense));
   // The adapted rows of the task's keys and the adapted dense weights, in the
   // export format (ps/checkpoint.h, dense.bin as `metaps export` writes it).
+  // With meta.shared_task_row the task's row was adapted from the shared key:
+  // it is written under the task's own key, where serving looks it up.
+  const bool shared = task_slot >= 0 && meta.shared_task_row();
+  const uint64_t own_key = shared && !data.slots[static_cast<size_t>(task_slot)].keys.empty()
+                               ? data.slots[static_cast<size_t>(task_slot)].keys[0]
+                               : 0;
+  auto out_key = [&](uint64_t key) {
+    return shared && key == SharedTaskKey(task_slot) ? own_key : key;
+  };
   RETURN_IF_ERROR(env->CreateDir(out_dir));
   std::vector<ExportedTable> out;
   for (const TableRows& t : task.emb.tables) {
@@ -354,9 +385,9 @@ Status AdaptToTask(const config::JobConfig& job, const std::string& data_dir,
     std::vector<size_t> order(t.keys.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return t.keys[a] < t.keys[b]; });
+              [&](size_t a, size_t b) { return out_key(t.keys[a]) < out_key(t.keys[b]); });
     for (size_t i : order) {
-      e.keys.push_back(t.keys[i]);
+      e.keys.push_back(out_key(t.keys[i]));
       e.values.insert(e.values.end(), t.rows.begin() + static_cast<ptrdiff_t>(i * t.dim),
                       t.rows.begin() + static_cast<ptrdiff_t>((i + 1) * t.dim));
     }

@@ -86,6 +86,8 @@ Status MetaTrainJob::OnIndex(std::vector<GatherEntry>& entries) {
     }
   }
   train_sizes_.assign(first.train_sizes().begin(), first.train_sizes().end());
+  split_tasks_["valid"] = first.valid_tasks();
+  split_tasks_["test"] = first.test_tasks();
   std::ostringstream line;
   line << "{\"event\":\"meta_index\",\"train_tasks\":" << train_sizes_.size()
        << ",\"valid_tasks\":" << first.valid_tasks() << ",\"test_tasks\":" << first.test_tasks()
@@ -114,6 +116,11 @@ Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
       adapted[s.name()].first += s.sum();
       adapted[s.name()].second += s.count();
     }
+  }
+  // Every task of the split, each once (the workers' shares partition it).
+  if (tasks != split_tasks_[split]) {
+    return ProtocolError("meta/eval/" + split + ": the workers evaluated " + std::to_string(tasks) +
+                         " tasks, the split has " + std::to_string(split_tasks_[split]));
   }
   std::map<std::string, double>& flat = last_[split];
   flat.clear();

@@ -59,7 +59,8 @@ class MetaTrainJob : public JobDriver {
   const ClusterView& view_;
   MetaReport report_;
   TrainJob train_;
-  std::vector<uint32_t> train_sizes_;  // empty until "meta/index"
+  std::vector<uint32_t> train_sizes_;           // empty until "meta/index"
+  std::map<std::string, int64_t> split_tasks_;  // "valid", "test" -> tasks
   std::map<std::string, std::map<std::string, double>> last_;
 };
 

@@ -256,9 +256,17 @@ void Scheduler::CompleteGather(const std::string& name, PendingGather& gather) {
     // Every member gets every member's payload, in rank order.
     std::vector<std::string> all;
     all.reserve(entries.size());
-    // Bounded so that the answer fits a header frame (kMaxHeaderBytes).
+    // Bounded so that the answer fits a header frame (kMaxHeaderBytes), with
+    // room for the rest of the header.
+    size_t total = 0;
     for (const auto& entry : entries) {
       const std::string& payload = entry.request.header.control().payload();
+      total += payload.size() + 8;
+      if (total > kMaxHeaderBytes - (size_t{64} << 10)) {
+        status = ProtocolError("collect gather '" + name + "': the members' payloads exceed " +
+                               std::to_string(kMaxHeaderBytes - (size_t{64} << 10)) + " bytes");
+        break;
+      }
       if (payload.size() > kMaxCollectPayloadBytes) {
         status = ProtocolError(view_.Describe(entry.rank) + " sent a " +
                                std::to_string(payload.size()) + "-byte payload (at most " +

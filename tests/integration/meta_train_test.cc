@@ -204,6 +204,18 @@ TEST_F(MetaTrainTest, AdaptEqualsTheInJobAdaptationOfATask) {
   EXPECT_EQ(object(line, "before"), object(record, "before")) << line << "\n" << record;
   EXPECT_GT(fs::file_size(*dir_ + "/adapted/adapted.emb"), 0u);
   EXPECT_GT(fs::file_size(*dir_ + "/adapted/dense.bin"), 0u);
+
+  // Two users in one support file: refused, naming the file.
+  std::ofstream two(*dir_ + "/two.csv");
+  two << "userId,movieId,rating,timestamp\n" << rows[0].second << "\n1234567,1,3.0,5\n";
+  two.close();
+  Subprocess mixed({Env("METAPS_BIN"), "adapt", "--config", *dir_ + "/meta.pbtxt", "--data",
+                    *dir_ + "/data", "--checkpoint", out + "/checkpoints", "--support",
+                    *dir_ + "/two.csv", "--out", *dir_ + "/adapted2"});
+  EXPECT_EQ(mixed.Wait(), 2);
+  EXPECT_NE(mixed.stderr_text().find("two.csv: user 1234567 in a task of user " + user),
+            std::string::npos)
+      << mixed.stderr_text();
 }
 
 }  // namespace

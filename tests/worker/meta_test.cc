@@ -325,6 +325,16 @@ TEST(TaskMetricsTest, PerTaskValues) {
   std::map<std::string, double> cm(c.begin(), c.end());
   EXPECT_NEAR(cm["auc"], (1 + 1 + 1 + 0.5) / 4, 1e-12);
   EXPECT_NEAR(cm["accuracy"], 0.75, 1e-12);
+  // A diverged model: no hang, no ranking metric, NaN errors printed as null.
+  const float nan_p[4] = {NAN, 0.2f, NAN, 0.6f};
+  auto diverged = TaskQueryMetrics(nan_p, clicks, 4, true);
+  EXPECT_TRUE(std::none_of(diverged.begin(), diverged.end(),
+                           [](const auto& kv) { return kv.first == "auc"; }));
+  EXPECT_NE(TaskMetricsJson(diverged).find("\"logloss\":null"), std::string::npos)
+      << TaskMetricsJson(diverged);
+  auto diverged_ratings = TaskQueryMetrics(nan_p, labels, 3, false);
+  EXPECT_EQ(diverged_ratings.size(), 2u);  // mae and rmse, no ndcg
+  EXPECT_EQ(TaskMetricsJson({{"mae", 0.1}, {"rmse", 2.5}}), "{\"mae\":0.1,\"rmse\":2.5}");
   const float one_class[2] = {1, 1};
   auto single = TaskQueryMetrics(clicks_p, one_class, 2, true);
   EXPECT_TRUE(
@@ -368,6 +378,10 @@ TEST(MetaControlTest, MessagesAreChecked) {
   s->set_count(2);
   s->set_name("auc");  // not a squared-loss task metric
   EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  *p.add_before() = *s;  // the same metric twice
+  EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  p.mutable_before()->RemoveLast();
+  s = p.mutable_before(0);
   s->set_name("mae");
   s->set_sum(NAN);  // a diverged model: reported, not refused
   EXPECT_TRUE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());

@@ -14,7 +14,8 @@
 //   push                     the summed sparse signal / meta-batch size, at
 //                            clock k + 1 (every worker, every server: the
 //                            servers aggregate a BSP step)
-//   all-reduce               [dense signal sum, tasks, loss sum, examples, stop votes]
+//   all-reduce               [dense signal sum, tasks, loss sum, examples scored,
+//                            stop votes, examples processed]
 //   dense step               the dense optimizer on the mean dense signal
 // Every training.log_every steps "train/progress/<k>" (the mean query loss of
 // the last steps' tasks); every meta.eval_every steps and at the end

@@ -6,10 +6,13 @@
 // id ("item"). A task with fewer than meta.min_task_size examples, or more
 // than meta.max_task_size (when not 0), is dropped and counted. A kept task's
 // examples are ordered by (timestamp, position in the data); the last
-// meta.query form its query set and the rest its support set, so a support
-// example never comes after a query example in time and the two never share
-// an example. The split is a hash of (training.seed, task id): the same for
-// any worker count, any data order and any rerun.
+// meta.query form its query set and the rest its support set, except that
+// meta-train tasks with meta.train_support k > 0 take their first k as support
+// and all the rest as query, and meta-valid/test tasks with meta.eval_support
+// k > 0 take their first k as support (the examples between are unused). A
+// support example never comes after a query example in time and the two never
+// share an example. The split is a hash of (training.seed, task id): the same
+// for any worker count, any data order and any rerun.
 #pragma once
 
 #include <cstdint>
