@@ -120,10 +120,19 @@ void RpcClient::RunCommand(Command& command) {
   command.request.header.set_request_id(id);
   command.request.header.set_sender(my_rank_);
   std::vector<zmq::message_t> parts = EncodeMessage(std::move(command.request));
+  // Never blocks: a DEALER has a pipe to its peer from connect on (and an
+  // unlimited send queue), so a send only has nowhere to go when ZeroMQ tore
+  // the connection down (a refused CURVE handshake, a peer gone for good).
+  // Blocking then would stall this loop and with it every call's deadline.
   try {
     for (size_t i = 0; i < parts.size(); ++i) {
-      it->second.send(parts[i],
-                      i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      const auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                              : zmq::send_flags::dontwait;
+      if (!it->second.send(parts[i], flags)) {
+        command.promise.set_value(Unavailable("send to rank " + std::to_string(command.rank) +
+                                              ": no connection (refused or gone)"));
+        return;
+      }
     }
   } catch (const zmq::error_t& e) {
     command.promise.set_value(

@@ -100,6 +100,27 @@ TEST_F(RpcTest, ClientWithoutClusterKeyIsRefusedAndMembersKeepBeingServed) {
   EXPECT_EQ(served_.load(), 2);
 }
 
+// A refused client and a client whose server is gone: every call ends by its
+// deadline. (The client's loop used to block in a send with no connection to
+// put it on, and then no deadline fired.)
+TEST_F(RpcTest, CallsEndByTheirDeadlineWhenThereIsNoConnection) {
+  StartServer(/*curve=*/true);
+  auto rogue = Client(2, GenerateCurveKeyPair().value());
+  auto member = Client(2, client_keys_);
+  ASSERT_TRUE(Ping(member.get()).ok());
+  server_->Stop();
+  server_.reset();
+  for (RpcClient* client : {rogue.get(), member.get()}) {
+    for (int i = 0; i < 5; ++i) {
+      Message m = MakeMessage(wire::PING, 0);
+      auto call = client->Call(1, std::move(m), milliseconds(200));
+      ASSERT_EQ(call.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+          << "call " << i << " never ended";
+      EXPECT_FALSE(call.get().ok());
+    }
+  }
+}
+
 TEST_F(RpcTest, SpoofedSenderIsDroppedAndCounted) {
   StartServer(/*curve=*/true);
   // Rank 2's key, but its messages claim to come from rank 1.
