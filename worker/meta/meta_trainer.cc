@@ -166,7 +166,10 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
   }
   std::vector<uint64_t> keys;
   KeyPlan plan;
+  auto t = Clock::now();
   RETURN_IF_ERROR(BuildAndPullAll(mine, PsClient::PullMode::kTrain, &keys, &plan));
+  timers_.pull += Since(t);
+  t = Clock::now();
   const int dims[2] = {job_.model().embedding_dim(), 1};
   const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
   std::vector<AlignedVector<float>> sums(tables);
@@ -196,6 +199,8 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
     reduce[n + 2] += static_cast<double>(scored);
     reduce[n + 4] += static_cast<double>(task.all.size());  // support + query
   }
+  timers_.compute += Since(t);
+  t = Clock::now();
   // The mean over the meta-batch: every worker divides by the same count.
   size_t meta_batch = 0;
   for (const auto& w : batch.workers()) meta_batch += static_cast<size_t>(w.tasks_size());
@@ -214,9 +219,12 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
     }
   }
   RETURN_IF_ERROR(WaitAll(&pushes));
+  timers_.push += Since(t);
   // A stop request reaches workers at different moments: they vote.
   reduce[n + 3] = deps_.scheduler->stop_requested() ? 1.0 : 0.0;
+  t = Clock::now();
   RETURN_IF_ERROR(deps_.allreduce->Sum(reduce.data(), reduce.size()));
+  timers_.allreduce += Since(t);
   stop_requested_ = reduce[n + 3] > 0;
   const double total_tasks = reduce[n];
   std::vector<float> grad(n);
@@ -361,6 +369,7 @@ Status MetaTrainer::Run() {
   if (worker_index_ == 0) {
     METAPS_LOG(INFO) << "data read and indexed in " << Since(loading) << " s";
   }
+  timers_.read = Since(loading);  // once: every worker holds all the data
   const double samples_at_start = samples_;
   double last_samples = samples_, last_loss = loss_sum_, last_examples = examples_;
   auto last_log = Clock::now();
@@ -412,6 +421,11 @@ Status MetaTrainer::Run() {
   done.set_loss(examples_ > 0 ? loss_sum_ / examples_ : 0);
   done.set_seconds(seconds);
   done.set_run_samples(samples_ - samples_at_start);
+  done.set_read_s(timers_.read);
+  done.set_pull_s(timers_.pull);
+  done.set_compute_s(timers_.compute);
+  done.set_push_s(timers_.push);
+  done.set_allreduce_s(timers_.allreduce);
   RETURN_IF_ERROR(
       deps_.scheduler->GatherPayload("train/done", kGroupWorkers, EncodeDone(done)).status());
   const bool save = !checkpoints_.dir.empty() && last_saved != step_;

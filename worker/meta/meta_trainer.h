@@ -95,6 +95,12 @@ class MetaTrainer {
   int sync_round_ = 0;
   int64_t step_ = 0;
   bool stop_requested_ = false;
+  // Seconds in each phase (the done line's time_s): read = loading and
+  // indexing the data; pull = building the step's tasks and pulling their
+  // rows; compute = the inner loops and outer signals; push; allreduce.
+  struct {
+    double read = 0, pull = 0, compute = 0, push = 0, allreduce = 0;
+  } timers_;
   // Examples processed (support + query of every task), and the loss summed
   // over the examples it is scored on (query; all of a task's for "none").
   double samples_ = 0, loss_sum_ = 0, examples_ = 0;
