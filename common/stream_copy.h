@@ -47,9 +47,9 @@ inline bool ShouldStream(size_t row_bytes, size_t total_bytes) {
 // the partial lines at either end with ordinary ones. Any alignment.
 using RowCopyFn = void (*)(void* __restrict dst, const void* __restrict src, size_t bytes);
 // One 64-byte store a line (AVX-512, where the CPU has it) or four 16-byte
-// ones (SSE2). On the Zen 5 VM a 16 MiB scatter of 256-byte rows took about
-// 0.5 ms with the first and 1.0-1.1 ms with the second (a microbenchmark):
-// the core writes a line at a time instead of combining four partial writes.
+// ones (SSE2). The first is preferred: the core then writes a whole line at
+// once instead of combining four partial writes, about twice as fast in a
+// scatter of rows (docs/benchmarks.md).
 void StreamRowSse2(void* __restrict dst, const void* __restrict src, size_t bytes);
 void StreamRowAvx512(void* __restrict dst, const void* __restrict src, size_t bytes);
 bool CpuHasAvx512();

@@ -271,15 +271,9 @@ StatusOr<Batch> ReadAll(const ReaderFactory& open, const std::string& file, Batc
   o.max_bad_fraction = 0;  // one user's ratings: every line counts
   ASSIGN_OR_RETURN(auto reader, open(o));
   *schema = reader->schema();
-  Batch all, batch;
+  Batch all;
   all.Reset(*schema);
-  batch.Reset(*schema);
-  while (true) {
-    batch.Clear();
-    RETURN_IF_ERROR(reader->Next(&batch));
-    if (batch.size() == 0) break;
-    all.AppendRange(batch, 0, batch.size());
-  }
+  RETURN_IF_ERROR(AppendAll(reader.get(), &all));
   if (all.size() == 0) return InvalidArgument(file + ": no examples");
   return all;
 }
@@ -394,11 +388,8 @@ Status AdaptToTask(const config::JobConfig& job, const std::string& data_dir,
     out.push_back(std::move(e));
   }
   RETURN_IF_ERROR(WriteExportedEmbeddings(env, out_dir + "/adapted.emb", out));
-  std::string dense_file("MPDW1");
-  const uint64_t n = n_dense;
-  dense_file.append(reinterpret_cast<const char*>(&n), sizeof(n));
-  dense_file.append(reinterpret_cast<const char*>(adapted_dense.data()), n * sizeof(float));
-  RETURN_IF_ERROR(WriteFileAtomically(env, out_dir + "/dense.bin", dense_file));
+  RETURN_IF_ERROR(
+      WriteDenseFile(env, out_dir + "/dense.bin", adapted_dense.data(), adapted_dense.size()));
   std::cout << "{\"event\":\"adapt\",\"step\":" << manifest.step << ",\"support\":" << support
             << ",\"query\":" << data.size() - support
             << ",\"rows\":" << task.emb.tables[0].keys.size();

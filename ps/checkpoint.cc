@@ -377,17 +377,30 @@ Status LoadShardsInto(Env* env, const std::string& root, const Manifest& manifes
   return Status::Ok();
 }
 
-Status ExportEmbeddings(Env* env, const std::string& path,
-                        const std::vector<const EmbeddingTable*>& tables) {
+namespace {
+
+struct TableInfo {
+  uint32_t id;
+  std::string name;
+  int dim;
+};
+
+// The export file via a temp file: magic, version, table count, each table's
+// id, name and dim followed by what `put_rows` writes for it (count, then
+// key and values per row, keys increasing), and the CRC32C of all of that.
+Status WriteExportFile(Env* env, const std::string& path, size_t num_tables,
+                       const std::function<TableInfo(size_t)>& info,
+                       const std::function<Status(size_t, FileWriter*)>& put_rows) {
   auto write = [&](FileWriter* w) -> Status {
     w->Put(kExportMagic, 8);
     w->PutValue<uint32_t>(kVersion);
-    w->PutValue<uint32_t>(static_cast<uint32_t>(tables.size()));
-    for (const EmbeddingTable* table : tables) {
-      w->PutValue<uint32_t>(table->spec().id);
-      w->PutString(table->spec().name);
-      w->PutValue<int32_t>(table->dim());
-      RETURN_IF_ERROR(WriteSortedValues(*table, w));
+    w->PutValue<uint32_t>(static_cast<uint32_t>(num_tables));
+    for (size_t t = 0; t < num_tables; ++t) {
+      const TableInfo table = info(t);
+      w->PutValue<uint32_t>(table.id);
+      w->PutString(table.name);
+      w->PutValue<int32_t>(table.dim);
+      RETURN_IF_ERROR(put_rows(t, w));
     }
     // The trailing checksum covers everything before it.
     w->Flush();
@@ -397,6 +410,18 @@ Status ExportEmbeddings(Env* env, const std::string& path,
   uint64_t size = 0;
   uint32_t crc = 0;
   return WriteViaTemp(env, path, write, &size, &crc);
+}
+
+}  // namespace
+
+Status ExportEmbeddings(Env* env, const std::string& path,
+                        const std::vector<const EmbeddingTable*>& tables) {
+  return WriteExportFile(
+      env, path, tables.size(),
+      [&](size_t t) {
+        return TableInfo{tables[t]->spec().id, tables[t]->spec().name, tables[t]->dim()};
+      },
+      [&](size_t t, FileWriter* w) { return WriteSortedValues(*tables[t], w); });
 }
 
 Status WriteExportedEmbeddings(Env* env, const std::string& path,
@@ -409,27 +434,21 @@ Status WriteExportedEmbeddings(Env* env, const std::string& path,
                              ": keys must be strictly increasing, with dim values each");
     }
   }
-  auto write = [&](FileWriter* w) -> Status {
-    w->Put(kExportMagic, 8);
-    w->PutValue<uint32_t>(kVersion);
-    w->PutValue<uint32_t>(static_cast<uint32_t>(tables.size()));
-    for (const ExportedTable& t : tables) {
-      w->PutValue<uint32_t>(t.id);
-      w->PutString(t.name);
-      w->PutValue<int32_t>(t.dim);
-      w->PutValue<uint64_t>(static_cast<uint64_t>(t.keys.size()));
-      for (size_t i = 0; i < t.keys.size(); ++i) {
-        w->PutValue<uint64_t>(t.keys[i]);
-        w->Put(t.values.data() + i * static_cast<size_t>(t.dim), sizeof(float) * t.dim);
-      }
-    }
-    w->Flush();
-    w->PutValue<uint32_t>(w->crc());
-    return w->status();
-  };
-  uint64_t size = 0;
-  uint32_t crc = 0;
-  return WriteViaTemp(env, path, write, &size, &crc);
+  return WriteExportFile(
+      env, path, tables.size(),
+      [&](size_t t) {
+        return TableInfo{tables[t].id, tables[t].name, tables[t].dim};
+      },
+      [&](size_t t, FileWriter* w) {
+        const ExportedTable& table = tables[t];
+        w->PutValue<uint64_t>(static_cast<uint64_t>(table.keys.size()));
+        for (size_t i = 0; i < table.keys.size(); ++i) {
+          w->PutValue<uint64_t>(table.keys[i]);
+          w->Put(table.values.data() + i * static_cast<size_t>(table.dim),
+                 sizeof(float) * static_cast<size_t>(table.dim));
+        }
+        return w->status();
+      });
 }
 
 StatusOr<std::vector<ExportedTable>> ReadExportedEmbeddings(Env* env, const std::string& path) {

@@ -25,8 +25,9 @@ struct alignas(64) EmbeddingTable::Stripe {
 namespace {
 
 constexpr size_t kMaxRequestKeys = UINT32_MAX;
-// Prefetch distances, found by measurement on the 2-core Zen 5 VM (2^20-row
-// tables): index entries are looked up this many keys after their prefetch...
+// Prefetch distances, chosen by measurement on 2^20-row tables
+// (docs/benchmarks.md): index entries are looked up this many keys after
+// their prefetch...
 constexpr size_t kIndexAhead = 16;
 // ... and rows are used this many cache lines (summed over rows) after theirs.
 constexpr size_t kRowLinesAhead = 64;

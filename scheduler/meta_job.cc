@@ -13,19 +13,6 @@
 #include "common/task_metrics.h"
 
 namespace metaps {
-namespace {
-
-bool ParseNumber(const std::string& text, int64_t* v) {
-  if (text.empty() || text.size() > 18) return false;
-  *v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    *v = *v * 10 + (c - '0');
-  }
-  return true;
-}
-
-}  // namespace
 
 std::vector<uint32_t> SampleMetaBatch(uint64_t seed, int64_t step, uint32_t tasks, uint32_t count) {
   count = std::min(count, tasks);
@@ -159,7 +146,7 @@ Status MetaTrainJob::OnGather(const std::string& name, std::vector<GatherEntry>&
   if (name == "meta/index") return OnIndex(entries);
   if (name.rfind("meta/step/", 0) == 0) {
     int64_t step = 0;
-    if (!ParseNumber(name.substr(10), &step)) {
+    if (!ParseStep(name.substr(10), &step)) {
       return ProtocolError("malformed gather name '" + name.substr(0, 64) + "'");
     }
     if (train_sizes_.empty()) return ProtocolError(name + " before meta/index");
@@ -178,7 +165,7 @@ Status MetaTrainJob::OnGather(const std::string& name, std::vector<GatherEntry>&
     const size_t slash = name.find('/', 10);
     int64_t step = 0;
     const std::string split = slash == std::string::npos ? "" : name.substr(10, slash - 10);
-    if ((split != "valid" && split != "test") || !ParseNumber(name.substr(slash + 1), &step)) {
+    if ((split != "valid" && split != "test") || !ParseStep(name.substr(slash + 1), &step)) {
       return ProtocolError("malformed gather name '" + name.substr(0, 64) + "'");
     }
     return OnEval(split, step, entries);

@@ -109,8 +109,8 @@ Status MergeInto(StatusOr<Acc> part, std::optional<Acc>* acc) {
   }
 }
 
-// A non-negative step written in decimal by a peer; false for anything else
-// (peer text must never reach a parser that throws).
+}  // namespace
+
 bool ParseStep(const std::string& text, int64_t* step) {
   if (text.empty() || text.size() > 18) return false;
   int64_t v = 0;
@@ -121,8 +121,6 @@ bool ParseStep(const std::string& text, int64_t* step) {
   *step = v;
   return true;
 }
-
-}  // namespace
 
 TrainJob::TrainJob(const ClusterView& view, TrainReport report)
     : view_(view), report_(std::move(report)) {

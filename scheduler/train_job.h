@@ -43,6 +43,9 @@ std::string JsonNumber(double v);
 // A count carried as a double (sums of example counts): an exact integer while
 // it is one below 2^53, else JsonNumber.
 std::string JsonCount(double v);
+// A non-negative step written in decimal by a peer (in a gather name); false
+// for anything else: peer text never reaches a parser that throws.
+bool ParseStep(const std::string& text, int64_t* step);
 
 struct TrainReport {
   std::string model;

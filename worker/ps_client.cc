@@ -674,4 +674,11 @@ Status PsFuture::Wait() {
   return first_error;
 }
 
+Status WaitAll(std::vector<PsFuture>* futures) {
+  Status status;
+  for (auto& f : *futures) status.Update(f.Wait());
+  futures->clear();
+  return status;
+}
+
 }  // namespace metaps

@@ -54,6 +54,10 @@ class PsFuture {
 // PsClient::Plan, immutable, shared by the calls (and their futures) that use
 // it. Copying one is cheap. It fits the layout of the client that made it; a
 // call with a plan for another number of servers fails with InvalidArgument.
+// Waits for every future (each exactly once), clears the list, and returns
+// the first error.
+Status WaitAll(std::vector<PsFuture>* futures);
+
 class KeyPlan {
  public:
   KeyPlan();

@@ -110,18 +110,6 @@ ReaderOptions Trainer::ReaderOptionsFor() const {
   return o;
 }
 
-namespace {
-
-// Waits for every future (each exactly once) and returns the first error.
-Status WaitAll(std::vector<PsFuture>* futures) {
-  Status status;
-  for (auto& f : *futures) status.Update(f.Wait());
-  futures->clear();
-  return status;
-}
-
-}  // namespace
-
 Status Trainer::PullAll() {
   std::vector<PsFuture> pulls;
   for (auto& table : emb_.tables) {
@@ -448,6 +436,13 @@ StatusOr<WorkerState> ReadWorkerState(Env* env, const std::string& path, size_t 
   return state;
 }
 
+Status WriteDenseFile(Env* env, const std::string& path, const float* weights, size_t n) {
+  std::string data("MPDW1");
+  Put(&data, static_cast<uint64_t>(n));
+  data.append(reinterpret_cast<const char*>(weights), n * sizeof(float));
+  return WriteFileAtomically(env, path, data);
+}
+
 Status Trainer::WriteState() const {
   Env* env = Env::Default();
   RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
@@ -479,18 +474,25 @@ Status Trainer::LoadState(int64_t step) {
   return Status::Ok();
 }
 
-Status Trainer::SyncServers(control::ServerSync::Action action) {
-  const std::string k = std::to_string(sync_round_++);
+Status SyncServerStep(SchedulerClient* scheduler, int* round, control::ServerSync::Action action,
+                      int64_t step, const std::function<Status()>& write_state) {
+  const std::string k = std::to_string((*round)++);
   RETURN_IF_ERROR(
-      deps_.scheduler->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step_))
+      scheduler->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step))
           .status());
   if (action != control::ServerSync::CHECKPOINT && action != control::ServerSync::END_CHECKPOINT) {
     return Status::Ok();
   }
   // The worker state exists before the servers' manifest names this step.
-  if (worker_index_ == 0) RETURN_IF_ERROR(WriteState());
-  RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/state/" + k, kGroupMembers));
-  return deps_.scheduler->Barrier("ps/saved/" + k, kGroupMembers);
+  if (write_state) RETURN_IF_ERROR(write_state());
+  RETURN_IF_ERROR(scheduler->Barrier("ps/state/" + k, kGroupMembers));
+  return scheduler->Barrier("ps/saved/" + k, kGroupMembers);
+}
+
+Status Trainer::SyncServers(control::ServerSync::Action action) {
+  std::function<Status()> write;
+  if (worker_index_ == 0) write = [this] { return WriteState(); };
+  return SyncServerStep(deps_.scheduler, &sync_round_, action, step_, write);
 }
 
 Status Trainer::Run() {
@@ -510,15 +512,10 @@ Status Trainer::Run() {
     if (early_stop_) RETURN_IF_ERROR(ResumeEarlyStop());
   }
   if (checkpoints_.mode == TrainerCheckpoints::Mode::kExport) {
-    // dense.bin: "MPDW1", n (uint64), n floats (the weights, no optimizer state).
     if (worker_index_ == 0) {
-      const uint64_t n = deps_.model->num_dense();
-      std::string data("MPDW1");
-      Put(&data, n);
-      data.append(reinterpret_cast<const char*>(row_.data()), n * sizeof(float));
       RETURN_IF_ERROR(Env::Default()->CreateDir(checkpoints_.export_dir));
-      RETURN_IF_ERROR(
-          WriteFileAtomically(Env::Default(), checkpoints_.export_dir + "/dense.bin", data));
+      RETURN_IF_ERROR(WriteDenseFile(Env::Default(), checkpoints_.export_dir + "/dense.bin",
+                                     row_.data(), deps_.model->num_dense()));
     }
     return SyncServers(control::ServerSync::END_EXPORT);
   }

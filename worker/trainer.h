@@ -96,6 +96,17 @@ Status WriteWorkerState(Env* env, const std::string& path, const WorkerState& st
 // DataLoss unless the file is a state of `dense_floats` floats at `step`.
 StatusOr<WorkerState> ReadWorkerState(Env* env, const std::string& path, size_t dense_floats,
                                       int64_t step);
+
+// A worker's side of "ps/sync/<*round>" (ps/server_control.h): sends the typed
+// ServerSync for `step` and, for a checkpoint, runs `write_state` (worker 0's
+// state file; empty on the others) before every member meets in
+// "ps/state/<k>" and "ps/saved/<k>". Increments *round.
+Status SyncServerStep(SchedulerClient* scheduler, int* round, control::ServerSync::Action action,
+                      int64_t step, const std::function<Status()>& write_state);
+
+// dense.bin: "MPDW1", n (uint64), n floats (the weights, no optimizer state),
+// written atomically: the serving file of `export` and `adapt`.
+Status WriteDenseFile(Env* env, const std::string& path, const float* weights, size_t n);
 // early-stop-<step>.txt: the EarlyStopState as of that checkpoint.
 std::string EarlyStopStatePath(const std::string& dir, int64_t step);
 

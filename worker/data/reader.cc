@@ -275,4 +275,14 @@ Status LineReader::TakeFromChunk(LineChunk* chunk, Batch* batch, bool* done) {
   return Status::Ok();
 }
 
+Status AppendAll(Reader* reader, Batch* out) {
+  Batch batch;
+  batch.Reset(reader->schema());
+  while (true) {
+    RETURN_IF_ERROR(reader->Next(&batch));  // Next clears the batch
+    if (batch.size() == 0) return Status::Ok();
+    out->AppendRange(batch, 0, batch.size());
+  }
+}
+
 }  // namespace metaps

@@ -72,6 +72,11 @@ class Reader {
   virtual const ReaderStats& stats() const = 0;
 };
 
+// Appends every remaining example of `reader` to *out, which has the
+// reader's shape (Batch::Reset with its schema): a whole input in memory
+// (meta-learning's tasks, adapt's support file).
+Status AppendAll(Reader* reader, Batch* out);
+
 // Turns lines of one format into examples. A LineReader parses on several
 // threads with a parser per thread, so a parser may keep scratch buffers but
 // must own, or share read-only, everything else: it must not refer to its

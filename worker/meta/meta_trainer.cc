@@ -18,13 +18,6 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-Status WaitAll(std::vector<PsFuture>* futures) {
-  Status status;
-  for (auto& f : *futures) status.Update(f.Wait());
-  futures->clear();
-  return status;
-}
-
 // Per-task metric sums, by name.
 struct MetricSums {
   std::map<std::string, std::pair<double, int64_t>> sums;
@@ -94,14 +87,7 @@ Status MetaTrainer::LoadData() {
       all_.Reset(schema_);
       shaped = true;
     }
-    Batch batch;
-    batch.Reset(schema_);
-    while (true) {
-      batch.Clear();
-      RETURN_IF_ERROR(reader->Next(&batch));
-      if (batch.size() == 0) break;
-      all_.AppendRange(batch, 0, batch.size());
-    }
+    RETURN_IF_ERROR(AppendAll(reader.get(), &all_));
   }
   const std::string slot = job_.meta().task_by();  // "user" or "item"
   task_slot_ = schema_.SlotIndex(slot);
@@ -298,26 +284,21 @@ Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
 }
 
 Status MetaTrainer::SyncServers(control::ServerSync::Action action) {
-  const std::string k = std::to_string(sync_round_++);
-  RETURN_IF_ERROR(
-      deps_.scheduler->GatherPayload("ps/sync/" + k, kGroupMembers, EncodeServerSync(action, step_))
-          .status());
-  if (action != control::ServerSync::CHECKPOINT && action != control::ServerSync::END_CHECKPOINT) {
-    return Status::Ok();
-  }
-  if (worker_index_ == 0) {
-    Env* env = Env::Default();
-    RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
-    WorkerState state;
-    state.step = step_;
-    state.steps_in_epoch = static_cast<int64_t>(examples_);
-    state.samples = samples_;
-    state.loss_sum = loss_sum_;
-    state.dense_row = dense_row_;
-    RETURN_IF_ERROR(WriteWorkerState(env, WorkerStatePath(checkpoints_.dir, step_), state));
-  }
-  RETURN_IF_ERROR(deps_.scheduler->Barrier("ps/state/" + k, kGroupMembers));
-  return deps_.scheduler->Barrier("ps/saved/" + k, kGroupMembers);
+  std::function<Status()> write;
+  if (worker_index_ == 0) write = [this] { return WriteState(); };
+  return SyncServerStep(deps_.scheduler, &sync_round_, action, step_, write);
+}
+
+Status MetaTrainer::WriteState() const {
+  Env* env = Env::Default();
+  RETURN_IF_ERROR(env->CreateDir(checkpoints_.dir));
+  WorkerState state;
+  state.step = step_;
+  state.steps_in_epoch = static_cast<int64_t>(examples_);
+  state.samples = samples_;
+  state.loss_sum = loss_sum_;
+  state.dense_row = dense_row_;
+  return WriteWorkerState(env, WorkerStatePath(checkpoints_.dir, step_), state);
 }
 
 Status MetaTrainer::Run() {

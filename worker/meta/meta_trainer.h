@@ -71,6 +71,8 @@ class MetaTrainer {
   // Meets the servers in "ps/sync/<k>"; on a checkpoint worker 0 writes the
   // worker state (worker-state-<step>.bin, as training's).
   Status SyncServers(control::ServerSync::Action action);
+  // worker-state-<step>.bin (steps_in_epoch holds the examples scored).
+  Status WriteState() const;
 
   const config::JobConfig& job_;
   TrainerData data_;
