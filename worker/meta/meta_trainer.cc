@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <unordered_map>
 
 #include "common/control.h"
 #include "common/env.h"
@@ -100,25 +99,25 @@ Status MetaTrainer::LoadData() {
 Status MetaTrainer::BuildAndPullAll(const std::vector<const MetaTask*>& tasks,
                                     PsClient::PullMode mode, std::vector<uint64_t>* keys,
                                     KeyPlan* plan) {
-  // keys[at[k]] == k: the union of the tasks' keys, pulled once, so every task
-  // reads the weights as they were before any of them.
-  std::unordered_map<uint64_t, uint32_t> at;
-  keys->clear();
+  // The union of the tasks' keys in first-seen order, pulled once, so every
+  // task reads the weights as they were before any of them.
   step_tasks_.resize(tasks.size());
   step_rows_.resize(tasks.size());
+  size_t total = 0;
   for (size_t i = 0; i < tasks.size(); ++i) {
     TaskBatch& tb = step_tasks_[i];
     tb.Build(all_, schema_, tasks[i]->support, tasks[i]->query, task_slot_,
              job_.meta().shared_task_row(), SharedTaskKey(task_slot_), job_.model().embedding_dim(),
              deps_.model, &builder_);
-    std::vector<uint32_t>& rows = step_rows_[i];
-    rows.clear();
-    for (uint64_t k : tb.emb.tables[0].keys) {
-      auto [it, inserted] = at.emplace(k, static_cast<uint32_t>(keys->size()));
-      if (inserted) keys->push_back(k);
-      rows.push_back(it->second);
-    }
+    total += tb.emb.tables[0].keys.size();
   }
+  step_dedup_.Reset(total);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const std::vector<uint64_t>& task_keys = step_tasks_[i].emb.tables[0].keys;
+    step_rows_[i].resize(task_keys.size());
+    step_dedup_.Add(task_keys.data(), task_keys.size(), step_rows_[i].data());
+  }
+  *keys = step_dedup_.unique();
   if (keys->empty()) return Status::Ok();
   *plan = deps_.ps->Plan(keys->data(), keys->size(), /*keys_unique=*/true);
   const size_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;

@@ -92,6 +92,7 @@ class MetaTrainer {
   // among the step's distinct keys.
   std::vector<TaskBatch> step_tasks_;
   std::vector<std::vector<uint32_t>> step_rows_;
+  KeyDedup step_dedup_;  // the step's distinct keys
   EmbeddingBatchBuilder builder_;
   TrainerCheckpoints checkpoints_;
   int sync_round_ = 0;
