@@ -1,6 +1,7 @@
 #include "common/flags.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -13,6 +14,16 @@ void FlagSet::String(const std::string& name, std::string* target, const std::st
 void FlagSet::Int(const std::string& name, int64_t* target, const std::string& help, int64_t min,
                   int64_t max) {
   flags_[name] = {Kind::kInt, target, help, std::to_string(*target), min, max};
+}
+
+void FlagSet::Double(const std::string& name, double* target, const std::string& help, double min,
+                     double max) {
+  std::ostringstream text;
+  text << *target;
+  Flag flag{Kind::kDouble, target, help, text.str()};
+  flag.dmin = min;
+  flag.dmax = max;
+  flags_[name] = flag;
 }
 
 void FlagSet::StringList(const std::string& name, std::vector<std::string>* target,
@@ -45,6 +56,21 @@ Status FlagSet::Assign(const std::string& name, Flag& flag, const std::string& v
                                std::to_string(flag.max) + "], got " + value);
       }
       *static_cast<int64_t*>(flag.target) = v;
+      break;
+    }
+    case Kind::kDouble: {
+      errno = 0;
+      char* end = nullptr;
+      const double v = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v)) {
+        return InvalidArgument(where + " expects a number, got '" + value + "'");
+      }
+      if (v < flag.dmin || v > flag.dmax) {
+        std::ostringstream range;
+        range << where << " must be in [" << flag.dmin << ", " << flag.dmax << "], got " << value;
+        return InvalidArgument(range.str());
+      }
+      *static_cast<double*>(flag.target) = v;
       break;
     }
     case Kind::kBool:

@@ -22,6 +22,9 @@ class FlagSet {
   // so callers may narrow it to int without checking again.
   void Int(const std::string& name, int64_t* target, const std::string& help,
            int64_t min = INT64_MIN, int64_t max = INT64_MAX);
+  // A number flag; a value outside [min, max] (or not finite) is an error naming the range.
+  void Double(const std::string& name, double* target, const std::string& help, double min = -1e300,
+              double max = 1e300);
   void Bool(const std::string& name, bool* target, const std::string& help);
   // A flag that may repeat; each occurrence appends its value.
   void StringList(const std::string& name, std::vector<std::string>* target,
@@ -34,13 +37,14 @@ class FlagSet {
   bool WasSet(const std::string& name) const { return set_.count(name) > 0; }
 
  private:
-  enum class Kind { kString, kInt, kBool, kStringList };
+  enum class Kind { kString, kInt, kDouble, kBool, kStringList };
   struct Flag {
     Kind kind;
     void* target;
     std::string help;
     std::string default_text;
     int64_t min = INT64_MIN, max = INT64_MAX;
+    double dmin = 0, dmax = 0;
   };
   Status Assign(const std::string& name, Flag& flag, const std::string& value);
 

@@ -11,34 +11,12 @@
 #include <sstream>
 
 #include "common/early_stop.h"
+#include "common/text_config.h"
 
 namespace metaps {
 namespace {
 
 namespace pb = google::protobuf;
-
-constexpr int kMaxReaderThreads = 64;
-constexpr int kMaxShuffleBuffer = 10'000'000;  // examples each worker holds in memory
-// Adagrad: a per-row gradient of a batch-mean loss is ~1e-3, so the starting
-// accumulator sets the first steps (about lr / sqrt(initial_accumulator) times
-// the gradient): lr 0.1 with 0.01 matched the best tuned CTR settings.
-constexpr float kDefaultInitialAccumulator = 0.01f;
-constexpr float kDefaultTableLr = 0.1f;
-
-class Collector : public pb::io::ErrorCollector {
- public:
-  explicit Collector(std::string source) : source_(std::move(source)) {}
-  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
-    if (!first_.empty()) return;
-    first_ = source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
-             message;
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string source_;
-  std::string first_;
-};
 
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> parts;
@@ -48,104 +26,13 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   return parts;
 }
 
-// "a.b.c=value": sets field c of message b of message a.
-Status ApplyOverride(const std::string& override_text, config::JobConfig* job) {
-  const size_t eq = override_text.find('=');
-  if (eq == std::string::npos) {
-    return InvalidArgument("--set " + override_text + ": expected path.to.field=value");
-  }
-  const std::vector<std::string> path = Split(override_text.substr(0, eq), '.');
-  const std::string value = override_text.substr(eq + 1);
-  pb::Message* msg = job;
-  for (size_t i = 0; i < path.size(); ++i) {
-    const pb::FieldDescriptor* field = msg->GetDescriptor()->FindFieldByName(path[i]);
-    if (field == nullptr) {
-      return InvalidArgument("--set " + override_text + ": " + msg->GetDescriptor()->full_name() +
-                             " has no field '" + path[i] + "'");
-    }
-    const pb::Reflection* reflection = msg->GetReflection();
-    if (i + 1 < path.size()) {
-      if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
-        return InvalidArgument("--set " + override_text + ": '" + path[i] + "' is not a message");
-      }
-      msg = reflection->MutableMessage(msg, field);
-      continue;
-    }
-    if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-      return InvalidArgument("--set " + override_text + ": '" + path[i] +
-                             "' is a message, not a value");
-    }
-    const std::vector<std::string> values =
-        field->is_repeated() ? Split(value, ',') : std::vector<std::string>{value};
-    if (field->is_repeated()) reflection->ClearField(msg, field);
-    for (const std::string& v : values) {
-      // Text format needs strings quoted; accept them bare on the command line.
-      const std::string literal =
-          field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING ? "\"" + v + "\"" : v;
-      pb::TextFormat::Parser parser;
-      Collector quiet("--set");
-      parser.RecordErrorsTo(&quiet);
-      if (!parser.ParseFieldValueFromString(literal, field, msg)) {
-        return InvalidArgument("--set " + override_text + ": '" + v + "' is not a valid " +
-                               field->type_name() + " for " + field->full_name());
-      }
-    }
-    return Status::Ok();
-  }
-  return InvalidArgument("--set " + override_text + ": empty path");
-}
-
-// Checks values, naming each problem's place: file:line:column or the --set.
-class Checker {
- public:
-  Checker(std::string source, const pb::TextFormat::ParseInfoTree* tree,
-          std::map<std::string, std::string> overridden)
-      : source_(std::move(source)), tree_(tree), overridden_(std::move(overridden)) {}
-
-  void Require(bool ok, const std::string& path, const std::string& problem) {
-    if (!ok) errors_.push_back(Where(path) + ": " + path + ": " + problem);
-  }
-  void OneOf(const std::string& value, const std::set<std::string>& allowed,
-             const std::string& path) {
-    if (allowed.count(value)) return;
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    Require(false, path, "'" + value + "' is not one of " + list);
-  }
-  Status status() const {
-    if (errors_.empty()) return Status::Ok();
-    std::string all;
-    for (const auto& e : errors_) all += (all.empty() ? "" : "\n") + e;
-    return InvalidArgument(all);
-  }
-
- private:
-  std::string Where(const std::string& path) const {
-    auto it = overridden_.find(path);
-    if (it != overridden_.end()) return "--set " + it->second;
-    const pb::Descriptor* desc = config::JobConfig::descriptor();
-    const pb::TextFormat::ParseInfoTree* tree = tree_;
-    const std::vector<std::string> parts = Split(path, '.');
-    for (size_t i = 0; i < parts.size() && tree != nullptr; ++i) {
-      const pb::FieldDescriptor* field = desc->FindFieldByName(parts[i]);
-      if (field == nullptr) break;
-      const int index = field->is_repeated() ? 0 : -1;
-      if (i + 1 == parts.size()) {
-        auto loc = tree->GetLocation(field, index);
-        if (loc.line < 0) break;
-        return source_ + ":" + std::to_string(loc.line + 1) + ":" + std::to_string(loc.column + 1);
-      }
-      tree = tree->GetTreeForNested(field, index);
-      desc = field->message_type();
-    }
-    return source_ + " (default value)";
-  }
-
-  std::string source_;
-  const pb::TextFormat::ParseInfoTree* tree_;
-  std::map<std::string, std::string> overridden_;
-  std::vector<std::string> errors_;
-};
+constexpr int kMaxReaderThreads = 64;
+constexpr int kMaxShuffleBuffer = 10'000'000;  // examples each worker holds in memory
+// Adagrad: a per-row gradient of a batch-mean loss is ~1e-3, so the starting
+// accumulator sets the first steps (about lr / sqrt(initial_accumulator) times
+// the gradient): lr 0.1 with 0.01 matched the best tuned CTR settings.
+constexpr float kDefaultInitialAccumulator = 0.01f;
+constexpr float kDefaultTableLr = 0.1f;
 
 // Fields left out take their defaults. Fields are proto3 `optional` where 0 is
 // a meaningful value different from the default, so an explicit 0 is kept
@@ -228,7 +115,7 @@ void FillDefaults(config::JobConfig* job) {
 }
 
 // meta: meta-learning (`metaps meta-train`).
-void CheckMeta(Checker& c, const config::JobConfig& job) {
+void CheckMeta(ConfigChecker& c, const config::JobConfig& job) {
   const auto& me = job.meta();
   c.OneOf(me.task_by(), {"user", "item"}, "meta.task_by");
   c.OneOf(me.algorithm(), {"fomaml", "reptile", "none"}, "meta.algorithm");
@@ -275,7 +162,7 @@ void CheckMeta(Checker& c, const config::JobConfig& job) {
             "meta-train draws tasks, not batches");
 }
 
-void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::string& path) {
+void CheckOptimizer(ConfigChecker& c, const config::OptimizerConfig& o, const std::string& path) {
   c.OneOf(o.kind(), {"sgd", "adagrad", "adam", "ftrl"}, path + ".kind");
   // lr 0 freezes what the optimizer updates (not for ftrl, whose alpha divides).
   c.Require(o.kind() == "ftrl" ? o.lr() > 0 : o.lr() >= 0, path + ".lr",
@@ -317,7 +204,7 @@ void CheckOptimizer(Checker& c, const config::OptimizerConfig& o, const std::str
 
 // --- Data fields and scenarios: fields that do not apply to data.format are
 // errors, so that nothing in a config is silently ignored. ---
-void ValidateDataFields(Checker& c, const config::DataConfig& d) {
+void ValidateDataFields(ConfigChecker& c, const config::DataConfig& d) {
   const std::string& f = d.format();
   const bool movielens = f == "movielens" || f == "datagen-ratings";
   const bool libsvm = f == "libsvm" || f == "ffm";
@@ -394,7 +281,7 @@ void ValidateDataFields(Checker& c, const config::DataConfig& d) {
 
 // training.early_stop: a metric this job's evaluation reports, and an
 // output_dir to keep the best checkpoint in.
-void CheckEarlyStop(Checker& c, const config::JobConfig& job) {
+void CheckEarlyStop(ConfigChecker& c, const config::JobConfig& job) {
   const auto& es = job.training().early_stop();
   const std::string path = "training.early_stop";
   const std::vector<std::string> reported =
@@ -423,7 +310,7 @@ void CheckEarlyStop(Checker& c, const config::JobConfig& job) {
             "output_dir/checkpoints)");
 }
 
-void Validate(Checker& c, const config::JobConfig& job) {
+void Validate(ConfigChecker& c, const config::JobConfig& job) {
   const auto& cl = job.cluster();
   c.Require(cl.servers() >= 1, "cluster.servers", "must be at least 1");
   c.OneOf(cl.consistency(), {"bsp", "ssp", "asp"}, "cluster.consistency");
@@ -506,21 +393,15 @@ void Validate(Checker& c, const config::JobConfig& job) {
 StatusOr<config::JobConfig> ParseJobConfig(const std::string& text, const std::string& source,
                                            const std::vector<std::string>& overrides) {
   config::JobConfig job;
-  pb::TextFormat::Parser parser;
-  Collector errors(source);
   pb::TextFormat::ParseInfoTree tree;
-  parser.RecordErrorsTo(&errors);
-  parser.WriteLocationsTo(&tree);
-  if (!parser.ParseFromString(text, &job)) {
-    return InvalidArgument(errors.first().empty() ? source + ": cannot parse" : errors.first());
-  }
+  RETURN_IF_ERROR(ParseTextConfig(text, source, &job, &tree));
   std::map<std::string, std::string> overridden;
   for (const std::string& o : overrides) {
     RETURN_IF_ERROR(ApplyOverride(o, &job));
     overridden[o.substr(0, o.find('='))] = o;
   }
   FillDefaults(&job);
-  Checker checker(source, &tree, overridden);
+  ConfigChecker checker(source, config::JobConfig::descriptor(), &tree, overridden);
   Validate(checker, job);
   RETURN_IF_ERROR(checker.status());
   return job;
@@ -528,11 +409,8 @@ StatusOr<config::JobConfig> ParseJobConfig(const std::string& text, const std::s
 
 StatusOr<config::JobConfig> LoadJobConfig(const std::string& path,
                                           const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) return NotFound(path + ": cannot open the job config");
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseJobConfig(text.str(), path, overrides);
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, "job config"));
+  return ParseJobConfig(text, path, overrides);
 }
 
 std::string JobConfigToText(const config::JobConfig& job) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common/env.h"
 #include "launch/subcommands.h"
@@ -25,7 +26,28 @@ int DatagenCommand(int argc, char** argv) {
             INT32_MAX);
   flags.Int("items", &items, "items of --kind ratings/scenarios; 0 = rows / 200 (at least 30)", 0,
             INT32_MAX);
+  int64_t days = 0;
+  double drift = 0;
+  std::string start_date = "2026-01-01";
+  flags.Int("days", &days,
+            "--kind ctr: write this many daily partitions OUT/day=YYYY-MM-DD of --rows rows each "
+            "(for retraining pipelines)",
+            0, 3660);
+  flags.Double("drift", &drift,
+               "with --days: how far the planted model moves each day, 0 (never) to 1 (a new "
+               "model every day); consecutive days' weights correlate sqrt(1 - drift)",
+               0, 1);
+  flags.String("start-date", &start_date, "with --days: the first partition's date (YYYY-MM-DD)");
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
+  auto start_day = ParseCivilDate(start_date);
+  if (!start_day.ok()) {
+    std::cerr << "metaps datagen: --start-date: " << start_day.status().message() << "\n";
+    return 2;
+  }
+  if ((flags.WasSet("drift") || flags.WasSet("start-date")) && days == 0) {
+    std::cerr << "metaps datagen: --drift and --start-date need --days\n";
+    return 2;
+  }
 
   DatagenOptions options;
   auto parsed_kind = ParseDatagenKind(kind);
@@ -48,6 +70,17 @@ int DatagenCommand(int argc, char** argv) {
   options.scenarios = static_cast<int>(std::min<int64_t>(scenarios, 1 << 20));
   options.users = static_cast<uint64_t>(users);
   options.items = static_cast<uint64_t>(items);
+  options.days = static_cast<int>(days);
+  options.drift = drift;
+  options.start_day = *start_day;
+  if (days > 0) {
+    // One line a day, as each partition is done.
+    options.on_day = [&](const std::string& dir, const std::string& oracle_json) {
+      nlohmann::json line = {{"event", "datagen"}, {"kind", "ctr"}, {"out", dir}};
+      line["oracle"] = nlohmann::json::parse(oracle_json, nullptr, false);
+      std::cout << line.dump() << std::endl;
+    };
+  }
 
   const auto start = std::chrono::steady_clock::now();
   StatusOr<DatagenResult> result = GenerateDataset(options, Env::Default());
@@ -55,6 +88,11 @@ int DatagenCommand(int argc, char** argv) {
     const bool usage = result.status().code() == StatusCode::kInvalidArgument;
     std::cerr << "metaps datagen: " << result.status().message() << "\n";
     return usage ? 2 : 1;
+  }
+  if (days > 0) {
+    std::cerr << "metaps datagen: wrote " << days << " daily partitions of " << rows << " rows to "
+              << out << "\n";
+    return 0;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

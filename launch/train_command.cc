@@ -66,8 +66,16 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   const bool trains = command == "train" || command == "meta-train";
   bool resume = !trains;
   bool resume_if_checkpoint = false;
-  std::string checkpoint_flag, export_dir;
+  std::string checkpoint_flag, export_dir, init_from;
   int64_t checkpoint_step = 0;
+  if (command == "train") {
+    flags.String("init-from", &init_from,
+                 "warm start: a checkpoint directory (another job's output_dir/checkpoints) "
+                 "whose weights and optimizer state this job starts from; its data is trained "
+                 "from the first epoch and the step count goes on from the checkpoint's");
+    flags.Int("init-step", &checkpoint_step, "the --init-from checkpoint's step (0: its latest)", 0,
+              INT64_MAX);
+  }
   if (trains) {
     flags.Bool("resume", &resume,
                "continue from the latest checkpoint under the job's output_dir/checkpoints");
@@ -131,6 +139,15 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     std::cerr << me << "--resume needs the job's output_dir (its checkpoints)\n";
     return 2;
   }
+  if (!init_from.empty() && resume) {
+    std::cerr << me << "--init-from starts a new job from another's checkpoint; --resume goes on "
+              << "with this job's own: give one (--resume-if-checkpoint combines them)\n";
+    return 2;
+  }
+  if (init_from.empty() && flags.WasSet("init-step")) {
+    std::cerr << me << "--init-step needs --init-from\n";
+    return 2;
+  }
   const std::string checkpoint_dir = !trains                    ? checkpoint_flag
                                      : job.output_dir().empty() ? ""
                                                                 : job.output_dir() + "/checkpoints";
@@ -143,24 +160,32 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
                 << " (no LATEST); train without --resume, or with --resume-if-checkpoint\n";
       return 2;
     }
-    if (!have) {
+    if (!have && init_from.empty()) {
       METAPS_LOG(INFO) << "no checkpoint in " << checkpoint_dir << " yet: starting from scratch";
     }
     resume = have;
-  } else if (!trains) {
-    const std::string wanted = checkpoint_step > 0
-                                   ? checkpoint_dir + "/step-" + std::to_string(checkpoint_step)
-                                   : checkpoint_dir + "/LATEST";
+    // Restarted after a warm start's first checkpoint: this job's own state wins.
+    if (have) init_from.clear();
+  }
+  if (!trains || !init_from.empty()) {
+    const std::string& dir = trains ? init_from : checkpoint_flag;
+    const std::string wanted =
+        checkpoint_step > 0 ? dir + "/step-" + std::to_string(checkpoint_step) : dir + "/LATEST";
     if (!Env::Default()->FileExists(wanted)) {
-      std::cerr << me << "--checkpoint " << checkpoint_dir << ": no "
+      std::cerr << me << (trains ? "--init-from " : "--checkpoint ") << dir << ": no "
                 << (checkpoint_step > 0 ? "step " + std::to_string(checkpoint_step) : "LATEST")
                 << " checkpoint there (" << wanted << " does not exist)\n";
       return 2;
     }
   }
+  if (trains && init_from.empty()) checkpoint_step = 0;
+  const bool warm_start = !init_from.empty();
+  const std::string restore_dir = warm_start ? init_from : checkpoint_dir;
+  if (warm_start) resume = true;
   TrainerCheckpoints checkpoints;
   checkpoints.dir = checkpoint_dir;
   checkpoints.resume = resume;
+  checkpoints.init_dir = init_from;
   if (command == "eval") checkpoints.mode = TrainerCheckpoints::Mode::kEvaluate;
   if (command == "export") {
     checkpoints.mode = TrainerCheckpoints::Mode::kExport;
@@ -207,9 +232,8 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     Env* env = Env::Default();
     int64_t restored = 0;
     if (resume) {
-      ASSIGN_OR_RETURN(restored,
-                       server.RestoreCheckpoint(env, checkpoint_dir,
-                                                checkpoint_step > 0 ? checkpoint_step : -1));
+      ASSIGN_OR_RETURN(restored, server.RestoreCheckpoint(
+                                     env, restore_dir, checkpoint_step > 0 ? checkpoint_step : -1));
     }
     server.Start();
     ServerControlOptions control;

@@ -462,14 +462,18 @@ Status Trainer::WriteState() const {
 }
 
 Status Trainer::LoadState(int64_t step) {
+  const bool warm = !checkpoints_.init_dir.empty();
   ASSIGN_OR_RETURN(
       WorkerState state,
-      ReadWorkerState(Env::Default(), WorkerStatePath(checkpoints_.dir, step), row_.size(), step));
+      ReadWorkerState(Env::Default(),
+                      WorkerStatePath(warm ? checkpoints_.init_dir : checkpoints_.dir, step),
+                      row_.size(), step));
+  row_ = std::move(state.dense_row);
+  step_ = state.step;
+  if (warm) return Status::Ok();  // new data: its first epoch, from its first line
   steps_in_epoch_ = state.steps_in_epoch;
   samples_ = state.samples;
   loss_sum_ = state.loss_sum;
-  row_ = std::move(state.dense_row);
-  step_ = state.step;
   epoch_ = static_cast<int>(state.epoch);
   return Status::Ok();
 }
@@ -506,10 +510,14 @@ Status Trainer::Run() {
   if (checkpoints_.resume) {
     ASSIGN_OR_RETURN(Message restored, deps_.scheduler->Gather("ps/resume", kGroupMembers));
     RETURN_IF_ERROR(LoadState(restored.header.control().value()));
-    last_saved_step_ = step_;
-    METAPS_LOG(INFO) << "resumed at step " << step_ << " (epoch " << epoch_ << ", "
-                     << steps_in_epoch_ << " steps into it)";
-    if (early_stop_) RETURN_IF_ERROR(ResumeEarlyStop());
+    if (!checkpoints_.init_dir.empty()) {
+      METAPS_LOG(INFO) << "warm start from " << checkpoints_.init_dir << " at step " << step_;
+    } else {
+      last_saved_step_ = step_;
+      METAPS_LOG(INFO) << "resumed at step " << step_ << " (epoch " << epoch_ << ", "
+                       << steps_in_epoch_ << " steps into it)";
+      if (early_stop_) RETURN_IF_ERROR(ResumeEarlyStop());
+    }
   }
   if (checkpoints_.mode == TrainerCheckpoints::Mode::kExport) {
     if (worker_index_ == 0) {

@@ -73,7 +73,8 @@ ModelOptions ToModelOptions(const config::ModelConfig& c);
 // position, totals) before the servers write their shards and the manifest
 // ("ps/state/<k>", then "ps/saved/<k>"). With `resume`, the servers restore the
 // latest manifest and report its step (a typed Restored, "ps/resume"); every worker loads that
-// step's state and skips the batches already trained on.
+// step's state and skips the batches already trained on. A warm start
+// (`init_dir`) loads the weights the same way and trains its data from the start.
 struct TrainerCheckpoints {
   std::string dir;  // empty: no checkpoints
   bool resume = false;
@@ -81,6 +82,11 @@ struct TrainerCheckpoints {
   // weights to export_dir/dense.bin for serving (`metaps export`).
   enum class Mode { kTrain, kEvaluate, kExport } mode = Mode::kTrain;
   std::string export_dir;
+  // Warm start (`train --init-from`): with `resume`, the state is read from
+  // this checkpoint directory instead of `dir`, and only the weights (with
+  // their optimizer state) and the step count carry over: training starts at
+  // the first epoch of this job's data, and its checkpoints go to `dir`.
+  std::string init_dir;
 };
 
 std::string WorkerStatePath(const std::string& dir, int64_t step);

@@ -57,6 +57,16 @@ struct DatagenOptions {
   uint64_t items = 0;   // ratings and scenarios; 0 = derived from rows
   // Called for every row in file order (tests check the oracle with it).
   std::function<void(const PlantedRow&)> on_row;
+  // ctr only, days > 0: `days` daily partitions out_dir/day=YYYY-MM-DD (from
+  // start_day, days since 1970-01-01) of `rows` rows each, split 80/10/10 like
+  // a single dataset, whose planted model drifts by `drift` in [0, 1] a day
+  // (consecutive days' weights correlate sqrt(1 - drift)). Each partition has
+  // its own oracle.json, with the previous day's model scored on its test rows.
+  int days = 0;
+  double drift = 0;
+  int64_t start_day = 0;
+  // Called after each partition with its directory and oracle line.
+  std::function<void(const std::string& dir, const std::string& oracle_json)> on_day;
 };
 
 struct DatagenResult {
@@ -64,6 +74,11 @@ struct DatagenResult {
   std::vector<std::string> files;  // every path written, oracle.json last
   std::string oracle_json;         // the content of oracle.json, one line
 };
+
+// "YYYY-MM-DD" of `days` days since 1970-01-01 (proleptic Gregorian, UTC).
+std::string CivilDate(int64_t days);
+// The inverse; InvalidArgument naming `text` unless it is a valid YYYY-MM-DD.
+StatusOr<int64_t> ParseCivilDate(const std::string& text);
 
 // Rows per split for `rows` in total: train rows*8/10, valid rows/10, test the rest.
 void DatagenSplitSizes(uint64_t rows, uint64_t sizes[kNumDataSplits]);

@@ -1,6 +1,7 @@
 // `datagen --kind ctr`: Criteo-like rows from a planted factorization machine.
 #include <array>
 #include <cmath>
+#include <memory>
 
 #include "common/metrics.h"
 #include "worker/data/criteo_reader.h"
@@ -72,8 +73,17 @@ class PlantedCtrModel {
  public:
   explicit PlantedCtrModel(uint64_t seed);
 
+  // Moves the categorical weights and latent vectors one day on as a
+  // stationary AR(1) process: w <- sqrt(1 - drift) w + sqrt(drift) e_day, with
+  // e_day drawn like the day-0 weights (same importance and frequency tail),
+  // so consecutive days correlate sqrt(1 - drift) and every day has the same
+  // scale. The ids and the dense MLP stay; the calibration is redone.
+  void Drift(uint64_t day, double drift);
+
   // Draws row `row` of the stream `table` and its raw logit terms.
   void Draw(uint32_t table, uint64_t row, CtrRow* r) const;
+  // The raw logit terms of r's values under this model.
+  void ComputeTerms(CtrRow* r) const;
   double Logit(const CtrRow& r) const {
     double z = 0;
     for (int t = 0; t < 3; ++t) z += scale_[t] * (r.terms[t] - mean_[t]);
@@ -89,6 +99,9 @@ class PlantedCtrModel {
   std::array<std::vector<float>, kCriteoNumSlots> latent_;   // [(rank - 1) * kDim + d]
   float w1_[kHidden][kCriteoNumDense], b1_[kHidden], w2_[kHidden];
   double mean_[3] = {0, 0, 0}, scale_[3] = {1, 1, 1}, bias_ = 0;
+  std::array<float, kCriteoNumSlots> importance_;
+
+  void Calibrate();
 };
 
 PlantedCtrModel::PlantedCtrModel(uint64_t seed) : seed_(seed) {
@@ -96,7 +109,7 @@ PlantedCtrModel::PlantedCtrModel(uint64_t seed) : seed_(seed) {
     const CategoricalSpec& spec = kCategorical[f];
     samplers_.emplace_back(spec.vocab, spec.zipf_s);
     token_keys_[f] = Mix64(RowStreamSeed(seed, kCtrFieldParams, static_cast<uint64_t>(f)));
-    const float importance =
+    const float importance = importance_[f] =
         IsNoiseField(f) ? 0.0f : 0.3f + 1.2f * CounterUniform(seed, kCtrFieldParams, 1000 + f, 0);
     weights_[f].resize(spec.vocab);
     latent_[f].resize(static_cast<size_t>(spec.vocab) * kDim);
@@ -123,6 +136,33 @@ PlantedCtrModel::PlantedCtrModel(uint64_t seed) : seed_(seed) {
     b1_[h] = 0.5f * CounterNormal(seed, kCtrDenseParams, 100 + h, 0);
     w2_[h] = CounterNormal(seed, kCtrDenseParams, 200 + h, 0);
   }
+  Calibrate();
+}
+
+void PlantedCtrModel::Drift(uint64_t day, double drift) {
+  const float keep = static_cast<float>(std::sqrt(1.0 - drift));
+  const float add = static_cast<float>(std::sqrt(drift));
+  for (int f = 0; f < kCriteoNumSlots; ++f) {
+    for (uint32_t k = 0; k < kCategorical[f].vocab; ++k) {
+      const float scale = add * importance_[f] / (1.0f + static_cast<float>(k) / kTailRank);
+      const uint64_t base = day * (1 + kDim);
+      float& w = weights_[f][k];
+      w = keep * w + scale * CounterNormal(seed_, kCtrDriftTable + f, k, base);
+      float* v = &latent_[f][static_cast<size_t>(k) * kDim];
+      for (int d = 0; d < kDim; ++d) {
+        v[d] = keep * v[d] + scale * CounterNormal(seed_, kCtrDriftTable + f, k, base + 1 + d);
+      }
+    }
+  }
+  for (int t = 0; t < 3; ++t) {
+    mean_[t] = 0;
+    scale_[t] = 1;
+  }
+  bias_ = 0;
+  Calibrate();
+}
+
+void PlantedCtrModel::Calibrate() {
   // Standardize each term over a calibration sample, mix them by kShares, and
   // pick the bias that gives the target positive rate.
   std::vector<double> terms[3], z(kCalibrationRows);
@@ -149,7 +189,6 @@ PlantedCtrModel::PlantedCtrModel(uint64_t seed) : seed_(seed) {
 void PlantedCtrModel::Draw(uint32_t table, uint64_t row, CtrRow* r) const {
   const uint64_t stream = RowStreamSeed(seed_, table, row);
   uint64_t counter = 0;
-  float input[kCriteoNumDense];
   for (int j = 0; j < kCriteoNumDense; ++j) {
     const DenseSpec& spec = kDense[j];
     r->dense_missing[j] = spec.missing > 0 && StreamUniform53(stream, counter++) < spec.missing;
@@ -157,19 +196,30 @@ void PlantedCtrModel::Draw(uint32_t table, uint64_t row, CtrRow* r) const {
     double x = std::floor(std::exp(spec.log_mean + spec.log_std * normal));
     if (x > 1e9) x = 1e9;
     r->dense[j] = static_cast<int64_t>(x) - (j == 1 ? 1 : 0);  // I2 may be -1, as in Criteo
-    input[j] = r->dense_missing[j] ? 0.0f
-                                   : CriteoDenseTransform(static_cast<double>(r->dense[j])) -
-                                         static_cast<float>(spec.log_mean);
   }
-  double first = 0, sum_sq = 0, sum[kDim] = {0};
   for (int f = 0; f < kCriteoNumSlots; ++f) {
     const double missing = kCategorical[f].missing;
     if (missing > 0 && StreamUniform53(stream, counter++) < missing) {
       r->rank[f] = 0;
       continue;
     }
-    const uint32_t rank = static_cast<uint32_t>(samplers_[f].Sample(stream, &counter));
-    r->rank[f] = rank;
+    r->rank[f] = static_cast<uint32_t>(samplers_[f].Sample(stream, &counter));
+  }
+  r->label_uniform = StreamUniform53(stream, counter++);
+  ComputeTerms(r);
+}
+
+void PlantedCtrModel::ComputeTerms(CtrRow* r) const {
+  float input[kCriteoNumDense];
+  for (int j = 0; j < kCriteoNumDense; ++j) {
+    input[j] = r->dense_missing[j] ? 0.0f
+                                   : CriteoDenseTransform(static_cast<double>(r->dense[j])) -
+                                         static_cast<float>(kDense[j].log_mean);
+  }
+  double first = 0, sum_sq = 0, sum[kDim] = {0};
+  for (int f = 0; f < kCriteoNumSlots; ++f) {
+    const uint32_t rank = r->rank[f];
+    if (rank == 0) continue;
     first += weights_[f][rank - 1];
     const float* v = &latent_[f][static_cast<size_t>(rank - 1) * kDim];
     for (int d = 0; d < kDim; ++d) {
@@ -188,7 +238,6 @@ void PlantedCtrModel::Draw(uint32_t table, uint64_t row, CtrRow* r) const {
   r->terms[0] = first;
   r->terms[1] = 0.5 * fm / kDim;
   r->terms[2] = mlp;
-  r->label_uniform = StreamUniform53(stream, counter++);
 }
 
 void AppendCtrLine(const PlantedCtrModel& model, const CtrRow& r, bool label, std::string* out) {
@@ -206,17 +255,28 @@ void AppendCtrLine(const PlantedCtrModel& model, const CtrRow& r, bool label, st
 
 }  // namespace
 
-Status GenerateCtr(const DatagenOptions& options, Env* env, DatagenResult* result) {
-  const PlantedCtrModel model(options.seed);
+namespace {
+
+// One day of a drifting dataset (or the whole of a plain one).
+struct CtrPart {
+  std::string dir;
+  uint64_t row_offset = 0;                     // rows of earlier days: each day draws its own rows
+  const PlantedCtrModel* yesterday = nullptr;  // the previous day's model, or null
+  std::string date;                            // "YYYY-MM-DD", or empty
+  double drift = 0;
+};
+
+Status WriteCtrPart(const PlantedCtrModel& model, const CtrPart& part,
+                    const DatagenOptions& options, Env* env, DatagenResult* result) {
   SplitFiles files;
-  RETURN_IF_ERROR(files.Open(env, options.out_dir, ".txt", "", &result->files));
-  BinaryMetricsAccumulator oracle[kNumDataSplits], constant_test;
+  RETURN_IF_ERROR(files.Open(env, part.dir, ".txt", "", &result->files));
+  BinaryMetricsAccumulator oracle[kNumDataSplits], constant_test, stale_test;
   uint64_t positives[kNumDataSplits] = {0, 0, 0};
   double probability_sum = 0;
   CtrRow r;
   for (uint64_t row = 0; row < options.rows; ++row) {
     const DataSplit split = SplitOfRow(row, result->split_rows);
-    model.Draw(kCtrRows, row, &r);
+    model.Draw(kCtrRows, part.row_offset + row, &r);
     const double p = Sigmoid(model.Logit(r));
     const bool label = r.label_uniform < p;
     BufferedFile& file = files[split];
@@ -230,6 +290,12 @@ Status GenerateCtr(const DatagenOptions& options, Env* env, DatagenResult* resul
       // The best constant: the train positive rate (known, train rows come first).
       const uint64_t n = result->split_rows[0];
       constant_test.Add(n > 0 ? static_cast<double>(positives[0]) / n : kTargetRate, label);
+      // What the best model of the day before scores on this day.
+      if (part.yesterday) {
+        CtrRow old = r;
+        part.yesterday->ComputeTerms(&old);
+        stale_test.Add(Sigmoid(part.yesterday->Logit(old)), label);
+      }
     }
     if (options.on_row) options.on_row({split, label ? 1.0f : 0.0f, p, 0});
   }
@@ -237,8 +303,9 @@ Status GenerateCtr(const DatagenOptions& options, Env* env, DatagenResult* resul
 
   const BinaryMetrics valid = oracle[1].Result(), test = oracle[2].Result();
   JsonLine json;
-  json.Add("kind", std::string("ctr"))
-      .Add("rows", options.rows)
+  json.Add("kind", std::string("ctr"));
+  if (!part.date.empty()) json.Add("day", part.date).Add("drift", part.drift);
+  json.Add("rows", options.rows)
       .Add("seed", options.seed)
       .Add("train_rows", result->split_rows[0])
       .Add("valid_rows", result->split_rows[1])
@@ -250,9 +317,45 @@ Status GenerateCtr(const DatagenOptions& options, Env* env, DatagenResult* resul
       .Add("valid_logloss", valid.logloss)
       .Add("test_auc", test.auc)
       .Add("test_logloss", test.logloss)
-      .Add("constant_test_logloss", constant_test.Result().logloss)
-      .Add("latent_dim", static_cast<uint64_t>(kDim));
+      .Add("constant_test_logloss", constant_test.Result().logloss);
+  if (part.yesterday) {
+    const BinaryMetrics stale = stale_test.Result();
+    json.Add("yesterday_model_test_auc", stale.auc)
+        .Add("yesterday_model_test_logloss", stale.logloss);
+  }
+  json.Add("latent_dim", static_cast<uint64_t>(kDim));
   result->oracle_json = json.Finish();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status GenerateCtr(const DatagenOptions& options, Env* env, DatagenResult* result) {
+  const PlantedCtrModel model(options.seed);
+  CtrPart part;
+  part.dir = options.out_dir;
+  return WriteCtrPart(model, part, options, env, result);
+}
+
+Status GenerateCtrDays(const DatagenOptions& options, Env* env, DatagenResult* result) {
+  PlantedCtrModel model(options.seed);
+  std::unique_ptr<PlantedCtrModel> yesterday;
+  for (int day = 0; day < options.days; ++day) {
+    if (day > 0) {
+      yesterday = std::make_unique<PlantedCtrModel>(model);
+      model.Drift(static_cast<uint64_t>(day), options.drift);
+    }
+    CtrPart part;
+    part.date = CivilDate(options.start_day + day);
+    part.dir = JoinPath(options.out_dir, "day=" + part.date);
+    part.row_offset = static_cast<uint64_t>(day) * options.rows;
+    part.yesterday = yesterday.get();
+    part.drift = options.drift;
+    RETURN_IF_ERROR(env->CreateDir(part.dir));
+    RETURN_IF_ERROR(WriteCtrPart(model, part, options, env, result));
+    RETURN_IF_ERROR(WriteOracle(env, part.dir, result));
+    if (options.on_day) options.on_day(part.dir, result->oracle_json);
+  }
   return Status::Ok();
 }
 

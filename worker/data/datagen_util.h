@@ -31,6 +31,7 @@ enum StreamTable : uint32_t {
   kScenarioParams = 600,
   kScenarioRows = 601,
   kScenarioCalibration = 602,
+  kCtrDriftTable = 700,  // + field: the daily innovations of a drifting ctr model
 };
 
 // Element `index` of the stream (seed, table, key) as a double in (0, 1) / N(0, 1).
@@ -113,6 +114,8 @@ Status WriteOracle(Env* env, const std::string& dir, DatagenResult* result);
 
 // The generators, called by GenerateDataset with validated options.
 Status GenerateCtr(const DatagenOptions& options, Env* env, DatagenResult* result);
+// --days: options.days partitions dir/day=YYYY-MM-DD of options.rows rows each.
+Status GenerateCtrDays(const DatagenOptions& options, Env* env, DatagenResult* result);
 Status GenerateRatings(const DatagenOptions& options, Env* env, DatagenResult* result);
 Status GenerateScenarios(const DatagenOptions& options, Env* env, DatagenResult* result);
 
