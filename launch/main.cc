@@ -23,6 +23,9 @@ constexpr char kUsage[] =
     "            the cold-start protocol (--config JOB with a meta block [--data DIR])\n"
     "  adapt     adapt a meta-trained checkpoint to one new task's support examples\n"
     "            (--config JOB --checkpoint DIR --support FILE --out DIR [--query FILE])\n"
+    "  retrain   one run of a retraining pipeline: train the published model on new\n"
+    "            data partitions, gate, publish (--pipeline FILE; exit 0 published or\n"
+    "            nothing new, 3 refused by the gate, 4 another run holds the lock)\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
   if (command == "export") return metaps::ExportCommand(argc, argv);
   if (command == "meta-train") return metaps::MetaTrainCommand(argc, argv);
   if (command == "adapt") return metaps::AdaptCommand(argc, argv);
+  if (command == "retrain") return metaps::RetrainCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;
