@@ -14,9 +14,9 @@ namespace {
 class EnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ =
-        (std::filesystem::temp_directory_path() / ("metaps_env_test_" + std::to_string(::getpid())))
-            .string();
+    root_ = (std::filesystem::path(::testing::TempDir()) /
+             ("metaps_env_test_" + std::to_string(::getpid())))
+                .string();
     std::filesystem::remove_all(root_);
   }
   void TearDown() override { std::filesystem::remove_all(root_); }

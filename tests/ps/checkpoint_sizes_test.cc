@@ -30,7 +30,7 @@ void PutName(std::string* out, const std::string& name) {
 class CheckpointSizesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (std::filesystem::temp_directory_path() /
+    root_ = (std::filesystem::path(::testing::TempDir()) /
              ("metaps_ckpt_sizes_test_" + std::to_string(::getpid())))
                 .string();
     std::filesystem::remove_all(root_);

@@ -88,7 +88,7 @@ void Train(Server* server, int index, int num_servers, uint64_t first, size_t n,
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = (std::filesystem::temp_directory_path() /
+    root_ = (std::filesystem::path(::testing::TempDir()) /
              ("metaps_ckpt_test_" + std::to_string(::getpid())))
                 .string();
     std::filesystem::remove_all(root_);
