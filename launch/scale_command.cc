@@ -102,7 +102,7 @@ StatusOr<std::vector<RunRecord>> RunSweep(scale::Sweep& sweep, const SweepRun& o
   std::vector<ScalePoint> points = scale::ExpandPoints(sweep);
   RETURN_IF_ERROR(FillTrainDefaults(sweep, paths.train_config, &points));
   std::error_code ec;
-  fs::create_directories(fs::path(o.out_dir) / "logs", ec);
+  if (!o.dry_run) fs::create_directories(fs::path(o.out_dir) / "logs", ec);
   if (ec) return Internal(o.out_dir + "/logs: cannot create: " + ec.message());
 
   bool train = false;

@@ -122,7 +122,30 @@ StatusOr<FittedModel> FitModel(const std::vector<Measurement>& measured, const M
     }
   }
   best.rms_error = n ? std::sqrt(sq / n) : 0;
+  best.parameters = (best.identifiable ? 2 : 1) + (in.fit_cores ? 1 : 0);
   return best;
+}
+
+std::vector<double> HeldOutErrors(const std::vector<Measurement>& measured,
+                                  const ModelInputs& in) {
+  std::vector<double> errors(measured.size(), NAN);
+  for (size_t i = 0; i < measured.size(); ++i) {
+    std::vector<Measurement> others;
+    for (size_t j = 0; j < measured.size(); ++j) {
+      if (j != i && measured[j].throughput > 0) others.push_back(measured[j]);
+    }
+    StatusOr<FittedModel> fit = FitModel(others, in);
+    if (!fit.ok() || static_cast<int>(others.size()) < fit->parameters ||
+        !(measured[i].throughput > 0)) {
+      continue;
+    }
+    const Measurement& m = measured[i];
+    errors[i] = LocalThroughput(fit->worker_s, fit->server_s, fit->cores, in, m.servers,
+                                m.workers, m.allreduce_s) /
+                    m.throughput -
+                1;
+  }
+  return errors;
 }
 
 std::vector<std::string> DescribeModel(const FittedModel& m, const ModelInputs& in,
@@ -138,9 +161,14 @@ std::vector<std::string> DescribeModel(const FittedModel& m, const ModelInputs& 
                     "is determined; the fit assumes w = s.");
   }
   lines.push_back("Model error on the fitted points: max " + Fmt("%.1f%%", m.max_error * 100) +
-                  ", RMS " + Fmt("%.1f%%", m.rms_error * 100) + ".");
-  lines.push_back("Per worker step: " + FormatNumber(in.units_per_step) + " " + unit.substr(0, unit.find('/')) +
-                  ", " + FormatNumber(in.rows_per_step) + " rows of " +
+                  ", RMS " + Fmt("%.1f%%", m.rms_error * 100) + ", with " +
+                  std::to_string(m.parameters) + " fitted parameters for " +
+                  std::to_string(m.predicted.size()) + " shapes" +
+                  (static_cast<int>(m.predicted.size()) <= m.parameters
+                       ? ": exact by construction, so it validates nothing; measure more shapes."
+                       : "; the held-out errors in the table refit without each shape."));
+  const std::string units = unit.rfind("rows", 0) == 0 ? "keys" : unit.substr(0, unit.find('/'));
+  lines.push_back("Per worker step: " + FormatNumber(in.units_per_step) + " " + units + ", " + FormatNumber(in.rows_per_step) + " rows of " +
                   FormatNumber(in.row_bytes) + " bytes pulled and pushed (no dedup), " +
                   (in.dense_bytes > 0 ? FormatNumber(in.dense_bytes) + " dense bytes all-reduced"
                                       : "no all-reduce") +

@@ -51,6 +51,7 @@ struct FittedModel {
   std::vector<double> error;      // per measurement: predicted / measured - 1
   double max_error = 0;           // max |error|: the model's stated error
   double rms_error = 0;
+  int parameters = 2;             // fitted: w, s (1 when not identifiable), C
 };
 
 // The model's throughput for a shape measured here (all ranks on `cores`
@@ -64,6 +65,12 @@ double ClusterThroughput(const FittedModel& model, const ModelInputs& in, int se
 // Least squares on log(predicted / measured) over w, s >= 0 (and C). Error: no
 // measurement with a positive throughput.
 StatusOr<FittedModel> FitModel(const std::vector<Measurement>& measured, const ModelInputs& in);
+
+// Cross-validation: for each measurement, the error of the model fitted on
+// all the others (NaN where the others are fewer than the parameters, or
+// where they cannot be fitted). A check on the model that the fitted error,
+// with as many parameters as points, cannot give.
+std::vector<double> HeldOutErrors(const std::vector<Measurement>& measured, const ModelInputs& in);
 
 // The fitted values and the assumptions, one line each, for printing beside
 // the projected curves.

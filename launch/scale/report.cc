@@ -99,13 +99,14 @@ void ProjectionSection(std::ostringstream& out, const SeriesModel& model,
   out << "</ul></div></div>\n<h3>The model against the measured shapes it was fitted on</h3>\n"
       << "<div class=\"projection\">" << ValidationFigure(model, unit) << "<div>\n"
       << "<table class=\"validation\"><tr><th>shape</th><th>measured</th>"
-      << "<th>min</th><th>max</th><th>model</th><th>error</th></tr>\n";
+      << "<th>min</th><th>max</th><th>model</th><th>error</th><th>held-out error</th></tr>\n";
   for (size_t i = 0; i < model.points.size(); ++i) {
     const PointSummary& p = *model.points[i];
     out << "<tr><td>" << p.point.ShapeLabel() << "</td><td>" << FormatNumber(p.mean)
         << "</td><td>" << FormatNumber(p.min) << "</td><td>" << FormatNumber(p.max)
         << "</td><td>" << FormatNumber(model.fit.predicted[i]) << "</td><td>"
-        << Fmt("%+.1f%%", model.fit.error[i] * 100) << "</td></tr>\n";
+        << Fmt("%+.1f%%", model.fit.error[i] * 100) << "</td><td>"
+        << Fmt("%+.1f%%", model.held_out_error[i] * 100) << "</td></tr>\n";
   }
   out << "</table>\n<p class=\"meta\">Stated model error (max over the fitted shapes): "
       << "<b class=\"model-error\" data-max-error=\"" << Fmt("%.6f", model.fit.max_error) << "\">"
@@ -140,6 +141,7 @@ StatusOr<SeriesModel> ModelSeries(const std::vector<const PointSummary*>& series
   m.inputs.local_cores = local_cores > 0 ? local_cores : 1;
   m.inputs.fit_cores = fit_cores && m.points.size() >= 4;
   ASSIGN_OR_RETURN(m.fit, FitModel(m.measured, m.inputs));
+  m.held_out_error = HeldOutErrors(m.measured, m.inputs);
   return m;
 }
 

@@ -34,6 +34,7 @@ struct SeriesModel {
   std::vector<const PointSummary*> points;  // the shapes with a mean throughput
   std::vector<Measurement> measured;        // one per point
   FittedModel fit;
+  std::vector<double> held_out_error;       // HeldOutErrors, one per point
 };
 StatusOr<SeriesModel> ModelSeries(const std::vector<const PointSummary*>& series,
                                   const Projection& projection, int local_cores, bool fit_cores);

@@ -1,6 +1,7 @@
 #include "launch/scale/runs.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -26,6 +27,9 @@ std::string String(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
+
+// A count from a JSON number: 0 when absent or outside 0..2^31-1.
+int SmallInt(double v) { return v >= 0 && v <= INT32_MAX ? static_cast<int>(v) : 0; }
 
 // The mean of the finite values, NaN if none.
 double Mean(const std::vector<double>& values) {
@@ -152,14 +156,17 @@ StatusOr<RunRecord> ParseJsonLine(const std::string& line, const std::string& wh
                            "' is not one of bench-ps, train");
   }
   const double servers = Number(j, "servers"), workers = Number(j, "workers");
-  if (!(servers >= 1) || !(workers >= 1)) {
-    return InvalidArgument(where + ": servers and workers must be positive numbers");
+  const double dim = Number(j, "dim"), batch = Number(j, "batch");
+  if (!(servers >= 1 && servers <= 65535) || !(workers >= 1 && workers <= 65535)) {
+    return InvalidArgument(where + ": servers and workers must be numbers in 1..65535");
+  }
+  if (!(dim >= 0 && dim <= INT32_MAX) || !(batch >= 0 && batch <= INT32_MAX)) {
+    return InvalidArgument(where + ": dim and batch must be numbers in 0..2^31-1");
   }
   r.point.servers = static_cast<int>(servers);
   r.point.workers = static_cast<int>(workers);
-  r.point.dim = static_cast<int>(std::max(0.0, std::isfinite(Number(j, "dim")) ? Number(j, "dim") : 0));
-  r.point.batch =
-      static_cast<int>(std::max(0.0, std::isfinite(Number(j, "batch")) ? Number(j, "batch") : 0));
+  r.point.dim = static_cast<int>(dim);
+  r.point.batch = static_cast<int>(batch);
   r.point.consistency = String(j, "consistency");
   auto curve = j.find("curve");
   r.point.curve = curve == j.end() || !curve->is_boolean() || curve->get<bool>();
@@ -167,9 +174,9 @@ StatusOr<RunRecord> ParseJsonLine(const std::string& line, const std::string& wh
   r.host = String(j, "host");
   r.log = String(j, "log");
   r.error = String(j, "error");
-  r.cores = std::isfinite(Number(j, "cores")) ? static_cast<int>(Number(j, "cores")) : 0;
-  r.run = std::isfinite(Number(j, "run")) ? static_cast<int>(Number(j, "run")) : 0;
-  r.round = std::isfinite(Number(j, "round")) ? static_cast<int>(Number(j, "round")) : 0;
+  r.cores = SmallInt(Number(j, "cores"));
+  r.run = SmallInt(Number(j, "run"));
+  r.round = SmallInt(Number(j, "round"));
   r.ok = j["ok"].is_boolean() && j["ok"].get<bool>();
   r.wall_s = Number(j, "wall_s");
   r.throughput = Number(j, "throughput");

@@ -221,6 +221,7 @@ std::string RenderLinePlot(const LinePlot& plot) {
   }
   FixRange(log_x, false, &x_lo, &x_hi);
   FixRange(plot.log_y, plot.y_from_zero, &y_lo, &y_hi);
+  if (!plot.log_y) y_hi += (y_hi - y_lo) * 0.04;  // headroom: nothing drawn on the frame
   std::vector<double> y_ticks =
       plot.log_y ? LogTicks(y_lo, y_hi) : LinearTicks(y_lo, y_hi, 5);
   if (!plot.log_y && y_ticks.size() > 1) {
@@ -336,7 +337,7 @@ std::string RenderStackedBars(const StackedBars& bars) {
   }
   double lo = 0, hi = top;
   FixRange(false, true, &lo, &hi);
-  const std::vector<double> ticks = LinearTicks(lo, hi, 5);
+  const std::vector<double> ticks = LinearTicks(lo, hi * 1.04, 5);
   if (ticks.size() > 1) hi = ticks.back();
   const int w = bars.width, h = bars.height;
   Axis y{lo, hi, false, static_cast<double>(h - kBottom), static_cast<double>(kTop)};

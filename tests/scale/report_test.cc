@@ -102,6 +102,20 @@ TEST(ProjectionTest, FitRecoversThePlantedModel) {
   ASSERT_EQ(fit->error.size(), measured.size());
   for (double e : fit->error) EXPECT_LE(std::fabs(e), fit->max_error + 1e-12);
 
+  // Cross-validation on shapes that never crowd the cores: each shape is
+  // predicted by the fit on the others. (With the crowded shapes above,
+  // dropping 2S+1W leaves s undetermined, and its held-out error says so.)
+  ModelInputs roomy = in;
+  roomy.fit_cores = false;
+  roomy.local_cores = 16;
+  std::vector<Measurement> uncrowded = measured;
+  for (Measurement& m : uncrowded) {
+    m.throughput = LocalThroughput(w, s, 16, roomy, m.servers, m.workers, m.allreduce_s);
+  }
+  const std::vector<double> held_out = HeldOutErrors(uncrowded, roomy);
+  ASSERT_EQ(held_out.size(), measured.size());
+  for (double e : held_out) EXPECT_LT(std::fabs(e), 0.02);
+
   // More bandwidth never projects less; a 1+1 cluster with a free network
   // runs at the single pair's rate.
   EXPECT_LT(ClusterThroughput(*fit, in, 64, 64, 25), ClusterThroughput(*fit, in, 64, 64, 100));

@@ -204,6 +204,13 @@ TEST(RunsTest, JsonLinesRoundTrip) {
   EXPECT_NE(ParseJsonLine("{\"workload\":1", "runs.jsonl:3").status().message().find(
                 "runs.jsonl:3: not a JSON object"),
             std::string::npos);
+  EXPECT_NE(ParseJsonLine(R"({"workload":"train","servers":1e30,"workers":1,"dim":8,)"
+                          R"("batch":1,"ok":true,"throughput":1})",
+                          "r:2")
+                .status()
+                .message()
+                .find("r:2: servers and workers must be numbers in 1..65535"),
+            std::string::npos);
   EXPECT_NE(ParseJsonLine(R"({"workload":"bench-ps"})", "r:1").status().message().find(
                 "r:1: no \"servers\" field"),
             std::string::npos);
