@@ -8,10 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "common/job_config.h"
 #include "common/subprocess.h"
@@ -109,9 +108,11 @@ StatusOr<std::vector<RunRecord>> RunSweep(scale::Sweep& sweep, const SweepRun& o
   for (const ScalePoint& p : points) train |= p.workload == "train";
   if (train && paths.train_data.empty()) {
     paths.train_data = (fs::absolute(o.out_dir) / "data").string();
-    std::vector<std::string> argv = {o.bin, "datagen", "--kind", "ctr", "--rows",
-                                     std::to_string(sweep.train().datagen_rows()), "--seed", "1",
-                                     "--out", paths.train_data};
+    std::vector<std::string> argv = {o.bin,    "datagen",
+                                     "--kind", "ctr",
+                                     "--rows", std::to_string(sweep.train().datagen_rows()),
+                                     "--seed", "1",
+                                     "--out",  paths.train_data};
     std::cerr << "metaps scale: " << Join(argv) << "\n";
     if (!o.dry_run) {
       SubprocessOptions run;

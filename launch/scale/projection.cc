@@ -126,8 +126,7 @@ StatusOr<FittedModel> FitModel(const std::vector<Measurement>& measured, const M
   return best;
 }
 
-std::vector<double> HeldOutErrors(const std::vector<Measurement>& measured,
-                                  const ModelInputs& in) {
+std::vector<double> HeldOutErrors(const std::vector<Measurement>& measured, const ModelInputs& in) {
   std::vector<double> errors(measured.size(), NAN);
   for (size_t i = 0; i < measured.size(); ++i) {
     std::vector<Measurement> others;
@@ -140,8 +139,8 @@ std::vector<double> HeldOutErrors(const std::vector<Measurement>& measured,
       continue;
     }
     const Measurement& m = measured[i];
-    errors[i] = LocalThroughput(fit->worker_s, fit->server_s, fit->cores, in, m.servers,
-                                m.workers, m.allreduce_s) /
+    errors[i] = LocalThroughput(fit->worker_s, fit->server_s, fit->cores, in, m.servers, m.workers,
+                                m.allreduce_s) /
                     m.throughput -
                 1;
   }
@@ -152,13 +151,14 @@ std::vector<std::string> DescribeModel(const FittedModel& m, const ModelInputs& 
                                        const std::string& unit) {
   std::vector<std::string> lines;
   lines.push_back("Fitted on the measured shapes: worker time per step w = " +
-                  Fmt("%.3g ms", m.worker_s * 1e3) + ", server time per worker step s = " +
-                  Fmt("%.3g ms", m.server_s * 1e3) + " (" +
+                  Fmt("%.3g ms", m.worker_s * 1e3) +
+                  ", server time per worker step s = " + Fmt("%.3g ms", m.server_s * 1e3) + " (" +
                   (m.server_s > 0 ? FormatNumber(in.rows_per_step / m.server_s) : "unbounded") +
                   " rows/s per server).");
   if (!m.identifiable) {
-    lines.push_back("Every measured shape has the same W/S within the cores: only w + (W/S) s "
-                    "is determined; the fit assumes w = s.");
+    lines.push_back(
+        "Every measured shape has the same W/S within the cores: only w + (W/S) s "
+        "is determined; the fit assumes w = s.");
   }
   lines.push_back("Model error on the fitted points: max " + Fmt("%.1f%%", m.max_error * 100) +
                   ", RMS " + Fmt("%.1f%%", m.rms_error * 100) + ", with " +
@@ -168,26 +168,30 @@ std::vector<std::string> DescribeModel(const FittedModel& m, const ModelInputs& 
                        ? ": exact by construction, so it validates nothing; measure more shapes."
                        : "; the held-out errors in the table refit without each shape."));
   const std::string units = unit.rfind("rows", 0) == 0 ? "keys" : unit.substr(0, unit.find('/'));
-  lines.push_back("Per worker step: " + FormatNumber(in.units_per_step) + " " + units + ", " + FormatNumber(in.rows_per_step) + " rows of " +
-                  FormatNumber(in.row_bytes) + " bytes pulled and pushed (no dedup), " +
+  lines.push_back("Per worker step: " + FormatNumber(in.units_per_step) + " " + units + ", " +
+                  FormatNumber(in.rows_per_step) + " rows of " + FormatNumber(in.row_bytes) +
+                  " bytes pulled and pushed (no dedup), " +
                   (in.dense_bytes > 0 ? FormatNumber(in.dense_bytes) + " dense bytes all-reduced"
                                       : "no all-reduce") +
                   ".");
   lines.push_back("Network: " + Fmt("%.0f us", in.latency_s * 1e6) +
                   " per round trip, full-duplex links at the plotted bandwidth, a non-blocking "
                   "switch; each server's link carries W/S workers' rows.");
-  lines.push_back("Servers: keys hashed evenly over S servers (no hot-key skew), each server "
-                  "on its own host with the cores of a server measured here; workers likewise.");
-  lines.push_back("All-reduce: ring, 2(W-1) round trips and 2(W-1)/W of the dense bytes per "
-                  "link.");
+  lines.push_back(
+      "Servers: keys hashed evenly over S servers (no hot-key skew), each server "
+      "on its own host with the cores of a server measured here; workers likewise.");
+  lines.push_back(
+      "All-reduce: ring, 2(W-1) round trips and 2(W-1)/W of the dense bytes per "
+      "link.");
   lines.push_back("Locally all ranks share C = " + Fmt("%.2f", m.cores) + " cores (" +
                   (in.fit_cores ? "fitted; the machine has " + Fmt("%.0f", in.local_cores) +
                                       ", shared with whatever else ran"
                                 : "the machine's") +
                   "); the projection gives every rank its own host, the main reason it scales "
                   "further than the measured points.");
-  lines.push_back("Not modelled: stragglers, SSP/ASP overlap, CURVE cost beyond what w and s "
-                  "absorbed, switch oversubscription, failures.");
+  lines.push_back(
+      "Not modelled: stragglers, SSP/ASP overlap, CURVE cost beyond what w and s "
+      "absorbed, switch oversubscription, failures.");
   return lines;
 }
 

@@ -51,7 +51,7 @@ struct FittedModel {
   std::vector<double> error;      // per measurement: predicted / measured - 1
   double max_error = 0;           // max |error|: the model's stated error
   double rms_error = 0;
-  int parameters = 2;             // fitted: w, s (1 when not identifiable), C
+  int parameters = 2;  // fitted: w, s (1 when not identifiable), C
 };
 
 // The model's throughput for a shape measured here (all ranks on `cores`
@@ -59,8 +59,8 @@ struct FittedModel {
 double LocalThroughput(double worker_s, double server_s, double cores, const ModelInputs& in,
                        int servers, int workers, double allreduce_s);
 // The projection for a cluster whose hosts have links of `link_gbps`.
-double ClusterThroughput(const FittedModel& model, const ModelInputs& in, int servers,
-                         int workers, double link_gbps);
+double ClusterThroughput(const FittedModel& model, const ModelInputs& in, int servers, int workers,
+                         double link_gbps);
 
 // Least squares on log(predicted / measured) over w, s >= 0 (and C). Error: no
 // measurement with a positive throughput.

@@ -50,8 +50,8 @@ void SummaryTable(std::ostringstream& out, const std::vector<PointSummary>& poin
     for (double ms : p.phase_ms) step += std::isfinite(ms) ? ms : 0;
     out << "<tr><td class=\"l\">" << XmlEscape(p.point.SeriesLabel()) << "</td><td>"
         << p.point.ShapeLabel() << "</td><td>" << p.runs.size() << "</td><td>" << p.failed
-        << "</td><td>" << FormatNumber(p.mean) << "</td><td>" << FormatNumber(p.min)
-        << "</td><td>" << FormatNumber(p.max) << "</td><td class=\"l\">"
+        << "</td><td>" << FormatNumber(p.mean) << "</td><td>" << FormatNumber(p.min) << "</td><td>"
+        << FormatNumber(p.max) << "</td><td class=\"l\">"
         << (p.point.workload == "train" ? "samples/s" : "rows/s") << "</td><td>"
         << Fmt("%.1f%%", p.mean > 0 ? (p.max - p.min) / p.mean * 100 : NAN) << "</td><td>"
         << Fmt("%.2f", step) << "</td>";
@@ -62,7 +62,9 @@ void SummaryTable(std::ostringstream& out, const std::vector<PointSummary>& poin
       } else {
         const PointSummary& o = *it->second;
         // Outside both spreads: a change the repeats cannot explain.
-        const char* cls = p.max < o.min ? " class=\"worse\"" : p.min > o.max ? " class=\"better\"" : "";
+        const char* cls = p.max < o.min   ? " class=\"worse\""
+                          : p.min > o.max ? " class=\"better\""
+                                          : "";
         out << "<td>" << FormatNumber(o.mean) << "</td><td" << cls << ">"
             << Fmt("%.3f", p.mean / o.mean) << "</td>";
       }
@@ -77,13 +79,12 @@ void RunsTable(std::ostringstream& out, const std::vector<RunRecord>& runs) {
       << "<th>throughput</th><th>unit</th><th>step ms</th><th>wall s</th>"
       << "<th class=\"l\">status</th><th class=\"l\">log</th></tr>\n";
   for (const RunRecord& r : runs) {
-    out << "<tr" << (r.ok ? "" : " class=\"failed\"") << "><td>" << r.run << "</td><td>"
-        << r.round << "</td><td class=\"l\">" << XmlEscape(r.point.SeriesLabel()) << "</td><td>"
+    out << "<tr" << (r.ok ? "" : " class=\"failed\"") << "><td>" << r.run << "</td><td>" << r.round
+        << "</td><td class=\"l\">" << XmlEscape(r.point.SeriesLabel()) << "</td><td>"
         << r.point.ShapeLabel() << "</td><td>" << FormatNumber(r.throughput) << "</td><td>"
         << r.Unit() << "</td><td>" << Fmt("%.2f", r.StepMs()) << "</td><td>"
-        << Fmt("%.1f", r.wall_s) << "</td><td class=\"l\">"
-        << (r.ok ? "ok" : XmlEscape(r.error)) << "</td><td class=\"l\">" << XmlEscape(r.log)
-        << "</td></tr>\n";
+        << Fmt("%.1f", r.wall_s) << "</td><td class=\"l\">" << (r.ok ? "ok" : XmlEscape(r.error))
+        << "</td><td class=\"l\">" << XmlEscape(r.log) << "</td></tr>\n";
   }
   out << "</table>\n";
 }
@@ -102,9 +103,9 @@ void ProjectionSection(std::ostringstream& out, const SeriesModel& model,
       << "<th>min</th><th>max</th><th>model</th><th>error</th><th>held-out error</th></tr>\n";
   for (size_t i = 0; i < model.points.size(); ++i) {
     const PointSummary& p = *model.points[i];
-    out << "<tr><td>" << p.point.ShapeLabel() << "</td><td>" << FormatNumber(p.mean)
-        << "</td><td>" << FormatNumber(p.min) << "</td><td>" << FormatNumber(p.max)
-        << "</td><td>" << FormatNumber(model.fit.predicted[i]) << "</td><td>"
+    out << "<tr><td>" << p.point.ShapeLabel() << "</td><td>" << FormatNumber(p.mean) << "</td><td>"
+        << FormatNumber(p.min) << "</td><td>" << FormatNumber(p.max) << "</td><td>"
+        << FormatNumber(model.fit.predicted[i]) << "</td><td>"
         << Fmt("%+.1f%%", model.fit.error[i] * 100) << "</td><td>"
         << Fmt("%+.1f%%", model.held_out_error[i] * 100) << "</td></tr>\n";
   }
@@ -170,7 +171,8 @@ std::string RenderReport(const std::vector<RunRecord>& runs, const ReportOptions
       << cores << " cores shared by every rank of a local run). Throughput: bench-ps keys per "
       << "second through whole pull + push steps, train samples per second. Error bars: min "
       << "and max of the repeats.";
-  if (!options.command.empty()) out << "<br>Made by <code>" << XmlEscape(options.command) << "</code>.";
+  if (!options.command.empty())
+    out << "<br>Made by <code>" << XmlEscape(options.command) << "</code>.";
   if (!options.compare_path.empty()) {
     out << "<br>Overlaid (grey, dashed, open markers): <code>" << XmlEscape(options.compare_path)
         << "</code>, " << options.old_runs.size() << " runs.";
@@ -201,8 +203,7 @@ std::string RenderReport(const std::vector<RunRecord>& runs, const ReportOptions
     if (model.ok()) {
       ProjectionSection(out, *model, options.projection, unit);
     } else {
-      out << "<p class=\"meta\">No projection: " << XmlEscape(model.status().message())
-          << "</p>\n";
+      out << "<p class=\"meta\">No projection: " << XmlEscape(model.status().message()) << "</p>\n";
     }
   }
   out << "<h2>Runs</h2>\n";

@@ -17,12 +17,12 @@
 namespace metaps::scale {
 
 struct ReportOptions {
-  std::string title;    // the sweep's name
-  std::string command;  // the command line that made the runs, shown at the top
-  Projection projection;  // the model's inputs (defaults filled by ParseSweep)
-  int local_cores = 0;    // cores the runs shared; 0: the runs' own "cores" field
-  std::string compare_path;          // empty: no overlay
-  std::vector<RunRecord> old_runs;   // the overlaid sweep's runs
+  std::string title;                // the sweep's name
+  std::string command;              // the command line that made the runs, shown at the top
+  Projection projection;            // the model's inputs (defaults filled by ParseSweep)
+  int local_cores = 0;              // cores the runs shared; 0: the runs' own "cores" field
+  std::string compare_path;         // empty: no overlay
+  std::vector<RunRecord> old_runs;  // the overlaid sweep's runs
 };
 
 // The projection of one series (one workload, dim, batch, consistency, CURVE
@@ -34,7 +34,7 @@ struct SeriesModel {
   std::vector<const PointSummary*> points;  // the shapes with a mean throughput
   std::vector<Measurement> measured;        // one per point
   FittedModel fit;
-  std::vector<double> held_out_error;       // HeldOutErrors, one per point
+  std::vector<double> held_out_error;  // HeldOutErrors, one per point
 };
 StatusOr<SeriesModel> ModelSeries(const std::vector<const PointSummary*>& series,
                                   const Projection& projection, int local_cores, bool fit_cores);

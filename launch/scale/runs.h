@@ -60,7 +60,7 @@ struct PointSummary {
   ScalePoint point;
   std::vector<const RunRecord*> runs;  // ok runs, in run order
   int failed = 0;
-  double mean = kNaN, min = kNaN, max = kNaN;  // throughput
+  double mean = kNaN, min = kNaN, max = kNaN;                 // throughput
   double phase_ms[kPhases] = {kNaN, kNaN, kNaN, kNaN, kNaN};  // means
   double pull_p50_ms = kNaN, pull_p99_ms = kNaN, push_p50_ms = kNaN, push_p99_ms = kNaN;
 };

@@ -63,9 +63,8 @@ void FixRange(bool log, bool from_zero, double* lo, double* hi) {
 }
 
 void Frame(std::ostringstream& out, int width, int height, const std::string& title) {
-  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\""
-      << height << "\" viewBox=\"0 0 " << width << " " << height << "\" " << kFont
-      << " font-size=\"11\">\n"
+  out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" viewBox=\"0 0 " << width << " " << height << "\" " << kFont << " font-size=\"11\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       << "<text x=\"" << width / 2 << "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" "
       << "font-weight=\"bold\">" << XmlEscape(title) << "</text>\n";
@@ -94,8 +93,8 @@ struct LegendSlot {
   const Series* series;
   int x, y;
 };
-std::vector<LegendSlot> LegendLayout(const std::vector<const Series*>& listed, int width,
-                                     int top, int* rows) {
+std::vector<LegendSlot> LegendLayout(const std::vector<const Series*>& listed, int width, int top,
+                                     int* rows) {
   std::vector<LegendSlot> slots;
   int x = kLeft, y = top + 12;
   *rows = listed.empty() ? 0 : 1;
@@ -124,8 +123,7 @@ void Legend(std::ostringstream& out, const std::vector<LegendSlot>& slots) {
       out << "<circle cx=\"" << x0 + 10 << "\" cy=\"" << y - 4 << "\" r=\"3\" fill=\""
           << (s.hollow ? "white" : s.color) << "\" stroke=\"" << s.color << "\"/>";
     }
-    out << "<text x=\"" << x0 + 24 << "\" y=\"" << y << "\">" << XmlEscape(s.name)
-        << "</text>\n";
+    out << "<text x=\"" << x0 + 24 << "\" y=\"" << y << "\">" << XmlEscape(s.name) << "</text>\n";
   }
 }
 
@@ -135,11 +133,20 @@ std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -222,8 +229,7 @@ std::string RenderLinePlot(const LinePlot& plot) {
   FixRange(log_x, false, &x_lo, &x_hi);
   FixRange(plot.log_y, plot.y_from_zero, &y_lo, &y_hi);
   if (!plot.log_y) y_hi += (y_hi - y_lo) * 0.04;  // headroom: nothing drawn on the frame
-  std::vector<double> y_ticks =
-      plot.log_y ? LogTicks(y_lo, y_hi) : LinearTicks(y_lo, y_hi, 5);
+  std::vector<double> y_ticks = plot.log_y ? LogTicks(y_lo, y_hi) : LinearTicks(y_lo, y_hi, 5);
   if (!plot.log_y && y_ticks.size() > 1) {
     y_lo = y_ticks.front();
     y_hi = y_ticks.back();
@@ -264,8 +270,7 @@ std::string RenderLinePlot(const LinePlot& plot) {
   YTicks(out, y, y_ticks, w);
   for (size_t i = 0; i < x_ticks.size(); ++i) {
     const double px = x.Map(x_ticks[i]);
-    const std::string label =
-        categorical ? plot.x_categories[i] : FormatNumber(x_ticks[i]);
+    const std::string label = categorical ? plot.x_categories[i] : FormatNumber(x_ticks[i]);
     out << "<line x1=\"" << Num(px) << "\" x2=\"" << Num(px) << "\" y1=\"" << h - kBottom
         << "\" y2=\"" << h - kBottom + 4 << "\" stroke=\"#333\"/>\n";
     if (categorical && plot.x_categories.size() > 6) {
@@ -301,8 +306,8 @@ std::string RenderLinePlot(const LinePlot& plot) {
       if (!visible(i) || !std::isfinite(s.ymin[i]) || !std::isfinite(s.ymax[i])) continue;
       const double px = x.Map(s.x[i]);
       const double a = y.Map(s.ymin[i]), b = y.Map(s.ymax[i]);
-      out << "<path class=\"errorbar\" d=\"M" << Num(px) << "," << Num(a) << "V" << Num(b)
-          << "M" << Num(px - 4) << "," << Num(a) << "h8M" << Num(px - 4) << "," << Num(b)
+      out << "<path class=\"errorbar\" d=\"M" << Num(px) << "," << Num(a) << "V" << Num(b) << "M"
+          << Num(px - 4) << "," << Num(a) << "h8M" << Num(px - 4) << "," << Num(b)
           << "h8\" stroke=\"" << s.color << "\" fill=\"none\"/>\n";
     }
     if (s.markers) {

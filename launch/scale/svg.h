@@ -37,9 +37,9 @@ struct LinePlot {
 
 struct StackedBars {
   std::string title, y_label;
-  std::vector<std::string> categories;     // one bar each
-  std::vector<std::string> components;     // stacked bottom to top
-  std::vector<std::string> colors;         // one per component
+  std::vector<std::string> categories;      // one bar each
+  std::vector<std::string> components;      // stacked bottom to top
+  std::vector<std::string> colors;          // one per component
   std::vector<std::vector<double>> values;  // [category][component], >= 0
   int width = 440, height = 320;
 };

@@ -19,8 +19,8 @@ class FirstError : public pb::io::ErrorCollector {
   explicit FirstError(std::string source) : source_(std::move(source)) {}
   void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
     if (first_.empty()) {
-      first_ = source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) +
-               ": " + message;
+      first_ = source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+               message;
     }
   }
   const std::string& first() const { return first_; }
@@ -245,10 +245,11 @@ std::vector<ScalePoint> ExpandPoints(const Sweep& sweep) {
   std::vector<ScalePoint> points;
   std::set<std::string> seen;
   for (const Grid& g : sweep.grid()) {
-    const std::vector<int> dims = g.dim().empty() ? std::vector<int>{0}
-                                                  : std::vector<int>(g.dim().begin(), g.dim().end());
-    const std::vector<int> batches =
-        g.batch().empty() ? std::vector<int>{0} : std::vector<int>(g.batch().begin(), g.batch().end());
+    const std::vector<int> dims =
+        g.dim().empty() ? std::vector<int>{0} : std::vector<int>(g.dim().begin(), g.dim().end());
+    const std::vector<int> batches = g.batch().empty()
+                                         ? std::vector<int>{0}
+                                         : std::vector<int>(g.batch().begin(), g.batch().end());
     const std::vector<std::string> modes =
         g.consistency().empty()
             ? std::vector<std::string>{""}
@@ -304,10 +305,11 @@ std::vector<std::string> RunArgv(const Sweep& sweep, const ScalePoint& point,
   if (!point.curve) argv.push_back("--insecure");
   if (point.workload == "bench-ps") {
     const BenchPsWorkload& b = sweep.bench_ps();
-    argv.insert(argv.end(), {"--dim", std::to_string(point.dim), "--keys", std::to_string(point.batch),
-                             "--seconds", Number(b.seconds()), "--warmup-seconds",
-                             Number(b.warmup_seconds()), "--key-space", std::to_string(b.key_space()),
-                             "--dist", b.dist(), "--optimizer", b.optimizer()});
+    argv.insert(
+        argv.end(),
+        {"--dim", std::to_string(point.dim), "--keys", std::to_string(point.batch), "--seconds",
+         Number(b.seconds()), "--warmup-seconds", Number(b.warmup_seconds()), "--key-space",
+         std::to_string(b.key_space()), "--dist", b.dist(), "--optimizer", b.optimizer()});
     argv.insert(argv.end(), b.extra().begin(), b.extra().end());
     return argv;
   }

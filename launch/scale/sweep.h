@@ -47,9 +47,9 @@ std::vector<int> RoundOrder(int points, int round);
 
 // Where a run's programs and files are.
 struct LaunchPaths {
-  std::string bin;         // the metaps binary (its own path)
-  std::string source_dir;  // the checkout holding launch/local.sh, launch/cluster.sh
-  std::string hostfile;    // resolved; empty: this machine
+  std::string bin;                       // the metaps binary (its own path)
+  std::string source_dir;                // the checkout holding launch/local.sh, launch/cluster.sh
+  std::string hostfile;                  // resolved; empty: this machine
   std::string train_config, train_data;  // resolved
 };
 

@@ -89,8 +89,7 @@ train {
   auto model = scale::ModelSeries(bench, projection, (*runs)[0].cores, true);
   ASSERT_TRUE(model.ok()) << model.status();
   for (size_t i = 0; i < bench.size(); ++i) {
-    EXPECT_LE(std::fabs(model->fit.predicted[i] / bench[i]->mean - 1),
-              model->fit.max_error + 1e-9);
+    EXPECT_LE(std::fabs(model->fit.predicted[i] / bench[i]->mean - 1), model->fit.max_error + 1e-9);
   }
   std::smatch stated;
   ASSERT_TRUE(std::regex_search(html, stated, std::regex("data-max-error=\"([0-9.]+)\"")));
@@ -109,8 +108,8 @@ train {
 TEST(MpiScaleTest, FailedRunsAreRecordedAndReported) {
   const std::string dir = Dir("failed");
   // A launcher that fails: `false bench-ps ...` exits 1 without starting anything.
-  const std::string sweep = WriteSweep(
-      dir, "launcher: 'false'\nrepeats: 2\ngrid { workload: 'bench-ps' }\n");
+  const std::string sweep =
+      WriteSweep(dir, "launcher: 'false'\nrepeats: 2\ngrid { workload: 'bench-ps' }\n");
   Subprocess scale({Env("METAPS_BIN"), "scale", "--sweep", sweep, "--out", dir});
   EXPECT_EQ(scale.Wait(), 1);
   auto runs = scale::ReadRunsFile(dir + "/runs.jsonl");

@@ -1,12 +1,13 @@
 // The SVG charts, the projection model's fit, and the HTML report: a marker
 // per run, the overlay of an older sweep, nothing fetched from anywhere.
+#include "launch/scale/report.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <regex>
 
 #include "launch/scale/projection.h"
-#include "launch/scale/report.h"
 #include "launch/scale/svg.h"
 #include "launch/scale/sweep.h"
 
@@ -120,8 +121,7 @@ TEST(ProjectionTest, FitRecoversThePlantedModel) {
   // runs at the single pair's rate.
   EXPECT_LT(ClusterThroughput(*fit, in, 64, 64, 25), ClusterThroughput(*fit, in, 64, 64, 100));
   in.latency_s = 0;
-  EXPECT_NEAR(ClusterThroughput(*fit, in, 1, 1, 1e12), 1000 / (fit->worker_s + fit->server_s),
-              1.0);
+  EXPECT_NEAR(ClusterThroughput(*fit, in, 1, 1, 1e12), 1000 / (fit->worker_s + fit->server_s), 1.0);
 }
 
 // Measured means (bench-ps dim 64, 16384 keys, CURVE, 3 repeats on the 2-core
@@ -139,9 +139,9 @@ TEST(ProjectionTest, StatedErrorCoversEveryFittedPoint) {
   ASSERT_TRUE(fit.ok()) << fit.status();
   double worst = 0;
   for (size_t i = 0; i < measured.size(); ++i) {
-    const double p = LocalThroughput(fit->worker_s, fit->server_s, fit->cores, in,
-                                     measured[i].servers,
-                                     measured[i].workers, measured[i].allreduce_s);
+    const double p =
+        LocalThroughput(fit->worker_s, fit->server_s, fit->cores, in, measured[i].servers,
+                        measured[i].workers, measured[i].allreduce_s);
     EXPECT_NEAR(p, fit->predicted[i], 1e-6 * p);
     worst = std::max(worst, std::fabs(p / measured[i].throughput - 1));
   }

@@ -17,7 +17,8 @@ TEST(SweepTest, DefaultsAndCrossProduct) {
     grid { workload: "bench-ps" servers: [1, 2] workers: [1, 2, 4] curve: [true, false] }
     grid { workload: "train" workers: [1, 2] consistency: ["bsp", "asp"] }
     train { config: "job.pbtxt" }
-  )", "s.pbtxt");
+  )",
+                          "s.pbtxt");
   ASSERT_TRUE(sweep.ok()) << sweep.status();
   EXPECT_EQ(sweep->repeats(), 3);
   EXPECT_EQ(sweep->bench_ps().seconds(), 2);
@@ -92,25 +93,53 @@ TEST(SweepTest, RunCommandLines) {
     grid { workload: "train" batch: [64] consistency: ["ssp"] }
     bench_ps { seconds: 0.5 extra: "--plan-per-call" }
     train { config: "j" max_steps: 7 set: "training.log_every=0" }
-  )", "r");
+  )",
+                          "r");
   ASSERT_TRUE(sweep.ok()) << sweep.status();
   const std::vector<ScalePoint> points = ExpandPoints(*sweep);
   LaunchPaths paths{"/b/metaps", "/src", "", "/cfg/job.pbtxt", "/data"};
   ScalePoint bench = points[0];
   bench.servers = 2;
   bench.workers = 3;
-  EXPECT_EQ(RunArgv(*sweep, bench, paths),
-            (std::vector<std::string>{"/src/launch/local.sh", "2", "3", "--", "bench-ps",
-                                      "--insecure", "--dim", "16", "--keys", "100", "--seconds",
-                                      "0.5", "--warmup-seconds", "0.5", "--key-space", "10000000",
-                                      "--dist", "zipf", "--optimizer", "adagrad",
-                                      "--plan-per-call"}));
+  EXPECT_EQ(RunArgv(*sweep, bench, paths), (std::vector<std::string>{"/src/launch/local.sh",
+                                                                     "2",
+                                                                     "3",
+                                                                     "--",
+                                                                     "bench-ps",
+                                                                     "--insecure",
+                                                                     "--dim",
+                                                                     "16",
+                                                                     "--keys",
+                                                                     "100",
+                                                                     "--seconds",
+                                                                     "0.5",
+                                                                     "--warmup-seconds",
+                                                                     "0.5",
+                                                                     "--key-space",
+                                                                     "10000000",
+                                                                     "--dist",
+                                                                     "zipf",
+                                                                     "--optimizer",
+                                                                     "adagrad",
+                                                                     "--plan-per-call"}));
   const std::vector<std::string> train = RunArgv(*sweep, points[1], paths);
-  const std::vector<std::string> head = {"/src/launch/local.sh", "1", "1", "--", "train",
-                                         "--config", "/cfg/job.pbtxt", "--data", "/data",
-                                         "--set", "data.batch_size=64", "--set",
-                                         "cluster.consistency=ssp", "--set",
-                                         "training.max_steps=7", "--set", "training.log_every=0"};
+  const std::vector<std::string> head = {"/src/launch/local.sh",
+                                         "1",
+                                         "1",
+                                         "--",
+                                         "train",
+                                         "--config",
+                                         "/cfg/job.pbtxt",
+                                         "--data",
+                                         "/data",
+                                         "--set",
+                                         "data.batch_size=64",
+                                         "--set",
+                                         "cluster.consistency=ssp",
+                                         "--set",
+                                         "training.max_steps=7",
+                                         "--set",
+                                         "training.log_every=0"};
   EXPECT_EQ(train, head);
 
   auto head_of = [&](size_t n) {
@@ -118,16 +147,13 @@ TEST(SweepTest, RunCommandLines) {
     return std::vector<std::string>(argv.begin(), argv.begin() + std::min(n, argv.size()));
   };
   paths.hostfile = "/h/hosts";
-  EXPECT_EQ(head_of(6),
-            (std::vector<std::string>{"/src/launch/cluster.sh", "/h/hosts", "2", "3", "--",
-                                      "bench-ps"}));
+  EXPECT_EQ(head_of(6), (std::vector<std::string>{"/src/launch/cluster.sh", "/h/hosts", "2", "3",
+                                                  "--", "bench-ps"}));
   sweep->set_launcher("inprocess");
-  EXPECT_EQ(head_of(7),
-            (std::vector<std::string>{"/b/metaps", "bench-ps", "--servers", "2", "--workers", "3",
-                                      "--insecure"}));
+  EXPECT_EQ(head_of(7), (std::vector<std::string>{"/b/metaps", "bench-ps", "--servers", "2",
+                                                  "--workers", "3", "--insecure"}));
   sweep->set_launcher("ssh {hostfile}  {bin} x{servers}x");
-  EXPECT_EQ(head_of(4),
-            (std::vector<std::string>{"ssh", "/h/hosts", "/b/metaps", "x2x"}));
+  EXPECT_EQ(head_of(4), (std::vector<std::string>{"ssh", "/h/hosts", "/b/metaps", "x2x"}));
 }
 
 constexpr char kBenchLine[] =
@@ -138,8 +164,8 @@ constexpr char kBenchLine[] =
 TEST(RunsTest, BenchPsResultLine) {
   RunRecord r;
   r.point = ScalePoint{"bench-ps", 1, 2, 16, 1000, "", true};
-  ASSERT_TRUE(ParseRunOutput(std::string("log line\n{\"not\":1}\n") + kBenchLine + "\nbye\n", &r)
-                  .ok());
+  ASSERT_TRUE(
+      ParseRunOutput(std::string("log line\n{\"not\":1}\n") + kBenchLine + "\nbye\n", &r).ok());
   // One pull + push step of 2 x 1000 keys: 0.5 ms + 1 ms.
   EXPECT_NEAR(r.throughput, 1.0 / (1 / 4e6 + 1 / 2e6), 1e-6);
   EXPECT_NEAR(r.phase_ms[1], 0.5, 1e-9);
@@ -201,8 +227,10 @@ TEST(RunsTest, JsonLinesRoundTrip) {
   EXPECT_TRUE(std::isnan(f->throughput));  // written as null
   EXPECT_EQ(f->error, "exit code 1");
 
-  EXPECT_NE(ParseJsonLine("{\"workload\":1", "runs.jsonl:3").status().message().find(
-                "runs.jsonl:3: not a JSON object"),
+  EXPECT_NE(ParseJsonLine("{\"workload\":1", "runs.jsonl:3")
+                .status()
+                .message()
+                .find("runs.jsonl:3: not a JSON object"),
             std::string::npos);
   EXPECT_NE(ParseJsonLine(R"({"workload":"train","servers":1e30,"workers":1,"dim":8,)"
                           R"("batch":1,"ok":true,"throughput":1})",
@@ -211,8 +239,10 @@ TEST(RunsTest, JsonLinesRoundTrip) {
                 .message()
                 .find("r:2: servers and workers must be numbers in 1..65535"),
             std::string::npos);
-  EXPECT_NE(ParseJsonLine(R"({"workload":"bench-ps"})", "r:1").status().message().find(
-                "r:1: no \"servers\" field"),
+  EXPECT_NE(ParseJsonLine(R"({"workload":"bench-ps"})", "r:1")
+                .status()
+                .message()
+                .find("r:1: no \"servers\" field"),
             std::string::npos);
 }
 
