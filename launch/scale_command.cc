@@ -142,6 +142,10 @@ StatusOr<std::vector<RunRecord>> RunSweep(scale::Sweep& sweep, const SweepRun& o
       r.sweep = sweep.name();
       r.host = host;
       r.cores = cores;
+      r.launcher = sweep.launcher() == "inprocess" ? "inprocess"
+                   : !sweep.launcher().empty()     ? "custom"
+                   : !paths.hostfile.empty()       ? "cluster"
+                                                   : "local";
       r.run = static_cast<int>(records.size());
       r.round = round;
       char base[32];

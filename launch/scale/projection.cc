@@ -183,12 +183,18 @@ std::vector<std::string> DescribeModel(const FittedModel& m, const ModelInputs& 
   lines.push_back(
       "All-reduce: ring, 2(W-1) round trips and 2(W-1)/W of the dense bytes per "
       "link.");
-  lines.push_back("Locally all ranks share C = " + Fmt("%.2f", m.cores) + " cores (" +
-                  (in.fit_cores ? "fitted; the machine has " + Fmt("%.0f", in.local_cores) +
-                                      ", shared with whatever else ran"
-                                : "the machine's") +
-                  "); the projection gives every rank its own host, the main reason it scales "
-                  "further than the measured points.");
+  if (!in.shared_cores) {
+    lines.push_back(
+        "Measured on separate hosts (launch/cluster.sh): the fit assumes no core "
+        "sharing between ranks.");
+  } else {
+    lines.push_back("Locally all ranks share C = " + Fmt("%.2f", m.cores) + " cores (" +
+                    (in.fit_cores ? "fitted; the machine has " + Fmt("%.0f", in.local_cores) +
+                                        ", shared with whatever else ran"
+                                  : "the machine's") +
+                    "); the projection gives every rank its own host, the main reason it scales "
+                    "further than the measured points.");
+  }
   lines.push_back(
       "Not modelled: stragglers, SSP/ASP overlap, CURVE cost beyond what w and s "
       "absorbed, switch oversubscription, failures.");

@@ -32,6 +32,9 @@ struct ModelInputs {
   double latency_s = 20e-6;   // one network round trip
   double local_cores = 2;     // cores the measured runs shared (the most C can be)
   bool fit_cores = false;     // fit C in [0.5, local_cores] instead of taking local_cores
+  // False when the shapes ran on separate hosts (launch/cluster.sh): no core
+  // sharing, C is taken as unbounded.
+  bool shared_cores = true;
 };
 
 struct Measurement {

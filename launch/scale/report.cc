@@ -141,6 +141,12 @@ StatusOr<SeriesModel> ModelSeries(const std::vector<const PointSummary*>& series
   m.inputs.latency_s = projection.latency_us() * 1e-6;
   m.inputs.local_cores = local_cores > 0 ? local_cores : 1;
   m.inputs.fit_cores = fit_cores && m.points.size() >= 4;
+  bool cluster = true;
+  for (const PointSummary* p : m.points) cluster &= p->runs[0]->launcher == "cluster";
+  if (cluster) {
+    m.inputs.shared_cores = m.inputs.fit_cores = false;
+    m.inputs.local_cores = 1e6;
+  }
   ASSIGN_OR_RETURN(m.fit, FitModel(m.measured, m.inputs));
   m.held_out_error = HeldOutErrors(m.measured, m.inputs);
   return m;
@@ -154,7 +160,9 @@ std::string RenderReport(const std::vector<RunRecord>& runs, const ReportOptions
   int cores = options.local_cores;
   std::string host;
   int failed = 0, rounds = 0;
+  bool cluster = !runs.empty();
   for (const RunRecord& r : runs) {
+    cluster &= r.launcher == "cluster";
     if (cores <= 0 && r.cores > 0) cores = r.cores;
     if (host.empty()) host = r.host;
     failed += r.ok ? 0 : 1;
@@ -167,8 +175,11 @@ std::string RenderReport(const std::vector<RunRecord>& runs, const ReportOptions
       << XmlEscape(options.title) << "</title>\n<style>" << kStyle << "</style></head><body>\n"
       << "<h1>metaps scale: " << XmlEscape(options.title) << "</h1>\n<p class=\"meta\">"
       << runs.size() << " runs (" << failed << " failed) of " << points.size() << " points in "
-      << rounds << " interleaved rounds, on " << XmlEscape(host.empty() ? "?" : host) << " ("
-      << cores << " cores shared by every rank of a local run). Throughput: bench-ps keys per "
+      << rounds << " interleaved rounds, "
+      << (cluster ? "on the hosts of a hostfile (launch/cluster.sh), driven from " : "on ")
+      << XmlEscape(host.empty() ? "?" : host) << " (" << cores
+      << (cluster ? " cores)" : " cores shared by every rank of a local run)")
+      << ". Throughput: bench-ps keys per "
       << "second through whole pull + push steps, train samples per second. Error bars: min "
       << "and max of the repeats.";
   if (!options.command.empty())

@@ -132,6 +132,7 @@ std::string ToJsonLine(const RunRecord& r) {
   }
   j["host"] = r.host;
   j["cores"] = r.cores;
+  j["launcher"] = r.launcher;
   j["log"] = r.log;
   if (!r.result.empty()) {
     json result = json::parse(r.result, nullptr, false);
@@ -172,6 +173,7 @@ StatusOr<RunRecord> ParseJsonLine(const std::string& line, const std::string& wh
   r.sweep = String(j, "sweep");
   r.host = String(j, "host");
   r.log = String(j, "log");
+  if (j.contains("launcher")) r.launcher = String(j, "launcher");
   r.error = String(j, "error");
   r.cores = SmallInt(Number(j, "cores"));
   r.run = SmallInt(Number(j, "run"));

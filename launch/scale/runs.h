@@ -23,8 +23,12 @@ struct RunRecord {
   std::string sweep;  // the sweep's name
   std::string host;   // where the driver ran
   int cores = 0;      // its online CPUs
-  int run = 0;        // index in the sweep, in the order run
-  int round = 0;      // the repeat round
+  // How the run was started: "local" (launch/local.sh: every rank on this
+  // machine), "cluster" (launch/cluster.sh and a hostfile), "inprocess" or
+  // "custom" (the sweep's own launcher words).
+  std::string launcher = "local";
+  int run = 0;    // index in the sweep, in the order run
+  int round = 0;  // the repeat round
   bool ok = false;
   std::string error;  // why not ok: exit status, missing result line
   double wall_s = 0;  // the launcher's whole run, start-up included

@@ -229,7 +229,19 @@ std::string RenderLinePlot(const LinePlot& plot) {
   FixRange(log_x, false, &x_lo, &x_hi);
   FixRange(plot.log_y, plot.y_from_zero, &y_lo, &y_hi);
   if (!plot.log_y) y_hi += (y_hi - y_lo) * 0.04;  // headroom: nothing drawn on the frame
-  std::vector<double> y_ticks = plot.log_y ? LogTicks(y_lo, y_hi) : LinearTicks(y_lo, y_hi, 5);
+  double y_lo_tick = y_lo, y_hi_tick = y_hi;
+  if (plot.log_y) {
+    // Out to the 1-2-5 values around the data, so that both ends are labelled.
+    const std::vector<double> around = LogTicks(y_lo / 2.6, y_hi * 2.6);
+    for (double t : around) {
+      if (t <= y_lo) y_lo_tick = t;
+    }
+    for (auto t = around.rbegin(); t != around.rend(); ++t) {
+      if (*t >= y_hi) y_hi_tick = *t;
+    }
+  }
+  std::vector<double> y_ticks =
+      plot.log_y ? LogTicks(y_lo_tick, y_hi_tick) : LinearTicks(y_lo, y_hi, 5);
   if (!plot.log_y && y_ticks.size() > 1) {
     y_lo = y_ticks.front();
     y_hi = y_ticks.back();
@@ -251,8 +263,8 @@ std::string RenderLinePlot(const LinePlot& plot) {
     x_hi *= 1.15;
   }
   if (plot.log_y) {
-    y_lo /= 1.2;
-    y_hi *= 1.2;
+    y_lo = y_lo_tick / 1.1;
+    y_hi = y_hi_tick * 1.1;
   }
   const int w = plot.width, h = plot.height;
   Axis x{x_lo, x_hi, log_x, static_cast<double>(kLeft), static_cast<double>(w - kRight)};

@@ -201,6 +201,8 @@ TEST(ReportTest, OneMarkerPerRunAndNothingExternal) {
   }
   EXPECT_EQ(Count(html, "data-run=\"4\""), 0u);  // a failed run has no throughput to draw
   EXPECT_NE(html.find("exit code 1"), std::string::npos);
+  EXPECT_NE(html.find("cores shared by every rank of a local run"), std::string::npos);
+  EXPECT_NE(html.find("Locally all ranks share C = "), std::string::npos);
   EXPECT_NE(html.find("fake &lt;sweep&gt;"), std::string::npos);
   EXPECT_NE(html.find("Throughput against workers"), std::string::npos);
   EXPECT_EQ(html.find("Throughput against servers"), std::string::npos);  // one server count
@@ -227,6 +229,28 @@ TEST(ReportTest, CompareOverlaysTheOlderSweep) {
   EXPECT_NE(html.find("older sweep's runs"), std::string::npos);
   // Twice as fast beyond both spreads: marked better, ratio 2.
   EXPECT_NE(html.find("<td class=\"better\">2.000</td>"), std::string::npos);
+}
+
+TEST(ReportTest, ClusterRunsShareNoCores) {
+  std::vector<RunRecord> runs = FakeRuns(1, 3);
+  for (RunRecord& r : runs) r.launcher = "cluster";
+  auto back = ParseJsonLine(ToJsonLine(runs[0]), "x:1");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->launcher, "cluster");
+  const std::vector<PointSummary> points = Summarize(runs);
+  std::vector<const PointSummary*> series;
+  for (const PointSummary& p : points) series.push_back(&p);
+  Projection projection;
+  FillProjectionDefaults(&projection);
+  auto model = ModelSeries(series, projection, 2, true);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_FALSE(model->inputs.shared_cores);
+  EXPECT_FALSE(model->inputs.fit_cores);
+  ReportOptions options;
+  options.projection = projection;
+  const std::string html = RenderReport(runs, options);
+  EXPECT_NE(html.find("on the hosts of a hostfile"), std::string::npos);
+  EXPECT_NE(html.find("Measured on separate hosts"), std::string::npos);
 }
 
 TEST(ReportTest, SeriesModelReproducesItsPoints) {
