@@ -31,6 +31,9 @@ constexpr char kUsage[] =
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
     "  datagen   write a synthetic dataset from a planted model\n"
     "            (--kind ctr|ratings|scenarios --rows N --seed S --out DIR)\n"
+    "  scale     run a sweep of cluster shapes and workloads through launch/local.sh (or\n"
+    "            launch/cluster.sh) and write runs.jsonl and an HTML report with a\n"
+    "            projection to larger clusters (--sweep FILE --out DIR | --report-only JSONL)\n"
     "  keygen    write a CURVE key pair for a persistent cluster (--out DIR)\n"
     "  version   print the version and build options\n"
     "\n"
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
   if (command == "keygen") return metaps::KeygenCommand(argc, argv);
   if (command == "bench-ps") return metaps::BenchPsCommand(argc, argv);
   if (command == "datagen") return metaps::DatagenCommand(argc, argv);
+  if (command == "scale") return metaps::ScaleCommand(argc, argv);
   if (command == "train") return metaps::TrainCommand(argc, argv);
   if (command == "eval") return metaps::EvalCommand(argc, argv);
   if (command == "export") return metaps::ExportCommand(argc, argv);

@@ -18,6 +18,7 @@ int MetaTrainCommand(int argc, char** argv);
 int AdaptCommand(int argc, char** argv);
 int DatagenCommand(int argc, char** argv);
 int RetrainCommand(int argc, char** argv);
+int ScaleCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.
 // Parses argv[2..]; returns -1 to go on, or the exit code to return now
