@@ -279,5 +279,77 @@ TEST_F(RetrainTest, ASecondRunIsRefusedByTheLock) {
   EXPECT_EQ(Current(root), "versions/v000001");
 }
 
+// train --init-from: the weights (tables with optimizer state, dense) carry
+// over exactly, the data starts from its first epoch, the step count goes on.
+TEST_F(RetrainTest, WarmStartCarriesTheWeightsAndTrainsTheNewData) {
+  const std::string root = *dir_ + "/warm";
+  const std::string job = Env("METAPS_SOURCE_DIR") + "/launch/jobs/retrain_ctr.pbtxt";
+  auto train = [&](const std::string& out, int day, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {Env("METAPS_SOURCE_DIR") + "/launch/local.sh",
+                                     "1",
+                                     "1",
+                                     "--",
+                                     "train",
+                                     "--config",
+                                     job,
+                                     "--data",
+                                     *dir_ + "/days/" + Day(day),
+                                     "--set",
+                                     "output_dir=" + out,
+                                     "--set",
+                                     "training.log_every=0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  };
+  auto export_to = [&](const std::string& checkpoint, const std::string& out) {
+    Subprocess e({Env("METAPS_BIN"), "export", "--servers", "1", "--workers", "1", "--config", job,
+                  "--checkpoint", checkpoint, "--out", out});
+    EXPECT_EQ(e.Wait(), 0) << e.stderr_text();
+    return ModelFiles(out);
+  };
+  Subprocess a(train(root + "/a", 0, {}));
+  ASSERT_EQ(a.Wait(), 0) << a.stderr_text();
+  const std::string a_done = a.stdout_lines().back();
+  const long steps = metaps::testing::JsonInt(a_done, "steps");
+  ASSERT_GT(steps, 10) << a_done;
+
+  // Started from A and stopped at once (max_steps counts the model's steps):
+  // its checkpoint exports exactly A's model.
+  Subprocess b(train(root + "/b", 1,
+                     {"--init-from", root + "/a/checkpoints", "--set",
+                      "training.max_steps=" + std::to_string(steps)}));
+  ASSERT_EQ(b.Wait(), 0) << b.stderr_text();
+  EXPECT_EQ(metaps::testing::JsonInt(b.stdout_lines().back(), "steps"), steps);
+  EXPECT_TRUE(fs::exists(root + "/b/checkpoints/step-" + std::to_string(steps)));
+  EXPECT_EQ(export_to(root + "/b/checkpoints", root + "/b-export"),
+            export_to(root + "/a/checkpoints", root + "/a-export"));
+
+  // Trained on day 2 from A: a full epoch of the new day, and better on day 2
+  // than A and than a cold start on day 2 alone.
+  Subprocess c(train(root + "/c", 1, {"--init-from", root + "/a/checkpoints"}));
+  ASSERT_EQ(c.Wait(), 0) << c.stderr_text();
+  const std::string c_done = c.stdout_lines().back();
+  EXPECT_EQ(metaps::testing::JsonInt(c_done, "steps"), 2 * steps) << c_done;
+  EXPECT_EQ(metaps::testing::JsonInt(c_done, "samples"), 16000) << c_done;
+  Subprocess cold(train(root + "/cold", 1, {}));
+  ASSERT_EQ(cold.Wait(), 0) << cold.stderr_text();
+  EXPECT_GT(metaps::testing::SplitMetric(c_done, "test", "auc"),
+            metaps::testing::SplitMetric(cold.stdout_lines().back(), "test", "auc"));
+
+  // Usage errors, before any rank starts.
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--init-from", root + "/a/checkpoints", "--resume"},
+           {"--init-step", "3"},
+           {"--init-from", root + "/nowhere"},
+           {"--init-from", root + "/a/checkpoints", "--init-step", "7"}}) {
+    Subprocess bad(train(root + "/bad", 1, extra));
+    EXPECT_EQ(bad.Wait(), 2) << extra[0] << " " << extra.back();
+    if (extra.back() == "7") {
+      EXPECT_NE(bad.stderr_text().find("no step 7 checkpoint there"), std::string::npos)
+          << bad.stderr_text();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace metaps

@@ -203,3 +203,88 @@ TEST(DatagenRatingsTest, ColdStartOracleImprovesWithSupportRatings) {
 
 }  // namespace
 }  // namespace metaps
+
+namespace metaps {
+namespace {
+
+using testing_util::JsonNumber;
+using testing_util::ReadFile;
+using testing_util::TempDir;
+
+TEST(DatagenDaysTest, CivilDatesRoundTrip) {
+  EXPECT_EQ(CivilDate(0), "1970-01-01");
+  EXPECT_EQ(CivilDate(-1), "1969-12-31");
+  auto d = ParseCivilDate("2026-01-01");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(CivilDate(*d + 59), "2026-03-01");  // not a leap year
+  EXPECT_EQ(CivilDate(*ParseCivilDate("2028-02-28") + 1), "2028-02-29");
+  for (const char* bad : {"2026-02-29", "2026-13-01", "2026-1-01", "20260101", "2026-01-0x", ""}) {
+    EXPECT_FALSE(ParseCivilDate(bad).ok()) << bad;
+  }
+}
+
+TEST(DatagenDaysTest, DailyPartitionsFromADriftingModel) {
+  const uint64_t rows = 6000;
+  DatagenOptions o;
+  o.kind = DatagenKind::kCtr;
+  o.rows = rows;
+  o.seed = 4;
+  o.days = 3;
+  o.drift = 0.5;
+  o.start_day = *ParseCivilDate("2026-02-27");
+  o.out_dir = TempDir("days");
+  std::vector<std::string> oracles;
+  o.on_day = [&](const std::string&, const std::string& json) { oracles.push_back(json); };
+  auto r = GenerateDataset(o, Env::Default());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(oracles.size(), 3u);
+  const char* days[] = {"day=2026-02-27", "day=2026-02-28", "day=2026-03-01"};
+  for (int d = 0; d < 3; ++d) {
+    EXPECT_EQ(ReadFile(o.out_dir + "/" + days[d] + "/oracle.json"), oracles[d] + "\n");
+    EXPECT_NE(oracles[d].find(std::string("\"day\":\"") + (days[d] + 4) + "\""), std::string::npos);
+  }
+  // Day 0 is the plain dataset of the same seed, byte for byte.
+  DatagenOptions plain = o;
+  plain.days = 0;
+  plain.drift = 0;
+  plain.on_day = nullptr;
+  plain.out_dir = TempDir("days_plain");
+  ASSERT_TRUE(GenerateDataset(plain, Env::Default()).ok());
+  EXPECT_EQ(ReadFile(plain.out_dir + "/train.txt"),
+            ReadFile(o.out_dir + "/" + days[0] + "/train.txt"));
+  // Each day draws its own rows, and yesterday's model is worse on today's rows.
+  EXPECT_NE(ReadFile(o.out_dir + "/" + days[0] + "/test.txt"),
+            ReadFile(o.out_dir + "/" + days[1] + "/test.txt"));
+  EXPECT_EQ(oracles[0].find("yesterday"), std::string::npos);
+  for (int d = 1; d < 3; ++d) {
+    EXPECT_LT(JsonNumber(oracles[d], "yesterday_model_test_auc"),
+              JsonNumber(oracles[d], "test_auc") - 0.02)
+        << oracles[d];
+    EXPECT_NEAR(JsonNumber(oracles[d], "positive_rate"), 0.25, 0.03) << oracles[d];
+  }
+}
+
+TEST(DatagenDaysTest, NoDriftKeepsTheModelAndBadOptionsAreRefused) {
+  DatagenOptions o;
+  o.kind = DatagenKind::kCtr;
+  o.rows = 4000;
+  o.days = 2;
+  o.drift = 0;
+  o.out_dir = TempDir("days_still");
+  std::vector<std::string> oracles;
+  o.on_day = [&](const std::string&, const std::string& json) { oracles.push_back(json); };
+  ASSERT_TRUE(GenerateDataset(o, Env::Default()).ok());
+  ASSERT_EQ(oracles.size(), 2u);
+  EXPECT_EQ(JsonNumber(oracles[1], "yesterday_model_test_auc"), JsonNumber(oracles[1], "test_auc"));
+
+  o.drift = 1.5;
+  EXPECT_EQ(GenerateDataset(o, Env::Default()).status().code(), StatusCode::kInvalidArgument);
+  o.drift = 0.1;
+  o.kind = DatagenKind::kRatings;
+  auto ratings = GenerateDataset(o, Env::Default());
+  ASSERT_FALSE(ratings.ok());
+  EXPECT_NE(ratings.status().message().find("--days"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace metaps
