@@ -96,6 +96,16 @@ void FillDefaults(config::JobConfig* job) {
     tr->mutable_early_stop()->set_patience(2);
   }
   // --- meta (meta-learning) ---
+  if (job->has_search()) {
+    config::SearchConfig* s = job->mutable_search();
+    bool random = false;
+    for (auto& p : *s->mutable_param()) {
+      if (p.has_range() && p.range().scale().empty()) p.mutable_range()->set_scale("linear");
+      random = random || p.choice_size() > 0 || p.has_range();
+    }
+    if (!s->has_samples()) s->set_samples(random ? 8 : 1);
+    if (!s->has_seed()) s->set_seed(static_cast<int64_t>(job->training().seed()));
+  }
   if (job->has_meta()) {
     auto* me = job->mutable_meta();
     if (me->task_by().empty()) me->set_task_by("user");
@@ -310,6 +320,64 @@ void CheckEarlyStop(ConfigChecker& c, const config::JobConfig& job) {
             "output_dir/checkpoints)");
 }
 
+// --- search (model selection) ---
+// The field a search parameter names: a scalar or repeated scalar of the job,
+// not the search block itself, the name or the output directory.
+const pb::FieldDescriptor* SearchField(const std::string& path) {
+  const pb::Descriptor* desc = config::JobConfig::descriptor();
+  const pb::FieldDescriptor* field = nullptr;
+  const std::vector<std::string> parts = Split(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (desc == nullptr) return nullptr;
+    field = desc->FindFieldByName(parts[i]);
+    if (field == nullptr) return nullptr;
+    const bool last = i + 1 == parts.size();
+    const bool message = field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE;
+    if (last == message || (message && field->is_repeated())) return nullptr;
+    desc = message ? field->message_type() : nullptr;
+  }
+  return field;
+}
+
+void CheckSearch(ConfigChecker& c, const config::JobConfig& job) {
+  const config::SearchConfig& s = job.search();
+  c.Require(s.param_size() > 0, "search.param", "a search needs at least one param");
+  c.Require(s.samples() >= 1 && s.samples() <= 100000, "search.samples", "must be in [1, 100000]");
+  c.Require(s.seed() >= 0, "search.seed", "must not be negative");
+  bool random = false;
+  for (const config::SearchParam& p : s.param())
+    random = random || p.choice_size() > 0 || p.has_range();
+  c.Require(random || s.samples() == 1, "search.samples",
+            "draws choice and range params; with grids alone it must be 1");
+  std::set<std::string> seen;
+  for (int i = 0; i < s.param_size(); ++i) {
+    const config::SearchParam& p = s.param(i);
+    const std::string at = "search.param[" + std::to_string(i) + "] (" + p.field() + ")";
+    const pb::FieldDescriptor* f = SearchField(p.field());
+    const bool banned =
+        p.field().rfind("search", 0) == 0 || p.field() == "name" || p.field() == "output_dir";
+    c.Require(f != nullptr && !banned, "search.param",
+              at + ": not a field a trial can set (a job field path as --set takes, "
+                   "e.g. dense_optimizer.lr; not search, name or output_dir)");
+    c.Require(seen.insert(p.field()).second, "search.param", at + ": the field is searched twice");
+    const int kinds = (p.grid_size() > 0) + (p.choice_size() > 0) + p.has_range();
+    c.Require(kinds == 1, "search.param", at + ": give exactly one of grid, choice or range");
+    if (p.has_range()) {
+      const config::SearchRange& r = p.range();
+      c.OneOf(r.scale(), {"linear", "log"}, "search.param.range.scale");
+      c.Require(std::isfinite(r.min()) && std::isfinite(r.max()) && r.min() < r.max(),
+                "search.param", at + ": range needs min < max");
+      c.Require(r.scale() != "log" || r.min() > 0, "search.param",
+                at + ": a log range needs min > 0");
+      const bool number = f != nullptr && f->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING &&
+                          f->cpp_type() != pb::FieldDescriptor::CPPTYPE_BOOL &&
+                          f->cpp_type() != pb::FieldDescriptor::CPPTYPE_ENUM;
+      c.Require(f == nullptr || number, "search.param",
+                at + ": a range needs a number field; use choice for strings");
+    }
+  }
+}
+
 void Validate(ConfigChecker& c, const config::JobConfig& job) {
   const auto& cl = job.cluster();
   c.Require(cl.servers() >= 1, "cluster.servers", "must be at least 1");
@@ -386,15 +454,18 @@ void Validate(ConfigChecker& c, const config::JobConfig& job) {
   // --- training.early_stop (early stopping) ---
   if (tr.has_early_stop()) CheckEarlyStop(c, job);
   if (job.has_meta()) CheckMeta(c, job);
+  if (job.has_search()) CheckSearch(c, job);
 }
 
 }  // namespace
 
 StatusOr<config::JobConfig> ParseJobConfig(const std::string& text, const std::string& source,
-                                           const std::vector<std::string>& overrides) {
+                                           const std::vector<std::string>& overrides,
+                                           bool keep_search) {
   config::JobConfig job;
   pb::TextFormat::ParseInfoTree tree;
   RETURN_IF_ERROR(ParseTextConfig(text, source, &job, &tree));
+  if (!keep_search) job.clear_search();
   std::map<std::string, std::string> overridden;
   for (const std::string& o : overrides) {
     RETURN_IF_ERROR(ApplyOverride(o, &job));

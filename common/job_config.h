@@ -17,9 +17,11 @@ namespace metaps {
 
 // Parses `text` (named `source` in errors), applies `overrides` of the form
 // "path.to.field=value" (repeated fields take comma-separated values), fills
-// defaults and validates.
+// defaults and validates. Without `keep_search` the search block is dropped
+// before the overrides (how model selection makes one trial's job).
 StatusOr<config::JobConfig> ParseJobConfig(const std::string& text, const std::string& source,
-                                           const std::vector<std::string>& overrides = {});
+                                           const std::vector<std::string>& overrides = {},
+                                           bool keep_search = true);
 // Reads the file at `path`, then as ParseJobConfig.
 StatusOr<config::JobConfig> LoadJobConfig(const std::string& path,
                                           const std::vector<std::string>& overrides = {});

@@ -26,6 +26,8 @@ constexpr char kUsage[] =
     "  retrain   one run of a retraining pipeline: train the published model on new\n"
     "            data partitions, gate, publish (--pipeline FILE; exit 0 published or\n"
     "            nothing new, 3 refused by the gate, 4 another run holds the lock)\n"
+    "  select    model selection: --plan lists the trials of a job's search space, checked\n"
+    "            like jobs, and --out DIR writes each as a job file (running them is not built)\n"
     "  ping      start the cluster, check every worker-server pair, print latency and\n"
     "            bandwidth as a JSON line; exit 0 only if every pair answered\n"
     "  bench-ps  parameter-server throughput: workers pull and push random keys\n"
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   if (command == "meta-train") return metaps::MetaTrainCommand(argc, argv);
   if (command == "adapt") return metaps::AdaptCommand(argc, argv);
   if (command == "retrain") return metaps::RetrainCommand(argc, argv);
+  if (command == "select") return metaps::SelectCommand(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("metaps %s (cuda %s)\n", METAPS_VERSION, METAPS_HAVE_CUDA ? "on" : "off");
     return 0;

@@ -18,6 +18,7 @@ int MetaTrainCommand(int argc, char** argv);
 int AdaptCommand(int argc, char** argv);
 int DatagenCommand(int argc, char** argv);
 int RetrainCommand(int argc, char** argv);
+int SelectCommand(int argc, char** argv);
 int ScaleCommand(int argc, char** argv);
 
 // Helpers shared by the subcommands.

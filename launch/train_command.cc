@@ -111,6 +111,12 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
     return 2;
   }
   const config::JobConfig job = std::move(loaded).value();
+  if (job.has_search()) {
+    std::cerr << me << config_path
+              << ": search { ... } is read by select only (see the README's Model selection); "
+                 "`metaps select --plan --out DIR` writes each trial as a job file\n";
+    return 2;
+  }
   // export serves a meta-learned checkpoint too; train and eval have no meta loop.
   if (command != "export" && (command == "meta-train") != job.has_meta()) {
     std::cerr << me << config_path
