@@ -18,13 +18,7 @@ namespace {
 
 namespace pb = google::protobuf;
 
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, sep)) parts.push_back(part);
-  return parts;
-}
+std::vector<std::string> Split(const std::string& s, char sep) { return SplitConfigText(s, sep); }
 
 constexpr int kMaxReaderThreads = 64;
 constexpr int kMaxShuffleBuffer = 10'000'000;  // examples each worker holds in memory

@@ -25,15 +25,15 @@ class Collector : public pb::io::ErrorCollector {
   std::string first_;
 };
 
-std::vector<std::string> SplitOn(const std::string& s, char sep) {
+}  // namespace
+
+std::vector<std::string> SplitConfigText(const std::string& text, char sep) {
   std::vector<std::string> parts;
-  std::stringstream in(s);
+  std::stringstream in(text);
   std::string part;
   while (std::getline(in, part, sep)) parts.push_back(part);
   return parts;
 }
-
-}  // namespace
 
 Status ParseTextConfig(const std::string& text, const std::string& source, pb::Message* msg,
                        pb::TextFormat::ParseInfoTree* tree) {
@@ -53,7 +53,7 @@ Status ApplyOverride(const std::string& override_text, pb::Message* root) {
   if (eq == std::string::npos) {
     return InvalidArgument("--set " + override_text + ": expected path.to.field=value");
   }
-  const std::vector<std::string> path = SplitOn(override_text.substr(0, eq), '.');
+  const std::vector<std::string> path = SplitConfigText(override_text.substr(0, eq), '.');
   const std::string value = override_text.substr(eq + 1);
   pb::Message* msg = root;
   for (size_t i = 0; i < path.size(); ++i) {
@@ -75,7 +75,7 @@ Status ApplyOverride(const std::string& override_text, pb::Message* root) {
                              "' is a message, not a value");
     }
     const std::vector<std::string> values =
-        field->is_repeated() ? SplitOn(value, ',') : std::vector<std::string>{value};
+        field->is_repeated() ? SplitConfigText(value, ',') : std::vector<std::string>{value};
     if (field->is_repeated()) reflection->ClearField(msg, field);
     for (const std::string& v : values) {
       // Text format needs strings quoted; accept them bare on the command line.
@@ -114,7 +114,7 @@ std::string ConfigChecker::Where(const std::string& path) const {
   if (it != overridden_.end()) return "--set " + it->second;
   const pb::Descriptor* desc = root_;
   const pb::TextFormat::ParseInfoTree* tree = tree_;
-  const std::vector<std::string> parts = SplitOn(path, '.');
+  const std::vector<std::string> parts = SplitConfigText(path, '.');
   for (size_t i = 0; i < parts.size() && tree != nullptr && desc != nullptr; ++i) {
     const pb::FieldDescriptor* field = desc->FindFieldByName(parts[i]);
     if (field == nullptr) break;

@@ -55,6 +55,9 @@ class ConfigChecker {
   std::vector<std::string> errors_;
 };
 
+// "a.b.c" -> {"a", "b", "c"} (a field path or a --set list value).
+std::vector<std::string> SplitConfigText(const std::string& text, char sep);
+
 // Reads a whole file; NotFound naming it (and `what` it should be) if it cannot be opened.
 StatusOr<std::string> ReadConfigFile(const std::string& path, const std::string& what);
 

@@ -1,6 +1,5 @@
 #include "launch/scale/sweep.h"
 
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include <fstream>
@@ -8,27 +7,12 @@
 #include <sstream>
 
 #include "common/subprocess.h"
+#include "common/text_config.h"
 
 namespace metaps::scale {
 namespace {
 
 namespace pb = google::protobuf;
-
-class FirstError : public pb::io::ErrorCollector {
- public:
-  explicit FirstError(std::string source) : source_(std::move(source)) {}
-  void AddError(int line, pb::io::ColumnNumber column, const std::string& message) override {
-    if (first_.empty()) {
-      first_ = source_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
-               message;
-    }
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string source_;
-  std::string first_;
-};
 
 // Collects value errors, each as "file:line:col: path: problem".
 class Checker {
@@ -218,14 +202,8 @@ std::string ScalePoint::ShapeLabel() const {
 
 StatusOr<Sweep> ParseSweep(const std::string& text, const std::string& source) {
   Sweep sweep;
-  pb::TextFormat::Parser parser;
-  FirstError errors(source);
   pb::TextFormat::ParseInfoTree tree;
-  parser.RecordErrorsTo(&errors);
-  parser.WriteLocationsTo(&tree);
-  if (!parser.ParseFromString(text, &sweep)) {
-    return InvalidArgument(errors.first().empty() ? source + ": cannot parse" : errors.first());
-  }
+  RETURN_IF_ERROR(ParseTextConfig(text, source, &sweep, &tree));
   FillDefaults(&sweep);
   Checker checker(source, &tree);
   Validate(sweep, checker);
