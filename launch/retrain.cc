@@ -53,6 +53,25 @@ std::string Fmt(double v) {
   return text;
 }
 
+// j[key] when it is an integer (or an integral number), else `otherwise`:
+// json::value would throw on a value of another type, and these files and
+// lines are input.
+int64_t IntOr(const Json& j, const char* key, int64_t otherwise) {
+  if (!j.is_object() || !j.contains(key)) return otherwise;
+  const Json& v = j[key];
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float() && std::isfinite(v.get<double>()) &&
+      v.get<double>() == std::floor(v.get<double>()) && std::fabs(v.get<double>()) < 9e15) {
+    return static_cast<int64_t>(v.get<double>());
+  }
+  return otherwise;
+}
+
+std::string StringOr(const Json& j, const char* key, const std::string& otherwise) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                                : otherwise;
+}
+
 std::string UtcNow() {
   const std::time_t t = std::time(nullptr);
   std::tm tm;
@@ -168,7 +187,7 @@ StatusOr<PipelineState> PipelineState::FromJson(const std::string& text, const s
     return DataLoss(path + ": not a pipeline state file (" + what +
                     "); move it away to start the pipeline afresh");
   };
-  if (!j.is_object() || j.value("format", "") != "metaps-pipeline-state-1") {
+  if (!j.is_object() || StringOr(j, "format", "") != "metaps-pipeline-state-1") {
     return bad("no format metaps-pipeline-state-1");
   }
   PipelineState s;
@@ -185,7 +204,7 @@ StatusOr<PipelineState> PipelineState::FromJson(const std::string& text, const s
       return bad("a consumed entry without partition and decision");
     }
     s.consumed.push_back({c["partition"].get<std::string>(), c["decision"].get<std::string>(),
-                          c.value("run", int64_t{0}), c.value("version", int64_t{0})});
+                          IntOr(c, "run", 0), IntOr(c, "version", 0)});
   }
   const Json& p = j.contains("pending") ? j["pending"] : Json();
   if (p.is_object()) {
@@ -194,13 +213,13 @@ StatusOr<PipelineState> PipelineState::FromJson(const std::string& text, const s
       return bad("pending without partitions and checkpoint");
     }
     Pending pending;
-    pending.run = p.value("run", int64_t{0});
+    pending.run = IntOr(p, "run", 0);
     for (const Json& name : p["partitions"]) {
       if (!name.is_string()) return bad("a pending partition that is not a string");
       pending.partitions.push_back(name.get<std::string>());
     }
     pending.checkpoint = p["checkpoint"].get<std::string>();
-    pending.train_samples = p.value("train_samples", int64_t{0});
+    pending.train_samples = IntOr(p, "train_samples", 0);
     s.pending = std::move(pending);
   }
   return s;
@@ -251,7 +270,7 @@ GateResult EvaluateGate(const config::Gate& gate, const Json& candidate, const J
   for (const auto& [key, value] : candidate.items()) {
     if (!value.is_number()) fail("candidate " + key + " is not a number");
   }
-  const int64_t count = candidate.value("count", int64_t{0});
+  const int64_t count = IntOr(candidate, "count", 0);
   if (count < gate.min_eval_samples()) {
     fail(std::to_string(count) + " eval examples, fewer than min_eval_samples " +
          std::to_string(gate.min_eval_samples()));
@@ -515,7 +534,7 @@ Status RetrainRun::FinishInterruptedPublish() {
   std::string text;
   RETURN_IF_ERROR(env_->ReadFileToString(info, &text));
   const Json j = Json::parse(text, nullptr, false);
-  if (!j.is_object() || j.value("run", int64_t{-1}) != state_.pending->run) return Status::Ok();
+  if (!j.is_object() || IntOr(j, "run", -1) != state_.pending->run) return Status::Ok();
   METAPS_LOG(WARNING) << "finishing the publish of " << VersionName(v)
                       << " that an interrupted run left";
   RETURN_IF_ERROR(SwitchCurrent(v));
@@ -684,7 +703,7 @@ int RetrainRun::Run() {
     // only now does the candidate consume the partition.
     state_.pending->partitions.push_back(part);
     state_.pending->checkpoint = checkpoint;
-    state_.pending->train_samples += static_cast<int64_t>(done->value("samples", 0.0));
+    state_.pending->train_samples += IntOr(*done, "samples", 0);
     if (Status s = WritePipelineState(env_, Path("state.json"), state_); !s.ok()) return failed(s);
     MaybeCrash("after_train");
     init = checkpoint;

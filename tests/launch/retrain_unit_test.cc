@@ -59,6 +59,10 @@ TEST(RetrainGateTest, NotANumberTooFewExamplesAndFirstVersion) {
   EXPECT_FALSE(r.pass);
   EXPECT_NE(r.reason.find("auc is not a number"), std::string::npos) << r.reason;
 
+  const Json strange = {{"count", "many"}, {"auc", 0.8}, {"logloss", 0.4}};
+  r = EvaluateGate(DefaultGate(), strange, &published, 5000);
+  EXPECT_FALSE(r.pass);  // a count that is not a number: refused, no exception
+
   const Json few = {{"count", 99}, {"auc", 0.8}, {"logloss", 0.4}};
   r = EvaluateGate(DefaultGate(), few, &published, 5000);
   EXPECT_FALSE(r.pass);
@@ -116,6 +120,24 @@ TEST(RetrainStateTest, RoundTripAndCorruption) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(bad.status().message().find("/s/state.json"), std::string::npos);
+
+  // Values of the wrong type are no crash: a malformed entry is refused, a
+  // wrongly typed counter reads as 0.
+  auto typed = PipelineState::FromJson(
+      R"({"format":"metaps-pipeline-state-1","next_run":2,"next_version":1,)"
+      R"("consumed":[{"partition":"day=1","decision":"published","run":"x","version":[1]}],)"
+      R"("pending":{"run":{},"partitions":["day=2"],"checkpoint":"/c","train_samples":"many"}})",
+      "state.json");
+  ASSERT_TRUE(typed.ok()) << typed.status();
+  EXPECT_EQ(typed->consumed[0].run, 0);
+  EXPECT_EQ(typed->pending->train_samples, 0);
+  EXPECT_FALSE(
+      PipelineState::FromJson(
+          R"({"format":"metaps-pipeline-state-1","next_run":"2","next_version":1,"consumed":[]})",
+          "state.json")
+          .ok());
+  EXPECT_FALSE(PipelineState::FromJson(R"({"format":7})", "state.json").ok());
+  EXPECT_FALSE(PipelineState::FromJson("[1,2]", "state.json").ok());
 
   const std::string dir = Scratch("state");
   auto fresh = ReadPipelineState(Env::Default(), dir + "/state.json");
