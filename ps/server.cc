@@ -1,5 +1,8 @@
 #include "ps/server.h"
 
+#include <chrono>
+#include <future>
+#include <memory>
 #include <vector>
 
 #include "common/control.h"
@@ -17,6 +20,94 @@ Status ParameterServer::AddTable(const TableSpec& spec, uint64_t job_seed) {
   ASSIGN_OR_RETURN(auto table, EmbeddingTable::Create(spec, job_seed));
   tables_[spec.id] = std::move(table);
   return Status::Ok();
+}
+
+Status ParameterServer::OnLoop(const std::function<Status()>& task) {
+  if (!serving_) return task();
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = done->get_future();
+  rpc_->Post([task, done] { done->set_value(task()); });
+  // Stop() joins the loop before it clears serving_: once serving_ is false
+  // the task has run or never will.
+  while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (!serving_ && result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      return Unavailable(view_.layout.Describe(view_.my_rank) + " stopped serving");
+    }
+  }
+  return result.get();
+}
+
+Status ParameterServer::CreateTable(const TableSpec& spec, uint64_t job_seed) {
+  // The table is built (and validated) here; only the insertion runs on the loop.
+  auto table = EmbeddingTable::Create(spec, job_seed);
+  if (!table.ok()) return table.status();
+  // Carried to the loop thread; freed with the task if it never runs.
+  auto made = std::make_shared<std::unique_ptr<EmbeddingTable>>(std::move(table).value());
+  return OnLoop([this, made, id = spec.id]() -> Status {
+    if (tables_.count(id)) {
+      return Status(StatusCode::kAlreadyExists, "table id " + std::to_string(id) + " exists on " +
+                                                    view_.layout.Describe(view_.my_rank));
+    }
+    tables_[id] = std::move(*made);
+    return Status::Ok();
+  });
+}
+
+Status ParameterServer::DropTable(uint32_t id) {
+  std::unique_ptr<EmbeddingTable> dropped;
+  RETURN_IF_ERROR(OnLoop([this, id, &dropped]() -> Status {
+    auto it = tables_.find(id);
+    if (it == tables_.end()) {
+      return NotFound(view_.layout.Describe(view_.my_rank) + " has no table id " +
+                      std::to_string(id));
+    }
+    dropped = std::move(it->second);
+    tables_.erase(it);
+    last_eviction_clock_.erase(id);
+    bsp_completed_.erase(id);
+    for (auto held = held_.begin(); held != held_.end();) {
+      if (held->first.first != id) {
+        ++held;
+        continue;
+      }
+      for (auto& [rank, push] : held->second) {
+        stats_.held_expired++;
+        rpc_->Reply(push.from, MakeReply(push.request.header, view_.my_rank,
+                                         Aborted("table " + std::to_string(id) + " was dropped")));
+      }
+      held = held_.erase(held);
+    }
+    return Status::Ok();
+  }));
+  dropped.reset();  // freed here, off the loop thread
+  return Status::Ok();
+}
+
+std::vector<uint32_t> ParameterServer::TableIds() {
+  std::vector<uint32_t> ids;
+  (void)OnLoop([this, &ids] {
+    for (const auto& [id, t] : tables_) ids.push_back(id);
+    return Status::Ok();
+  });
+  return ids;
+}
+
+size_t ParameterServer::HeldPushes() {
+  size_t n = 0;
+  (void)OnLoop([this, &n] {
+    for (const auto& [key, step] : held_) n += step.size();
+    return Status::Ok();
+  });
+  return n;
+}
+
+size_t ParameterServer::TableBytes() {
+  size_t bytes = 0;
+  (void)OnLoop([this, &bytes] {
+    for (const auto& [id, t] : tables_) bytes += t->stats().bytes;
+    return Status::Ok();
+  });
+  return bytes;
 }
 
 Status ParameterServer::SaveCheckpoint(Env* env, SchedulerClient* scheduler,
@@ -134,6 +225,7 @@ Status ParameterServer::CheckClock(uint32_t table_id, int64_t clock) const {
 }
 
 void ParameterServer::Start() {
+  serving_ = true;
   rpc_->Start([this](const PeerAddress& from, Message m) { Handle(from, std::move(m)); }, {},
               [this](int fd) { OnDisconnect(fd); });
 }

@@ -7,8 +7,11 @@
 // PUSH reply means the gradients are applied.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "common/cluster.h"
 #include "common/env.h"
@@ -69,10 +72,28 @@ class ParameterServer {
 
   // Creates this server's shard of a table. REQUIRES: before Start().
   Status AddTable(const TableSpec& spec, uint64_t job_seed);
+  // Tables at run time (model selection's trials, each in its own table
+  // namespace): thread-safe, but not from a request handler. While serving,
+  // the change runs on the loop thread between two requests, so a request
+  // sees a table whole or not at all. CreateTable: AlreadyExists for an id in
+  // use. DropTable frees the table's rows, optimizer state and index (its
+  // slabs go back to the OS), answers its held BSP pushes Aborted, and later
+  // requests for the id get "no table id"; NotFound for an unknown id.
+  Status CreateTable(const TableSpec& spec, uint64_t job_seed);
+  Status DropTable(uint32_t id);
+  // The ids of the tables held now, and the memory they hold (TableStats::bytes
+  // summed). Thread-safe, not from a request handler.
+  std::vector<uint32_t> TableIds();
+  size_t TableBytes();
+  // BSP pushes held for the other workers now. Thread-safe, not from a handler.
+  size_t HeldPushes();
   // Starts serving on the RpcServer's loop thread.
   void Start();
   // Stops serving; the tables stay readable (for export after the job).
-  void Stop() { rpc_->Stop(); }
+  void Stop() {
+    rpc_->Stop();
+    serving_ = false;
+  }
 
   // Called on the loop thread for every validated request.
   void Handle(const PeerAddress& from, Message request);
@@ -112,8 +133,12 @@ class ParameterServer {
   StatusOr<EmbeddingTable*> Lookup(const wire::Header& h);
   Status CheckKeys(const Message& request, const uint64_t** keys, size_t* n) const;
 
+  // Runs `task` on the loop thread while serving (and waits), else here.
+  Status OnLoop(const std::function<Status()>& task);
+
   RpcServer* rpc_;
   const ClusterView& view_;
+  std::atomic<bool> serving_{false};
   std::map<uint32_t, std::unique_ptr<EmbeddingTable>> tables_;
   std::map<uint32_t, int64_t> last_eviction_clock_;
   struct HeldPush {

@@ -84,6 +84,9 @@ class PsClient {
 
   // Declares a table's dimension. REQUIRES: before any call on it.
   void AddTable(uint32_t table_id, int dim) { dims_[table_id] = dim; }
+  // Forgets a table (dropped on the servers): calls on it fail here.
+  // REQUIRES: no call on it in flight.
+  void RemoveTable(uint32_t table_id) { dims_.erase(table_id); }
 
   // Row arrays (a pull's `out`, a push's `grads`) may have any alignment; on
   // 64-byte-aligned arrays (AlignedVector) a row of a multiple of 16 floats is

@@ -35,7 +35,7 @@ TableSpec Spec(uint32_t id, int dim, OptimizerKind kind, float lr) {
 // S servers and one worker (the test thread), every rank's sockets in-process.
 class PsCluster {
  public:
-  PsCluster(int servers, const std::vector<TableSpec>& tables) {
+  PsCluster(int servers, const std::vector<TableSpec>& tables, int bsp_workers = 0) {
     TransportOptions t;
     t.curve = false;
     t.scheme = "inproc";
@@ -59,6 +59,7 @@ class PsCluster {
       servers_.push_back(std::make_unique<ParameterServer>(rpc_[static_cast<size_t>(s)].get(),
                                                            *server_views_.back()));
       for (const auto& spec : tables) EXPECT_TRUE(servers_.back()->AddTable(spec, kSeed).ok());
+      if (bsp_workers > 0) servers_.back()->EnableBspAggregation(bsp_workers);
       servers_.back()->Start();
     }
     worker_view_.my_rank = view_.layout.WorkerRank(0);
@@ -685,6 +686,95 @@ TEST(PsClientTest, MetaInnerLoopNeverWritesToTheServers) {
   ASSERT_TRUE(
       Adapt(model.get(), &task, TaskPart::kSupport, {5, 0.1f, AdaptScope::kAll}, &dense).ok());
   EXPECT_EQ(snapshot(), before);
+}
+
+}  // namespace
+}  // namespace metaps
+
+namespace metaps {
+namespace {
+
+// Model selection's trials each get their own tables on running servers: a
+// table created while serving behaves as one declared at start, and a dropped
+// one leaves no row, no memory and no held push behind, and the other tables
+// untouched.
+TEST(PsClientTest, TablesCreatedAndDroppedWhileServing) {
+  const TableSpec base = Spec(0, 4, OptimizerKind::kSgd, 0.1f);
+  PsCluster cluster(2, {base});
+  std::vector<uint64_t> keys(3000);
+  for (size_t i = 0; i < keys.size(); ++i) keys[i] = Mix64(i + 1);
+  std::vector<float> base_before(keys.size() * 4), base_after(keys.size() * 4);
+  ASSERT_TRUE(cluster.client().Pull(0, keys.data(), keys.size(), base_before.data()).Wait().ok());
+  const size_t bytes_before = cluster.server(0).TableBytes() + cluster.server(1).TableBytes();
+
+  const TableSpec trial = Spec(5, 16, OptimizerKind::kAdagrad, 0.1f);
+  for (int s = 0; s < 2; ++s) ASSERT_TRUE(cluster.server(s).CreateTable(trial, kSeed).ok());
+  EXPECT_EQ(cluster.server(0).CreateTable(trial, kSeed).code(), StatusCode::kAlreadyExists);
+  cluster.client().AddTable(5, 16);
+  // Pull, push, pull: the same rows as one table doing the same.
+  auto reference = EmbeddingTable::Create(trial, kSeed).value();
+  std::vector<float> rows(keys.size() * 16), grads(keys.size() * 16), want(keys.size() * 16);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.001f * static_cast<float>(i % 97);
+  ASSERT_TRUE(cluster.client().Pull(5, keys.data(), keys.size(), rows.data()).Wait().ok());
+  ASSERT_TRUE(cluster.client().Push(5, keys.data(), keys.size(), grads.data(), 1).Wait().ok());
+  ASSERT_TRUE(cluster.client().Pull(5, keys.data(), keys.size(), rows.data()).Wait().ok());
+  reference->Pull(keys.data(), keys.size(), want.data());
+  reference->Push(keys.data(), keys.size(), grads.data(), 1);
+  reference->Pull(keys.data(), keys.size(), want.data());
+  EXPECT_EQ(rows, want);
+  const size_t bytes_full = cluster.server(0).TableBytes() + cluster.server(1).TableBytes();
+  EXPECT_GT(bytes_full, bytes_before + keys.size() * 16 * sizeof(float));
+
+  for (int s = 0; s < 2; ++s) ASSERT_TRUE(cluster.server(s).DropTable(5).ok());
+  cluster.client().RemoveTable(5);
+  EXPECT_EQ(cluster.server(0).DropTable(5).code(), StatusCode::kNotFound);
+  for (int s = 0; s < 2; ++s) EXPECT_EQ(cluster.server(s).TableIds(), std::vector<uint32_t>{0});
+  EXPECT_EQ(cluster.server(0).TableBytes() + cluster.server(1).TableBytes(), bytes_before);
+  // The client, if it still asked, would get the server's error.
+  cluster.client().AddTable(5, 16);
+  Status gone = cluster.client().Pull(5, keys.data(), 10, rows.data()).Wait();
+  EXPECT_NE(gone.message().find("has no table id 5"), std::string::npos) << gone;
+  // The other table is as it was.
+  ASSERT_TRUE(cluster.client().Pull(0, keys.data(), keys.size(), base_after.data()).Wait().ok());
+  EXPECT_EQ(base_after, base_before);
+
+  // The id again, with another dim and optimizer: fresh rows only.
+  const TableSpec again = Spec(5, 8, OptimizerKind::kAdam, 0.01f);
+  for (int s = 0; s < 2; ++s) ASSERT_TRUE(cluster.server(s).CreateTable(again, kSeed + 1).ok());
+  cluster.client().AddTable(5, 8);
+  std::vector<float> fresh(20 * 8), initial(20 * 8);
+  ASSERT_TRUE(cluster.client().Pull(5, keys.data(), 20, fresh.data()).Wait().ok());
+  auto fresh_reference = EmbeddingTable::Create(again, kSeed + 1).value();
+  for (size_t i = 0; i < 20; ++i) fresh_reference->InitialValue(keys[i], &initial[i * 8]);
+  EXPECT_EQ(fresh, initial);
+  size_t rows_of_5 = 0;
+  for (int s = 0; s < 2; ++s) {
+    cluster.server(s).Stop();
+    for (const EmbeddingTable* t : cluster.server(s).tables()) {
+      if (t->spec().id == 5) rows_of_5 += t->stats().rows;
+    }
+  }
+  EXPECT_EQ(rows_of_5, 20u);
+}
+
+// A BSP push held for the other workers is answered when its table is dropped.
+TEST(PsClientTest, DroppingATableAnswersItsHeldPushes) {
+  PsCluster cluster(1, {Spec(0, 4, OptimizerKind::kSgd, 0.1f)}, /*bsp_workers=*/2);
+  ASSERT_TRUE(cluster.server(0).CreateTable(Spec(6, 4, OptimizerKind::kSgd, 0.1f), kSeed).ok());
+  cluster.client().AddTable(6, 4);
+  const uint64_t key = 42;
+  const std::vector<float> grad(4, 1.0f);
+  PsFuture held = cluster.client().Push(6, &key, 1, grad.data(), 1, /*every_server=*/true);
+  // Each HeldPushes() is a round trip to the server's loop: no sleep.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (cluster.server(0).HeldPushes() == 0 && std::chrono::steady_clock::now() < deadline) {
+  }
+  ASSERT_EQ(cluster.server(0).HeldPushes(), 1u);
+  ASSERT_TRUE(cluster.server(0).DropTable(6).ok());
+  Status s = held.Wait();
+  EXPECT_EQ(s.code(), StatusCode::kAborted) << s;
+  EXPECT_NE(s.message().find("table 6 was dropped"), std::string::npos) << s;
+  EXPECT_EQ(cluster.server(0).TableIds(), std::vector<uint32_t>{0});
 }
 
 }  // namespace
