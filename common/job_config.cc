@@ -99,6 +99,12 @@ void FillDefaults(config::JobConfig* job) {
     }
     if (!s->has_samples()) s->set_samples(random ? 8 : 1);
     if (!s->has_seed()) s->set_seed(static_cast<int64_t>(job->training().seed()));
+    if (!s->has_eta()) s->set_eta(3);
+    if (!s->has_asynchronous()) s->set_asynchronous(true);
+    if (!s->has_min_budget() && s->max_budget() > 0 && s->eta() >= 2) {
+      s->set_min_budget(std::max<int64_t>(1, s->max_budget() / s->eta() / s->eta()));
+    }
+    if (s->metric().empty()) s->set_metric(job->model().loss() == "squared" ? "rmse" : "auc");
   }
   if (job->has_meta()) {
     auto* me = job->mutable_meta();
@@ -338,6 +344,10 @@ void CheckSearch(ConfigChecker& c, const config::JobConfig& job) {
   c.Require(s.param_size() > 0, "search.param", "a search needs at least one param");
   c.Require(s.samples() >= 1 && s.samples() <= 100000, "search.samples", "must be in [1, 100000]");
   c.Require(s.seed() >= 0, "search.seed", "must not be negative");
+  c.Require(s.max_budget() >= 0, "search.max_budget", "must not be negative");
+  c.Require(s.eta() >= 2 && s.eta() <= 100, "search.eta", "must be in [2, 100]");
+  c.Require(s.max_budget() == 0 || (s.min_budget() >= 1 && s.min_budget() <= s.max_budget()),
+            "search.min_budget", "must be in [1, max_budget]");
   bool random = false;
   for (const config::SearchParam& p : s.param())
     random = random || p.choice_size() > 0 || p.has_range();

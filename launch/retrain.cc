@@ -20,6 +20,7 @@
 #include "common/logging.h"
 #include "common/subprocess.h"
 #include "common/text_config.h"
+#include "launch/cluster_job.h"
 
 namespace metaps {
 namespace {
@@ -332,26 +333,6 @@ GateResult EvaluateGate(const config::Gate& gate, const Json& candidate, const J
 
 // --- Files -----------------------------------------------------------------------
 
-StatusOr<Json> ReadEventLine(Env* env, const std::string& stdout_path, const std::string& event) {
-  const std::string head = "{\"event\":\"" + event + "\"";
-  std::string text;
-  RETURN_IF_ERROR(env->ReadFileToString(stdout_path, &text));
-  size_t end = text.size();
-  while (end > 0) {
-    size_t begin = text.rfind('\n', end - 1);
-    begin = begin == std::string::npos ? 0 : begin + 1;
-    const std::string line = text.substr(begin, end - begin);
-    if (line.rfind(head, 0) == 0) {
-      Json j = Json::parse(line, nullptr, false);
-      if (j.is_discarded()) return DataLoss(stdout_path + ": the " + event + " line is not JSON");
-      return j;
-    }
-    if (begin == 0) break;
-    end = begin - 1;
-  }
-  return NotFound(stdout_path + ": no " + head + "} line");
-}
-
 Status LinkTree(const std::string& from, const std::string& to) {
   Env* env = Env::Default();
   RETURN_IF_ERROR(env->CreateDir(to));
@@ -475,28 +456,11 @@ Status RetrainRun::TakeLock() {
 
 StatusOr<Json> RetrainRun::Job(const std::string& subcommand, const std::string& dir,
                                const std::string& name, const std::vector<std::string>& args) {
-  RETURN_IF_ERROR(env_->CreateDir(dir));
-  SubprocessOptions o;
-  o.argv = SplitWords(p_.launcher());
-  if (o.argv.empty()) {
-    o.argv = {self_, subcommand, "--workers", "1"};
-  } else {
-    o.argv.push_back(subcommand);
-  }
-  o.argv.insert(o.argv.end(), {"--config", p_.job()});
-  for (const std::string& s : p_.set()) o.argv.insert(o.argv.end(), {"--set", s});
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.stdout_path = JoinPath(dir, name + ".stdout.txt");
-  o.stderr_path = JoinPath(dir, name + ".log.txt");
-  o.env = {{"METAPS_BIN", self_}};
-  std::string command;
-  for (const std::string& a : o.argv) command += (command.empty() ? "" : " ") + a;
-  METAPS_LOG(INFO) << "running " << command;
-  ASSIGN_OR_RETURN(SubprocessResult r, RunSubprocess(o));
-  if (!r.ok()) {
-    return Internal(subcommand + " " + r.Describe() + " (log: " + o.stderr_path + ")");
-  }
-  return ReadEventLine(env_, o.stdout_path, subcommand == "export" ? "export" : "done");
+  ClusterJobLauncher launcher{p_.launcher(), self_, {"--workers", "1"}};
+  std::vector<std::string> all = {"--config", p_.job()};
+  for (const std::string& s : p_.set()) all.insert(all.end(), {"--set", s});
+  all.insert(all.end(), args.begin(), args.end());
+  return RunClusterJob(launcher, subcommand, all, dir, name);
 }
 
 std::string RetrainRun::PublishedCheckpoint() const {

@@ -24,6 +24,7 @@
 #include "common/env.h"
 #include "common/proto/pipeline.pb.h"
 #include "common/status.h"
+#include "launch/cluster_job.h"
 
 namespace metaps {
 
@@ -84,11 +85,6 @@ struct GateResult {
 // `published` is null when nothing is published yet (only absolute checks).
 GateResult EvaluateGate(const config::Gate& gate, const nlohmann::json& candidate,
                         const nlohmann::json* published, int64_t train_samples);
-
-// The last {"event":"<event>",...} line of a job's stdout, parsed; NotFound
-// when there is none, naming the file.
-StatusOr<nlohmann::json> ReadEventLine(Env* env, const std::string& stdout_path,
-                                       const std::string& event);
 
 // Hard-links (or copies, across file systems) the tree `from` to `to`.
 Status LinkTree(const std::string& from, const std::string& to);

@@ -1,20 +1,37 @@
-// `metaps select --config JOB --plan [--out DIR]`: the trials of a job's
-// search space, each checked like a job, printed and written as job files.
+// `metaps select --config JOB --out DIR`: a study over the job's search space
+// (launch/select.h); with --plan, only the trials, each checked like a job,
+// printed and written as job files.
+#include <limits.h>
+#include <stdlib.h>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "common/env.h"
 #include "common/job_config.h"
 #include "common/search_space.h"
+#include "launch/select.h"
 #include "launch/subcommands.h"
 
 namespace metaps {
 
 int SelectCommand(int argc, char** argv) {
-  std::string config_path, out;
+  std::string config_path, out, data_dir, launcher;
   std::vector<std::string> overrides;
-  bool plan = false;
+  bool plan = false, resume = false;
+  int64_t servers = 1, workers = 1;
   FlagSet flags("select");
+  flags.String("data", &data_dir, "the job's data directory (as for train)");
+  flags.String("launcher", &launcher,
+               "the words that start a trial's cluster job before the subcommand, e.g. "
+               "\"launch/local.sh 1 2 --\" (with --workers 2); empty: this binary with every "
+               "role as a thread");
+  flags.Int("servers", &servers, "servers of the in-process default launcher", 1, 1024);
+  flags.Int("workers", &workers,
+            "workers of each trial's job (also with --launcher: a rung's steps are its "
+            "examples / (batch_size * workers))",
+            1, 65536);
+  flags.Bool("resume", &resume, "go on with the study in --out after a kill");
   flags.String("config", &config_path, "a job config with a search { param { ... } } block");
   flags.StringList("set", &overrides,
                    "override a field of the base job: --set training.epochs=2 (repeatable)");
@@ -22,17 +39,34 @@ int SelectCommand(int argc, char** argv) {
              "list the study's trials (one JSON line each) without running them; every trial "
              "passes the job's checks or nothing is listed");
   flags.String("out", &out,
-               "with --plan: write each trial as DIR/trial-<k>.pbtxt, a job file "
-               "`metaps train` runs");
+               "the study's directory (study.json, trials/, runs/, best.pbtxt, best-model/); "
+               "with --plan: write each trial there as trial-<k>.pbtxt");
   if (int code = ParseSubcommandFlags(flags, argc, argv); code >= 0) return code;
   if (config_path.empty()) {
     std::cerr << "metaps select: --config JOB is required (see --help)\n";
     return 2;
   }
   if (!plan) {
-    std::cerr << "metaps select: running the trials on one cluster is not built yet; --plan "
-                 "lists them and --out writes each as a job file for `metaps train`\n";
-    return 2;
+    if (out.empty()) {
+      std::cerr << "metaps select: --out DIR (the study's directory) is required\n";
+      return 2;
+    }
+    char self[PATH_MAX];
+    if (realpath("/proc/self/exe", self) == nullptr) {
+      std::cerr << "metaps select: cannot find this binary's path (/proc/self/exe)\n";
+      return 1;
+    }
+    SelectOptions o;
+    o.config = config_path;
+    o.overrides = overrides;
+    o.data_dir = data_dir;
+    o.out = out;
+    o.launcher = launcher;
+    o.servers = static_cast<int>(servers);
+    o.workers = static_cast<int>(workers);
+    o.resume = resume;
+    o.self_binary = self;
+    return RunSelect(o);
   }
   auto job = LoadJobConfig(config_path, overrides);
   auto trials =
