@@ -1,20 +1,31 @@
-// Command-line flags of a subcommand: `--name=value`, `--name value`, and
-// `--flag` / `--no-flag` for booleans. Unknown flags and bad values are errors
-// that name the flag and the subcommand.
+// Command-line flags of a subcommand, parsed by CLI11: `--name=value`,
+// `--name value`, and `--flag` / `--no-flag` / `--flag=false` for booleans.
+// Unknown flags, stray positional arguments and bad values are errors that
+// name the subcommand and the flag; `--help` prints the usage CLI11
+// generates from the registered flags (with their defaults).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
+
 namespace metaps {
 
 class FlagSet {
  public:
-  explicit FlagSet(std::string command) : command_(std::move(command)) {}
+  explicit FlagSet(std::string command);
+  ~FlagSet();
+  FlagSet(const FlagSet&) = delete;
+  FlagSet& operator=(const FlagSet&) = delete;
 
   // Registers a flag bound to `target`, whose current value is the default.
   void String(const std::string& name, std::string* target, const std::string& help);
@@ -34,23 +45,12 @@ class FlagSet {
   // NotFound("help") when --help was given (the caller prints Usage()).
   Status Parse(int argc, char** argv, int begin);
   std::string Usage() const;
-  bool WasSet(const std::string& name) const { return set_.count(name) > 0; }
+  bool WasSet(const std::string& name) const;
 
  private:
-  enum class Kind { kString, kInt, kDouble, kBool, kStringList };
-  struct Flag {
-    Kind kind;
-    void* target;
-    std::string help;
-    std::string default_text;
-    int64_t min = INT64_MIN, max = INT64_MAX;
-    double dmin = 0, dmax = 0;
-  };
-  Status Assign(const std::string& name, Flag& flag, const std::string& value);
-
   std::string command_;
-  std::map<std::string, Flag> flags_;
-  std::map<std::string, bool> set_;
+  std::unique_ptr<CLI::App> app_;
+  std::map<std::string, CLI::Option*> options_;
 };
 
 }  // namespace metaps

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <numeric>
 
 namespace metaps {
@@ -28,17 +26,10 @@ double Ndcg(const float* predictions, const float* labels, size_t n, size_t k) {
 
 }  // namespace
 
-std::string TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics) {
-  std::string out = "{";
-  for (const auto& [name, value] : metrics) {
-    char text[40] = "null";  // JSON has no NaN or infinity
-    for (int precision = 15; precision <= 17 && std::isfinite(value); ++precision) {
-      std::snprintf(text, sizeof(text), "%.*g", precision, value);
-      if (std::strtod(text, nullptr) == value) break;
-    }
-    out += (out.size() > 1 ? ",\"" : "\"") + name + "\":" + text;
-  }
-  return out + "}";
+OrderedJson TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics) {
+  OrderedJson out = OrderedJson::object();
+  for (const auto& [name, value] : metrics) out[name] = value;
+  return out;
 }
 
 std::vector<std::string> MetaTaskMetricNames(bool logistic) {

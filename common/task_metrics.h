@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/json.h"
+
 namespace metaps {
 
 std::vector<std::string> MetaTaskMetricNames(bool logistic);
@@ -22,8 +24,8 @@ std::vector<std::pair<std::string, double>> TaskQueryMetrics(const float* predic
                                                              const float* labels, size_t n,
                                                              bool logistic);
 
-// {"mae":0.5,...}: each value as the shortest text that reads back the same
-// double (%.17g, trimmed), in the given order.
-std::string TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics);
+// {"mae":0.5,...} in the given order (JsonText prints each value as the
+// shortest text that reads back the same double; NaN as null).
+OrderedJson TaskMetricsJson(const std::vector<std::pair<std::string, double>>& metrics);
 
 }  // namespace metaps

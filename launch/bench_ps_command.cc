@@ -17,19 +17,19 @@ namespace metaps {
 int BenchPsCommand(int argc, char** argv) {
   ClusterOptions cluster;
   int64_t keys = 65536, dim = 64, steps = 0, seed = 1, key_space = 10000000;
-  std::string dist = "zipf", optimizer = "adagrad", export_dir, zipf_s = "1.1", seconds = "10",
-              warmup = "2", lr = "0.01";
+  std::string dist = "zipf", optimizer = "adagrad", export_dir;
+  double zipf_s = 1.1, seconds = 10, warmup = 2, lr = 0.01;
   FlagSet flags("bench-ps");
   cluster.Register(&flags);
   flags.Int("keys", &keys, "keys per request", 1, INT32_MAX);
   flags.Int("dim", &dim, "embedding dimension", 1, 65536);
   flags.String("dist", &dist, "key distribution: zipf or uniform");
-  flags.String("zipf-s", &zipf_s, "Zipf exponent");
+  flags.Double("zipf-s", &zipf_s, "Zipf exponent", 0.001, 100);
   flags.Int("key-space", &key_space, "distinct ids the keys are drawn from", 1, INT64_MAX);
-  flags.String("seconds", &seconds, "measured time per worker");
-  flags.String("warmup-seconds", &warmup, "unmeasured warm-up before it");
+  flags.Double("seconds", &seconds, "measured time per worker", 0.001, 1e6);
+  flags.Double("warmup-seconds", &warmup, "unmeasured warm-up before it", 0, 1e6);
   flags.String("optimizer", &optimizer, "server-side optimizer: sgd, adagrad, adam, ftrl");
-  flags.String("lr", &lr, "learning rate of the server optimizer");
+  flags.Double("lr", &lr, "learning rate of the server optimizer", 0, 1e6);
   flags.Int("steps", &steps,
             "run exactly this many pull+push steps with exact integer gradients instead of "
             "--seconds (for verification)",
@@ -59,15 +59,10 @@ int BenchPsCommand(int argc, char** argv) {
   table.id = 0;
   table.name = "bench";
   table.dim = static_cast<int>(dim);
-  try {
-    options.workload.zipf_s = std::stod(zipf_s);
-    options.seconds = std::stod(seconds);
-    options.warmup_seconds = std::stod(warmup);
-    table.optimizer.lr = std::stof(lr);
-  } catch (const std::exception&) {
-    std::cerr << "metaps bench-ps: --zipf-s, --seconds, --warmup-seconds and --lr take numbers\n";
-    return 2;
-  }
+  options.workload.zipf_s = zipf_s;
+  options.seconds = seconds;
+  options.warmup_seconds = warmup;
+  table.optimizer.lr = static_cast<float>(lr);
   auto parsed_dist = ParseKeyDistribution(dist);
   if (!parsed_dist.ok() || !ParseOptimizerKind(optimizer, &table.optimizer.kind) || keys < 1 ||
       key_space < 1 || steps < 0 || options.seconds <= 0) {

@@ -2,11 +2,10 @@
 // the Bayes-optimal metrics in oracle.json (see worker/data/datagen.h).
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "common/env.h"
+#include "common/json.h"
 #include "launch/subcommands.h"
 #include "worker/data/datagen.h"
 
@@ -76,9 +75,9 @@ int DatagenCommand(int argc, char** argv) {
   if (days > 0) {
     // One line a day, as each partition is done.
     options.on_day = [&](const std::string& dir, const std::string& oracle_json) {
-      nlohmann::json line = {{"event", "datagen"}, {"kind", "ctr"}, {"out", dir}};
-      line["oracle"] = nlohmann::json::parse(oracle_json, nullptr, false);
-      std::cout << line.dump() << std::endl;
+      OrderedJson line = {{"event", "datagen"}, {"kind", "ctr"}, {"out", dir}};
+      line["oracle"] = OrderedJson::parse(oracle_json, nullptr, false);
+      std::cout << JsonText(line) << std::endl;
     };
   }
 
@@ -98,25 +97,19 @@ int DatagenCommand(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cerr << "metaps datagen: wrote " << result->files.size() << " files to " << out
             << "; oracle: " << result->oracle_json << "\n";
-  char text[512];
-  std::snprintf(text, sizeof(text),
-                "{\"event\":\"datagen\",\"kind\":\"%s\",\"rows\":%llu,\"train_rows\":%llu,"
-                "\"valid_rows\":%llu,\"test_rows\":%llu,\"seed\":%llu,\"seconds\":%.3f,"
-                "\"rows_per_second\":%.0f,\"out\":",
-                DatagenKindName(options.kind), static_cast<unsigned long long>(options.rows),
-                static_cast<unsigned long long>(result->split_rows[0]),
-                static_cast<unsigned long long>(result->split_rows[1]),
-                static_cast<unsigned long long>(result->split_rows[2]),
-                static_cast<unsigned long long>(options.seed), seconds,
-                seconds > 0 ? static_cast<double>(options.rows) / seconds : 0.0);
-  std::string line = text;
-  line += '"';
-  for (char c : out) {
-    if (c == '"' || c == '\\') line += '\\';
-    line += c;
-  }
-  line += "\"}";
-  std::cout << line << std::endl;
+  const OrderedJson line = {
+      {"event", "datagen"},
+      {"kind", DatagenKindName(options.kind)},
+      {"rows", options.rows},
+      {"train_rows", result->split_rows[0]},
+      {"valid_rows", result->split_rows[1]},
+      {"test_rows", result->split_rows[2]},
+      {"seed", options.seed},
+      {"seconds", JsonRounded(seconds, 3)},
+      {"rows_per_second",
+       JsonRounded(seconds > 0 ? static_cast<double>(options.rows) / seconds : 0.0, 0)},
+      {"out", out}};
+  std::cout << JsonText(line) << std::endl;
   return 0;
 }
 

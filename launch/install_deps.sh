@@ -12,6 +12,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libeigen3-dev
   nlohmann-json3-dev
+  libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # launch/fuzz.sh: clang with libFuzzer and the sanitizer runtimes
   # (libclang-rt-14-dev holds libclang_rt.fuzzer on Debian 12).

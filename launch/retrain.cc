@@ -17,6 +17,7 @@
 #include <set>
 
 #include "common/job_config.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/subprocess.h"
 #include "common/text_config.h"
@@ -234,7 +235,8 @@ StatusOr<PipelineState> ReadPipelineState(Env* env, const std::string& path) {
 }
 
 Status WritePipelineState(Env* env, const std::string& path, const PipelineState& state) {
-  return WriteFileAtomically(env, path, state.ToJson().dump(2) + "\n");
+  return WriteFileAtomically(
+      env, path, state.ToJson().dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
 }
 
 StatusOr<std::vector<std::string>> ListPartitions(Env* env, const std::string& root,
@@ -530,7 +532,7 @@ Status RetrainRun::Publish(const Json& candidate_metrics) {
                {"partitions", state_.pending->partitions},
                {"train_samples", state_.pending->train_samples},
                {p_.gate().split(), candidate_metrics}};
-  RETURN_IF_ERROR(WriteFileAtomically(env_, JoinPath(tmp, "version.json"), info.dump() + "\n"));
+  RETURN_IF_ERROR(WriteFileAtomically(env_, JoinPath(tmp, "version.json"), JsonText(info) + "\n"));
   RETURN_IF_ERROR(env_->SyncDir(tmp));
   RETURN_IF_ERROR(env_->RenameFile(tmp, final_dir));
   RETURN_IF_ERROR(env_->SyncDir(Path("versions")));
@@ -572,7 +574,7 @@ int RetrainRun::Finish(int code, const std::string& decision, const std::string&
       {"train", train_s_}, {"eval", eval_s_}, {"publish", publish_s_}, {"total", Since(start_)}};
   Json line = {{"event", "retrain"}};
   line.update(history_);
-  const std::string text = line.dump();
+  const std::string text = JsonText(line);
   std::cout << text << std::endl;
   // The history is the record of every run: append and fsync.
   const std::string path = Path("history.jsonl");

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/job_config.h"
+#include "common/json.h"
 #include "common/subprocess.h"
 #include "launch/scale/report.h"
 #include "launch/scale/runs.h"
@@ -282,7 +283,7 @@ int ScaleCommand(int argc, char** argv) {
                             {"failed", failed},
                             {"jsonl", report_only.empty() ? out_dir + "/runs.jsonl" : report_only},
                             {"report", html}};
-  std::cout << summary.dump() << "\n";
+  std::cout << JsonText(summary) << "\n";
   return failed > 0 ? 1 : 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/control.h"
 #include "common/curve_keys.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "launch/cluster_runner.h"
 #include "ps/server.h"
@@ -129,8 +130,9 @@ int KeygenCommand(int argc, char** argv) {
     std::cerr << "metaps keygen: " << s.message() << "\n";
     return 1;
   }
-  std::cout << "{\"event\":\"keygen\",\"public_key\":\"" << Z85Encode(keys->public_key)
-            << "\",\"dir\":\"" << out << "\"}" << std::endl;
+  std::cout << JsonText(
+                   {{"event", "keygen"}, {"public_key", Z85Encode(keys->public_key)}, {"dir", out}})
+            << std::endl;
   return 0;
 }
 

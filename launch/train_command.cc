@@ -7,6 +7,7 @@
 
 #include "common/env.h"
 #include "common/job_config.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/ps_messages.h"
 #include "common/task_metrics.h"
@@ -279,9 +280,11 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   if (code != 0) return code;
   if (command == "export") {
     if (scheduler_here) {
-      std::cout << "{\"event\":\"export\",\"out\":\"" << export_dir
-                << "\",\"servers\":" << cluster.servers
-                << ",\"files\":\"server-<i>.emb (keys, values), dense.bin\"}" << std::endl;
+      std::cout << JsonText({{"event", "export"},
+                             {"out", export_dir},
+                             {"servers", cluster.servers},
+                             {"files", "server-<i>.emb (keys, values), dense.bin"}})
+                << std::endl;
     }
     return 0;
   }
@@ -420,14 +423,17 @@ Status AdaptToTask(const config::JobConfig& job, const std::string& data_dir,
   RETURN_IF_ERROR(WriteExportedEmbeddings(env, out_dir + "/adapted.emb", out));
   RETURN_IF_ERROR(
       WriteDenseFile(env, out_dir + "/dense.bin", adapted_dense.data(), adapted_dense.size()));
-  std::cout << "{\"event\":\"adapt\",\"step\":" << manifest.step << ",\"support\":" << support
-            << ",\"query\":" << data.size() - support
-            << ",\"rows\":" << task.emb.tables[0].keys.size();
+  OrderedJson line = {{"event", "adapt"},
+                      {"step", manifest.step},
+                      {"support", support},
+                      {"query", data.size() - support},
+                      {"rows", task.emb.tables[0].keys.size()}};
   if (!query_file.empty()) {
-    std::cout << ",\"before\":" << TaskMetricsJson(scores.before)
-              << ",\"adapted\":" << TaskMetricsJson(scores.adapted);
+    line["before"] = TaskMetricsJson(scores.before);
+    line["adapted"] = TaskMetricsJson(scores.adapted);
   }
-  std::cout << ",\"out\":\"" << out_dir << "\"}" << std::endl;
+  line["out"] = out_dir;
+  std::cout << JsonText(line) << std::endl;
   return Status::Ok();
 }
 

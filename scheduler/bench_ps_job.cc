@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/control.h"
+#include "common/json.h"
 #include "scheduler/percentile.h"
 
 namespace metaps {
@@ -23,12 +24,12 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
       pending += c.pending_admission();
       evicted += c.evicted();
     }
-    char counts[256];
-    std::snprintf(counts, sizeof(counts),
-                  ",\"table_rows\":%lld,\"rows_admitted\":%lld,\"keys_pending_admission\":%lld,"
-                  "\"rows_evicted\":%lld}\n",
-                  rows, admitted, pending, evicted);
-    std::fputs((line_ + counts).c_str(), stdout);
+    OrderedJson line = line_;
+    line["table_rows"] = rows;
+    line["rows_admitted"] = admitted;
+    line["keys_pending_admission"] = pending;
+    line["rows_evicted"] = evicted;
+    std::fputs((JsonText(line) + "\n").c_str(), stdout);
     std::fflush(stdout);
     reported_ = true;
     return Status::Ok();
@@ -56,22 +57,26 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
   const double row_bytes = static_cast<double>(report_.dim) * sizeof(float);
   const double pull_rps = pull_s > 0 ? pull_rows / pull_s : 0;
   const double push_rps = push_s > 0 ? push_rows / push_s : 0;
-  char line[1024];
-  std::snprintf(
-      line, sizeof(line),
-      "{\"bench\":\"ps\",\"servers\":%d,\"workers\":%d,\"dim\":%d,\"keys_per_request\":%zu,"
-      "\"optimizer\":\"%s\",\"dist\":\"%s\",\"curve\":%s,\"shared_plan\":%s,"
-      "\"requests\":%zu,"
-      "\"pull_rows_per_s\":%.0f,\"push_rows_per_s\":%.0f,\"pull_gbps\":%.3f,\"push_gbps\":%.3f,"
-      "\"pull_gbytes_per_s\":%.3f,\"push_gbytes_per_s\":%.3f,"
-      "\"pull_p50_ms\":%.3f,\"pull_p99_ms\":%.3f,\"push_p50_ms\":%.3f,\"push_p99_ms\":%.3f",
-      view_.layout.num_servers(), view_.layout.num_workers(), report_.dim, report_.keys_per_request,
-      report_.optimizer.c_str(), report_.dist.c_str(), report_.curve ? "true" : "false",
-      report_.shared_plan ? "true" : "false", pull_ms.size(), pull_rps, push_rps,
-      pull_rps * row_bytes * 8 / 1e9, push_rps * row_bytes * 8 / 1e9, pull_rps * row_bytes / 1e9,
-      push_rps * row_bytes / 1e9, Percentile(pull_ms, 0.5), Percentile(pull_ms, 0.99),
-      Percentile(push_ms, 0.5), Percentile(push_ms, 0.99));
-  line_ = line;
+  line_ = {{"bench", "ps"},
+           {"servers", view_.layout.num_servers()},
+           {"workers", view_.layout.num_workers()},
+           {"dim", report_.dim},
+           {"keys_per_request", report_.keys_per_request},
+           {"optimizer", report_.optimizer},
+           {"dist", report_.dist},
+           {"curve", report_.curve},
+           {"shared_plan", report_.shared_plan},
+           {"requests", pull_ms.size()},
+           {"pull_rows_per_s", JsonRounded(pull_rps, 0)},
+           {"push_rows_per_s", JsonRounded(push_rps, 0)},
+           {"pull_gbps", JsonRounded(pull_rps * row_bytes * 8 / 1e9, 3)},
+           {"push_gbps", JsonRounded(push_rps * row_bytes * 8 / 1e9, 3)},
+           {"pull_gbytes_per_s", JsonRounded(pull_rps * row_bytes / 1e9, 3)},
+           {"push_gbytes_per_s", JsonRounded(push_rps * row_bytes / 1e9, 3)},
+           {"pull_p50_ms", JsonRounded(Percentile(pull_ms, 0.5), 3)},
+           {"pull_p99_ms", JsonRounded(Percentile(pull_ms, 0.99), 3)},
+           {"push_p50_ms", JsonRounded(Percentile(push_ms, 0.5), 3)},
+           {"push_p99_ms", JsonRounded(Percentile(push_ms, 0.99), 3)}};
   return Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "common/json.h"
 #include "scheduler/scheduler.h"
 
 namespace metaps {
@@ -31,7 +32,7 @@ class BenchPsJob : public JobDriver {
   const ClusterView& view_;
   BenchPsReport report_;
   bool reported_ = false;
-  std::string line_;  // the figures, waiting for the table counts
+  OrderedJson line_;  // the figures, waiting for the table counts
 };
 
 }  // namespace metaps

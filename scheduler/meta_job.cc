@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "common/control.h"
 #include "common/hash.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/task_metrics.h"
 
@@ -75,13 +75,14 @@ Status MetaTrainJob::OnIndex(std::vector<GatherEntry>& entries) {
   train_sizes_.assign(first.train_sizes().begin(), first.train_sizes().end());
   split_tasks_["valid"] = first.valid_tasks();
   split_tasks_["test"] = first.test_tasks();
-  std::ostringstream line;
-  line << "{\"event\":\"meta_index\",\"train_tasks\":" << train_sizes_.size()
-       << ",\"valid_tasks\":" << first.valid_tasks() << ",\"test_tasks\":" << first.test_tasks()
-       << ",\"dropped_small\":" << first.dropped_small()
-       << ",\"dropped_large\":" << first.dropped_large() << "}";
-  METAPS_LOG(INFO) << line.str();
-  train_.Record(line.str());
+  const std::string line = JsonText({{"event", "meta_index"},
+                                     {"train_tasks", train_sizes_.size()},
+                                     {"valid_tasks", first.valid_tasks()},
+                                     {"test_tasks", first.test_tasks()},
+                                     {"dropped_small", first.dropped_small()},
+                                     {"dropped_large", first.dropped_large()}});
+  METAPS_LOG(INFO) << line;
+  train_.Record(line);
   return Status::Ok();
 }
 
@@ -113,20 +114,22 @@ Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
   flat.clear();
   flat["tasks"] = static_cast<double>(tasks);
   auto object = [&](const char* what, const std::map<std::string, std::pair<double, int64_t>>& m) {
-    std::string json = "{";
+    OrderedJson json = OrderedJson::object();
     for (const std::string& name : names) {
       auto it = m.find(name);
       if (it == m.end() || it->second.second == 0) continue;
       const double mean = it->second.first / static_cast<double>(it->second.second);
       flat[std::string(what) + "/" + name] = mean;
-      json += (json.size() > 1 ? ",\"" : "\"") + name + "\":" + JsonNumber(mean);
+      json[name] = mean;
     }
-    return json + "}";
+    return json;
   };
-  const std::string line =
-      "{\"event\":\"meta_eval\",\"split\":\"" + split + "\",\"step\":" + std::to_string(step) +
-      ",\"tasks\":" + std::to_string(tasks) + ",\"before\":" + object("before", before) +
-      ",\"adapted\":" + object("adapted", adapted) + "}";
+  const std::string line = JsonText({{"event", "meta_eval"},
+                                     {"split", split},
+                                     {"step", step},
+                                     {"tasks", tasks},
+                                     {"before", object("before", before)},
+                                     {"adapted", object("adapted", adapted)}});
   for (const auto& [key, value] : flat) {
     if (!std::isfinite(value)) {
       METAPS_LOG(WARNING) << split << " " << key << " is not finite: the model or its inner loop "

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/control.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "scheduler/percentile.h"
 
@@ -52,15 +53,18 @@ Status PingJob::OnGather(const std::string& name, std::vector<GatherEntry>& entr
   ++rounds_;
   failed_pairs_ += pairs - answered;
   const double gbps = slowest_phase > 0 ? bytes * 8 / slowest_phase / 1e9 : 0;
-  char line[512];
-  std::snprintf(line, sizeof(line),
-                "{\"event\":\"ping\",\"round\":%d,\"ranks\":%d,\"servers\":%d,\"workers\":%d,"
-                "\"curve\":%s,\"pairs\":%ld,\"pairs_ok\":%ld,\"rtt_us_p50\":%.1f,"
-                "\"rtt_us_p99\":%.1f,\"gbps\":%.3f}\n",
-                rounds_, view_.layout.world_size(), view_.layout.num_servers(),
-                view_.layout.num_workers(), options_.curve ? "true" : "false", pairs, answered,
-                Percentile(rtts, 0.5), Percentile(rtts, 0.99), gbps);
-  std::fputs(line, stdout);
+  const OrderedJson line = {{"event", "ping"},
+                            {"round", rounds_},
+                            {"ranks", view_.layout.world_size()},
+                            {"servers", view_.layout.num_servers()},
+                            {"workers", view_.layout.num_workers()},
+                            {"curve", options_.curve},
+                            {"pairs", pairs},
+                            {"pairs_ok", answered},
+                            {"rtt_us_p50", JsonRounded(Percentile(rtts, 0.5), 1)},
+                            {"rtt_us_p99", JsonRounded(Percentile(rtts, 0.99), 1)},
+                            {"gbps", JsonRounded(gbps, 3)}};
+  std::fputs((JsonText(line) + "\n").c_str(), stdout);
   std::fflush(stdout);
   const bool more =
       answered == pairs && !stop_ && (options_.repeat == 0 || rounds_ < options_.repeat);

@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 
 #include "common/control.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/scheduler_client.h"
 
@@ -375,22 +375,24 @@ void Scheduler::OnTick() {
 
 void Scheduler::WriteClusterFile() const {
   if (options_.cluster_file.empty()) return;
-  std::ostringstream os;
-  os << "{\"world_size\":" << view_.layout.world_size()
-     << ",\"servers\":" << view_.layout.num_servers()
-     << ",\"workers\":" << view_.layout.num_workers() << ",\"ranks\":[";
+  OrderedJson ranks = OrderedJson::array();
   for (int r = 0; r < view_.layout.world_size(); ++r) {
     const wire::PeerInfo& p = view_.peer(r);
-    os << (r ? "," : "") << "{\"rank\":" << r << ",\"role\":\"" << RoleName(p.role())
-       << "\",\"host\":\"" << p.host() << "\",\"pid\":" << p.pid() << ",\"endpoint\":\""
-       << p.endpoint() << "\",\"public_key\":\""
-       << (p.public_key().size() == 32 ? Z85Encode(p.public_key()) : "") << "\"}";
+    ranks.push_back({{"rank", r},
+                     {"role", RoleName(p.role())},
+                     {"host", p.host()},
+                     {"pid", p.pid()},
+                     {"endpoint", p.endpoint()},
+                     {"public_key", p.public_key().size() == 32 ? Z85Encode(p.public_key()) : ""}});
   }
-  os << "]}\n";
+  const OrderedJson cluster = {{"world_size", view_.layout.world_size()},
+                               {"servers", view_.layout.num_servers()},
+                               {"workers", view_.layout.num_workers()},
+                               {"ranks", ranks}};
   const std::string tmp = options_.cluster_file + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << os.str();
+    out << JsonText(cluster) << "\n";
     if (!out) {
       METAPS_LOG(WARNING) << "cannot write cluster file " << tmp;
       return;

@@ -2,63 +2,42 @@
 
 #include <sys/stat.h>
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <optional>
-#include <sstream>
 #include <type_traits>
 
 #include "common/control.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/metrics_codec.h"
 
 namespace metaps {
-std::string JsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char text[64];
-  const auto result = std::to_chars(text, text + sizeof(text), v);
-  return std::string(text, result.ptr);
-}
-
-std::string JsonCount(double v) {
-  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
-    return std::to_string(static_cast<long long>(v));
-  }
-  return JsonNumber(v);
-}
-
 namespace {
-
-std::string Num(double v) { return JsonNumber(v); }
-std::string Count(double v) { return JsonCount(v); }
 
 // One JSON object of metrics, and the same numbers in a flat map.
 class MetricsObject {
  public:
   void Number(const std::string& key, double v) {
-    Field(key, Num(v));
+    json_[key] = v;
     flat_[key] = v;
   }
   void Integer(const std::string& key, uint64_t v) {
-    Field(key, std::to_string(v));
+    json_[key] = v;
     flat_[key] = static_cast<double>(v);
   }
-  void String(const std::string& key, const std::string& v) { Field(key, "\"" + v + "\""); }
+  void String(const std::string& key, const std::string& v) { json_[key] = v; }
   // A nested object; its numbers go into the flat map as "key/inner".
   void Object(const std::string& key, const MetricsObject& inner) {
-    Field(key, inner.Json());
+    json_[key] = inner.json_;
     for (const auto& [k, v] : inner.flat_) flat_[key + "/" + k] = v;
   }
-  std::string Json() const { return "{" + body_ + "}"; }
+  const OrderedJson& Json() const { return json_; }
   const std::map<std::string, double>& flat() const { return flat_; }
 
  private:
-  void Field(const std::string& key, const std::string& value) {
-    body_ += (body_.empty() ? "\"" : ",\"") + key + "\":" + value;
-  }
-  std::string body_;
+  OrderedJson json_ = OrderedJson::object();
   std::map<std::string, double> flat_;
 };
 
@@ -239,11 +218,10 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
     early_value_ = it == flat.end() ? NAN : it->second;
     early_value_step_ = step;
   }
-  const std::string record = "{\"event\":\"eval\",\"split\":\"" + split +
-                             "\",\"step\":" + std::to_string(step) + ",\"metrics\":" + obj.Json() +
-                             "}";
-  METAPS_LOG(INFO) << "eval " << split << " at step " << step << ": " << obj.Json();
-  Record(record);
+  const OrderedJson record = {
+      {"event", "eval"}, {"split", split}, {"step", step}, {"metrics", obj.Json()}};
+  METAPS_LOG(INFO) << "eval " << split << " at step " << step << ": " << JsonText(obj.Json());
+  Record(JsonText(record));
   return Status::Ok();
 }
 
@@ -296,19 +274,16 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     const long long epoch = p.epoch(), step = p.step();
     const double samples = p.samples(), loss = p.loss(), rate = p.samples_per_s(),
                  elapsed = p.elapsed_s();
-    std::ostringstream line;
-    line << "{\"event\":\"progress\",\"epoch\":" << epoch << ",\"step\":" << step
-         << ",\"samples\":" << Count(samples) << ",\"loss\":" << Num(loss)
-         << ",\"samples_per_s\":" << Num(rate) << ",\"elapsed_s\":" << Num(elapsed);
+    OrderedJson line = {{"event", "progress"},           {"epoch", epoch}, {"step", step},
+                        {"samples", JsonCount(samples)}, {"loss", loss},   {"samples_per_s", rate},
+                        {"elapsed_s", elapsed}};
     if (report_.max_steps > 0 && step > 0) {
-      line << ",\"eta_s\":"
-           << Num(elapsed / static_cast<double>(step) *
-                  static_cast<double>(report_.max_steps - step));
+      line["eta_s"] =
+          elapsed / static_cast<double>(step) * static_cast<double>(report_.max_steps - step);
     }
-    line << "}";
-    METAPS_LOG(INFO) << "epoch " << epoch << " step " << step << ": loss " << Num(loss) << ", "
-                     << Num(rate) << " samples/s";
-    Record(line.str());
+    METAPS_LOG(INFO) << "epoch " << epoch << " step " << step << ": loss " << JsonText(loss) << ", "
+                     << JsonText(rate) << " samples/s";
+    Record(JsonText(line));
     return Status::Ok();
   }
   if (name.rfind("early/", 0) == 0) return OnEarlyStop(name, entries, reply);
@@ -338,34 +313,34 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
       const double phases[5] = {d.read_s(), d.pull_s(), d.compute_s(), d.push_s(), d.allreduce_s()};
       for (int k = 0; k < 5; ++k) t[k] = std::max(t[k], phases[k]);
     }
-    std::ostringstream line;
-    line << "{\"event\":\"done\",\"model\":\"" << report_.model
-         << "\",\"servers\":" << view_.layout.num_servers()
-         << ",\"workers\":" << view_.layout.num_workers() << ",\"steps\":" << steps
-         << ",\"samples\":" << Count(samples) << ",\"train_loss\":" << Num(loss)
-         << ",\"seconds\":" << Num(seconds)
-         << ",\"samples_per_s\":" << Num(seconds > 0 ? run_samples / seconds : 0)
-         << ",\"time_s\":{\"read\":" << Num(t[0]) << ",\"pull\":" << Num(t[1])
-         << ",\"compute\":" << Num(t[2]) << ",\"push\":" << Num(t[3])
-         << ",\"allreduce\":" << Num(t[4]) << "}";
+    OrderedJson line = {
+        {"event", "done"},
+        {"model", report_.model},
+        {"servers", view_.layout.num_servers()},
+        {"workers", view_.layout.num_workers()},
+        {"steps", steps},
+        {"samples", JsonCount(samples)},
+        {"train_loss", loss},
+        {"seconds", seconds},
+        {"samples_per_s", seconds > 0 ? run_samples / seconds : 0},
+        {"time_s",
+         {{"read", t[0]}, {"pull", t[1]}, {"compute", t[2]}, {"push", t[3]}, {"allreduce", t[4]}}}};
     for (const char* split : {"valid", "test"}) {
       auto it = last_eval_.find(split);
-      if (it != last_eval_.end()) line << ",\"" << split << "\":" << it->second;
+      if (it != last_eval_.end()) line[split] = it->second;
     }
     if (early_stop_) {  // --- early stopping: the chosen step ---
       const EarlyStopState& es = early_stop_->state();
-      line << ",\"best\":";
-      if (es.has_best()) {
-        line << "{\"step\":" << es.best_step << ",\"epoch\":" << es.best_epoch << ",\"metric\":\""
-             << early_stop_->metric() << "\",\"value\":" << Num(es.best_value) << "}";
-      } else {
-        line << "null";
-      }
-      line << ",\"stopped_early\":" << (es.stopped ? "true" : "false");
+      line["best"] = es.has_best() ? OrderedJson{{"step", es.best_step},
+                                                 {"epoch", es.best_epoch},
+                                                 {"metric", early_stop_->metric()},
+                                                 {"value", es.best_value}}
+                                   : OrderedJson(nullptr);
+      line["stopped_early"] = es.stopped;
     }
-    line << "}";
-    Record(line.str());
-    std::fputs((line.str() + "\n").c_str(), stdout);
+    const std::string text = JsonText(line);
+    Record(text);
+    std::fputs((text + "\n").c_str(), stdout);
     std::fflush(stdout);
     done_ = true;
     return Status::Ok();
@@ -407,17 +382,20 @@ Status TrainJob::OnEarlyStop(const std::string& name, std::vector<GatherEntry>& 
   }
   const EarlyStopper::Decision d = early_stop_->Observe(step, epoch, early_value_);
   const EarlyStopState& s = early_stop_->state();
-  std::ostringstream line;
-  line << "{\"event\":\"early_stop\",\"step\":" << step << ",\"epoch\":" << epoch
-       << ",\"metric\":\"" << early_stop_->metric() << "\",\"value\":" << Num(early_value_)
-       << ",\"decision\":\"" << DecisionName(d) << "\",\"best_step\":" << s.best_step
-       << ",\"best_value\":" << Num(s.best_value)
-       << ",\"evals_without_improvement\":" << s.bad_evals << "}";
+  const OrderedJson line = {{"event", "early_stop"},
+                            {"step", step},
+                            {"epoch", epoch},
+                            {"metric", early_stop_->metric()},
+                            {"value", early_value_},
+                            {"decision", DecisionName(d)},
+                            {"best_step", s.best_step},
+                            {"best_value", s.best_value},
+                            {"evals_without_improvement", s.bad_evals}};
   METAPS_LOG(INFO) << "early stopping at step " << step << ": valid " << early_stop_->metric()
-                   << " " << Num(early_value_) << ", " << DecisionName(d) << " (best "
-                   << Num(s.best_value) << " at step " << s.best_step << ", " << s.bad_evals
+                   << " " << JsonText(early_value_) << ", " << DecisionName(d) << " (best "
+                   << JsonText(s.best_value) << " at step " << s.best_step << ", " << s.bad_evals
                    << " evaluation(s) without improvement)";
-  Record(line.str());
+  Record(JsonText(line));
   reply->set_payload(EncodeEarlyStopAnswer(d, s));
   return Status::Ok();
 }

@@ -7,21 +7,18 @@
 // (common/proto/control.proto); "eval/<split>/<step>" with a typed
 // EvalPartial payload (binary or regression) and frames [that accumulator for
 // the whole split, then tagged partials in any order: per-scenario, GAUC,
-// heldout-only ranking, per-user ranking (common/metrics.h)]. JSON numbers are
-// exact: counts print as integers, other numbers as the shortest text that
-// reads back the same double; "train/done" with a typed Done payload from
-// every worker (run_samples: trained by this run, for the rate; the slowest
-// worker's phase times).
-// Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the
-// workers' ServerSync payload (checked, and the same from every worker) and,
-// for resume, the servers' Restored step (the same from every server) as value.
-// Early stopping (training.early_stop): after each "eval/valid/<step>" the
-// workers gather "early/<step>" with an EarlyStopReport (the epoch) and get
-// back an EarlyStopAnswer (decision and state); a resumed run first gathers
-// "early/resume" with an EarlyStopResume (the metric and the state saved beside
-// its checkpoint, if any) and gets back the state to go on with. The done line
-// then names the chosen step: "best":{"step","epoch","metric","value"} and
-// "stopped_early".
+// heldout-only ranking, per-user ranking (common/metrics.h)]. Lines are
+// nlohmann-json objects (common/json.h): counts print as integers, other
+// numbers as the shortest text that reads back the same double; "train/done" with a typed Done
+// payload from every worker (run_samples: trained by this run, for the rate; the slowest worker's
+// phase times). Gathers "ps/sync/<k>" and "ps/resume" (all members): everyone gets the workers'
+// ServerSync payload (checked, and the same from every worker) and, for resume, the servers'
+// Restored step (the same from every server) as value. Early stopping (training.early_stop): after
+// each "eval/valid/<step>" the workers gather "early/<step>" with an EarlyStopReport (the epoch)
+// and get back an EarlyStopAnswer (decision and state); a resumed run first gathers "early/resume"
+// with an EarlyStopResume (the metric and the state saved beside its checkpoint, if any) and gets
+// back the state to go on with. The done line then names the chosen step:
+// "best":{"step","epoch","metric","value"} and "stopped_early".
 #pragma once
 
 #include <cmath>
@@ -32,17 +29,12 @@
 #include <string>
 
 #include "common/early_stop.h"
+#include "common/json.h"
 #include "common/proto/job.pb.h"
 #include "scheduler/scheduler.h"
 
 namespace metaps {
 
-// A JSON number: the shortest text that reads back as the same double
-// (1998650 prints as 1998650, not 1.99865e+06; 0.1 as 0.1); null if not finite.
-std::string JsonNumber(double v);
-// A count carried as a double (sums of example counts): an exact integer while
-// it is one below 2^53, else JsonNumber.
-std::string JsonCount(double v);
 // A non-negative step written in decimal by a peer (in a gather name); false
 // for anything else: peer text never reaches a parser that throws.
 bool ParseStep(const std::string& text, int64_t* step);
@@ -82,7 +74,7 @@ class TrainJob : public JobDriver {
   const ClusterView& view_;
   TrainReport report_;
   std::ofstream metrics_;
-  std::map<std::string, std::string> last_eval_;  // split -> JSON object of metrics
+  std::map<std::string, OrderedJson> last_eval_;  // split -> JSON object of metrics
   std::map<std::string, std::map<std::string, double>> last_metrics_;  // split -> flat metrics
   std::map<std::string, int64_t> last_metrics_step_;
   bool done_ = false;

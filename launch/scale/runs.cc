@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json.h"
+
 namespace metaps::scale {
 
 const char* const kPhaseNames[kPhases] = {"read", "pull", "compute", "push", "allreduce"};
@@ -138,7 +140,7 @@ std::string ToJsonLine(const RunRecord& r) {
     json result = json::parse(r.result, nullptr, false);
     if (!result.is_discarded()) j["result"] = result;
   }
-  return j.dump();
+  return JsonText(j);
 }
 
 StatusOr<RunRecord> ParseJsonLine(const std::string& line, const std::string& where) {

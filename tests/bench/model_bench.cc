@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "common/logging.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "worker/embedding_batch.h"
@@ -94,9 +95,8 @@ int main(int argc, char** argv) {
   EmbeddingBatch emb = MakeEmbeddingBatch(batch);
   std::unique_ptr<KernelBackend> backend = MakeCpuBackend();
   std::vector<float> predictions(batch.size());
-  std::string json = "{\"bench\":\"model\",\"batch\":" + std::to_string(kBatch) +
-                     ",\"dim\":" + std::to_string(kDim) + ",\"samples_per_s\":{";
-  bool first = true;
+  OrderedJson json = {{"bench", "model"}, {"batch", kBatch}, {"dim", kDim}};
+  OrderedJson rates = OrderedJson::object();
   for (const Case& c : Cases()) {
     auto model = CreateModel(c.options, schema, backend.get());
     METAPS_CHECK(model.ok()) << model.status();
@@ -114,9 +114,9 @@ int main(int argc, char** argv) {
     } while (elapsed < seconds);
     const double rate = batches * kBatch / elapsed;
     std::printf("%-28s %10.0f samples/s  (%zu dense params)\n", c.name.c_str(), rate, dense.size());
-    json += (first ? "\"" : ",\"") + c.name + "\":" + std::to_string(static_cast<long>(rate));
-    first = false;
+    rates[c.name] = static_cast<int64_t>(rate);
   }
-  std::printf("%s}}\n", json.c_str());
+  json["samples_per_s"] = rates;
+  std::printf("%s\n", JsonText(json).c_str());
   return 0;
 }

@@ -16,6 +16,7 @@
 #include <random>
 #include <string>
 
+#include "common/json.h"
 #include "worker/data/criteo_reader.h"
 #include "worker/data/line_file.h"
 #include "worker/data/shuffling_reader.h"
@@ -163,12 +164,17 @@ int main(int argc, char** argv) {
   std::printf("criteo parse, 1 thread, shuffle buffer %zu: %.3f s, %.2f M lines/s, x%.2f\n",
               kShuffleBuffer, best_shuffled, examples / best_shuffled / 1e6,
               best_parse[0] / best_shuffled);
-  std::printf(
-      "{\"bench\":\"reader\",\"format\":\"criteo_tsv\",\"lines\":%zu,\"bytes\":%zu,"
-      "\"scan_lines_per_s\":%.0f,\"parse_lines_per_s\":%.0f,\"parse_mb_per_s\":%.1f,"
-      "\"parse_lines_per_s_2_threads\":%.0f,\"parse_lines_per_s_4_threads\":%.0f,"
-      "\"parse_lines_per_s_shuffled\":%.0f}\n",
-      lines, bytes, lines / best_scan, examples / best_parse[0], mb / best_parse[0],
-      examples / best_parse[1], examples / best_parse[2], examples / best_shuffled);
+  const metaps::OrderedJson json = {
+      {"bench", "reader"},
+      {"format", "criteo_tsv"},
+      {"lines", lines},
+      {"bytes", bytes},
+      {"scan_lines_per_s", metaps::JsonRounded(lines / best_scan, 0)},
+      {"parse_lines_per_s", metaps::JsonRounded(examples / best_parse[0], 0)},
+      {"parse_mb_per_s", metaps::JsonRounded(mb / best_parse[0], 1)},
+      {"parse_lines_per_s_2_threads", metaps::JsonRounded(examples / best_parse[1], 0)},
+      {"parse_lines_per_s_4_threads", metaps::JsonRounded(examples / best_parse[2], 0)},
+      {"parse_lines_per_s_shuffled", metaps::JsonRounded(examples / best_shuffled, 0)}};
+  std::printf("%s\n", metaps::JsonText(json).c_str());
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json.h"
 #include "common/logging.h"
 #include "ps/embedding_table.h"
 
@@ -105,16 +106,13 @@ class JsonLineReporter : public benchmark::ConsoleReporter {
     }
   }
   void PrintJson() const {
-    std::string line = "{\"bench\":\"table_bench\",\"rows\":" + std::to_string(kRows) +
-                       ",\"keys_per_call\":" + std::to_string(kKeysPerCall) + ",\"rows_per_s\":{";
-    bool first = true;
-    for (const auto& [name, rate] : rates_) {
-      char buf[64];
-      std::snprintf(buf, sizeof(buf), "%.0f", rate);
-      line += (first ? "\"" : ",\"") + name + "\":" + buf;
-      first = false;
-    }
-    std::printf("%s}}\n", line.c_str());
+    OrderedJson rates = OrderedJson::object();
+    for (const auto& [name, rate] : rates_) rates[name] = JsonRounded(rate, 0);
+    const OrderedJson line = {{"bench", "table_bench"},
+                              {"rows", kRows},
+                              {"keys_per_call", kKeysPerCall},
+                              {"rows_per_s", rates}};
+    std::printf("%s\n", JsonText(line).c_str());
   }
 
  private:

@@ -14,20 +14,31 @@ namespace metaps {
 namespace {
 
 TEST(JsonNumberTest, IntegersExactAndDoublesRoundTrip) {
-  EXPECT_EQ(JsonCount(1998650.0), "1998650");
-  EXPECT_EQ(JsonCount(9007199254740991.0), "9007199254740991");
-  EXPECT_EQ(JsonNumber(1998650.0), "1998650");
-  EXPECT_EQ(JsonNumber(0.1), "0.1");
-  EXPECT_EQ(JsonNumber(0.5), "0.5");
-  EXPECT_EQ(JsonNumber(1e-9), "1e-09");
-  EXPECT_EQ(JsonNumber(NAN), "null");
-  EXPECT_EQ(JsonCount(2.5), "2.5");
+  EXPECT_EQ(JsonText(JsonCount(1998650.0)), "1998650");
+  EXPECT_EQ(JsonText(JsonCount(9007199254740991.0)), "9007199254740991");
+  EXPECT_EQ(JsonText(uint64_t{18446744073709551615u}), "18446744073709551615");
+  EXPECT_EQ(JsonText(1998650.0), "1998650.0");
+  EXPECT_EQ(JsonText(0.1), "0.1");
+  EXPECT_EQ(JsonText(0.5), "0.5");
+  EXPECT_EQ(JsonText(1e-9), "1e-09");
+  EXPECT_EQ(JsonText(NAN), "null");
+  EXPECT_EQ(JsonText(-INFINITY), "null");
+  EXPECT_EQ(JsonText(JsonCount(2.5)), "2.5");
+  EXPECT_EQ(JsonText(JsonRounded(12.345678, 3)), "12.346");
+  EXPECT_EQ(JsonText(JsonRounded(1234567.8, 0)), "1234568");
+  EXPECT_EQ(JsonText(JsonRounded(NAN, 1)), "null");
   std::mt19937_64 rng(1);
   for (int i = 0; i < 1000; ++i) {
     const double v =
         std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 80) - 90);
-    EXPECT_EQ(std::strtod(JsonNumber(v).c_str(), nullptr), v);
+    EXPECT_EQ(std::strtod(JsonText(v).c_str(), nullptr), v);
   }
+}
+
+TEST(JsonNumberTest, KeysKeepTheirOrderAndBadUtf8IsReplaced) {
+  const OrderedJson line = {{"event", "done"}, {"b", 1}, {"a", "x\"y"}};
+  EXPECT_EQ(JsonText(line), "{\"event\":\"done\",\"b\":1,\"a\":\"x\\\"y\"}");
+  EXPECT_EQ(JsonText(std::string("a\xff")), "\"a\xef\xbf\xbd\"");
 }
 
 struct Partial {

@@ -330,11 +330,11 @@ TEST(TaskMetricsTest, PerTaskValues) {
   auto diverged = TaskQueryMetrics(nan_p, clicks, 4, true);
   EXPECT_TRUE(std::none_of(diverged.begin(), diverged.end(),
                            [](const auto& kv) { return kv.first == "auc"; }));
-  EXPECT_NE(TaskMetricsJson(diverged).find("\"logloss\":null"), std::string::npos)
-      << TaskMetricsJson(diverged);
+  EXPECT_NE(JsonText(TaskMetricsJson(diverged)).find("\"logloss\":null"), std::string::npos)
+      << JsonText(TaskMetricsJson(diverged));
   auto diverged_ratings = TaskQueryMetrics(nan_p, labels, 3, false);
   EXPECT_EQ(diverged_ratings.size(), 2u);  // mae and rmse, no ndcg
-  EXPECT_EQ(TaskMetricsJson({{"mae", 0.1}, {"rmse", 2.5}}), "{\"mae\":0.1,\"rmse\":2.5}");
+  EXPECT_EQ(JsonText(TaskMetricsJson({{"mae", 0.1}, {"rmse", 2.5}})), "{\"mae\":0.1,\"rmse\":2.5}");
   const float one_class[2] = {1, 1};
   auto single = TaskQueryMetrics(clicks_p, one_class, 2, true);
   EXPECT_TRUE(

@@ -302,29 +302,31 @@ Status WriteCtrPart(const PlantedCtrModel& model, const CtrPart& part,
   RETURN_IF_ERROR(files.Close());
 
   const BinaryMetrics valid = oracle[1].Result(), test = oracle[2].Result();
-  JsonLine json;
-  json.Add("kind", std::string("ctr"));
-  if (!part.date.empty()) json.Add("day", part.date).Add("drift", part.drift);
-  json.Add("rows", options.rows)
-      .Add("seed", options.seed)
-      .Add("train_rows", result->split_rows[0])
-      .Add("valid_rows", result->split_rows[1])
-      .Add("test_rows", result->split_rows[2])
-      .Add("positive_rate",
-           static_cast<double>(positives[0] + positives[1] + positives[2]) / options.rows)
-      .Add("mean_probability", probability_sum / options.rows)
-      .Add("valid_auc", valid.auc)
-      .Add("valid_logloss", valid.logloss)
-      .Add("test_auc", test.auc)
-      .Add("test_logloss", test.logloss)
-      .Add("constant_test_logloss", constant_test.Result().logloss);
+  OrderedJson json = {{"kind", "ctr"}};
+  if (!part.date.empty()) {
+    json["day"] = part.date;
+    json["drift"] = part.drift;
+  }
+  json["rows"] = options.rows;
+  json["seed"] = options.seed;
+  json["train_rows"] = result->split_rows[0];
+  json["valid_rows"] = result->split_rows[1];
+  json["test_rows"] = result->split_rows[2];
+  json["positive_rate"] =
+      static_cast<double>(positives[0] + positives[1] + positives[2]) / options.rows;
+  json["mean_probability"] = probability_sum / options.rows;
+  json["valid_auc"] = valid.auc;
+  json["valid_logloss"] = valid.logloss;
+  json["test_auc"] = test.auc;
+  json["test_logloss"] = test.logloss;
+  json["constant_test_logloss"] = constant_test.Result().logloss;
   if (part.yesterday) {
     const BinaryMetrics stale = stale_test.Result();
-    json.Add("yesterday_model_test_auc", stale.auc)
-        .Add("yesterday_model_test_logloss", stale.logloss);
+    json["yesterday_model_test_auc"] = stale.auc;
+    json["yesterday_model_test_logloss"] = stale.logloss;
   }
-  json.Add("latent_dim", static_cast<uint64_t>(kDim));
-  result->oracle_json = json.Finish();
+  json["latent_dim"] = kDim;
+  result->oracle_json = JsonText(json);
   return Status::Ok();
 }
 

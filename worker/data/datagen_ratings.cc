@@ -56,10 +56,10 @@ void SolveSpd(double (&a)[N][N], double (&b)[N]) {
 // last kOracleQuery ratings; the metrics are per-user means over the users
 // with at least k + kOracleQuery ratings, as `meta-train` reports them.
 void AddColdStartOracle(const PlantedWorld& world, const std::vector<std::vector<Rated>>& by_user,
-                        JsonLine* json) {
+                        OrderedJson* json) {
   constexpr int kN = kWorldDim + 1;
   const double noise_var = kNoiseStd * kNoiseStd + 0.25 / 12;  // rounding to 0.5
-  json->Add("meta_query", static_cast<uint64_t>(kOracleQuery));
+  (*json)["meta_query"] = kOracleQuery;
   for (int k : kOracleShots) {
     double mae_sum = 0, rmse_sum = 0;
     uint64_t users = 0;
@@ -99,9 +99,9 @@ void AddColdStartOracle(const PlantedWorld& world, const std::vector<std::vector
       ++users;
     }
     const std::string key = "meta_oracle_k" + std::to_string(k);
-    json->Add((key + "_users").c_str(), users);
-    json->Add((key + "_mae").c_str(), users > 0 ? mae_sum / static_cast<double>(users) : 0.0);
-    json->Add((key + "_rmse").c_str(), users > 0 ? rmse_sum / static_cast<double>(users) : 0.0);
+    (*json)[key + "_users"] = users;
+    (*json)[key + "_mae"] = users > 0 ? mae_sum / static_cast<double>(users) : 0.0;
+    (*json)[key + "_rmse"] = users > 0 ? rmse_sum / static_cast<double>(users) : 0.0;
   }
 }
 
@@ -168,25 +168,24 @@ Status GenerateRatings(const DatagenOptions& options, Env* env, DatagenResult* r
   RETURN_IF_ERROR(files.Close());
 
   const RegressionMetrics valid = oracle[1].Result(), test = oracle[2].Result();
-  JsonLine json;
-  json.Add("kind", std::string("ratings"))
-      .Add("rows", options.rows)
-      .Add("seed", options.seed)
-      .Add("train_rows", result->split_rows[0])
-      .Add("valid_rows", result->split_rows[1])
-      .Add("test_rows", result->split_rows[2])
-      .Add("users", num_users)
-      .Add("items", num_items)
-      .Add("mean_rating", rating_sum / static_cast<double>(options.rows))
-      .Add("noise_std", kNoiseStd)
-      .Add("valid_rmse", valid.rmse)
-      .Add("valid_mae", valid.mae)
-      .Add("test_rmse", test.rmse)
-      .Add("test_mae", test.mae)
-      .Add("constant_test_rmse", constant_test.Result().rmse)
-      .Add("latent_dim", static_cast<uint64_t>(kWorldDim));
+  OrderedJson json = {{"kind", "ratings"},
+                      {"rows", options.rows},
+                      {"seed", options.seed},
+                      {"train_rows", result->split_rows[0]},
+                      {"valid_rows", result->split_rows[1]},
+                      {"test_rows", result->split_rows[2]},
+                      {"users", num_users},
+                      {"items", num_items},
+                      {"mean_rating", rating_sum / static_cast<double>(options.rows)},
+                      {"noise_std", kNoiseStd},
+                      {"valid_rmse", valid.rmse},
+                      {"valid_mae", valid.mae},
+                      {"test_rmse", test.rmse},
+                      {"test_mae", test.mae},
+                      {"constant_test_rmse", constant_test.Result().rmse},
+                      {"latent_dim", kWorldDim}};
   if (cold_start_oracle) AddColdStartOracle(world, by_user, &json);
-  result->oracle_json = json.Finish();
+  result->oracle_json = JsonText(json);
   return Status::Ok();
 }
 

@@ -113,21 +113,19 @@ void ScenarioModel::Draw(uint32_t table, uint64_t row, uint32_t* scenario, uint6
 }
 
 // {"scenario":s,"rows":...,...} for one scenario's counters and oracles.
-std::string ScenarioJson(uint32_t s, const uint64_t rows[kNumDataSplits], uint64_t positives,
+OrderedJson ScenarioJson(uint32_t s, const uint64_t rows[kNumDataSplits], uint64_t positives,
                          const BinaryMetricsAccumulator oracle[kNumDataSplits]) {
   const BinaryMetrics valid = oracle[1].Result(), test = oracle[2].Result();
   const uint64_t total = rows[0] + rows[1] + rows[2];
-  return JsonLine()
-      .Add("scenario", static_cast<uint64_t>(s))
-      .Add("train_rows", rows[0])
-      .Add("valid_rows", rows[1])
-      .Add("test_rows", rows[2])
-      .Add("positive_rate", total > 0 ? static_cast<double>(positives) / total : NAN)
-      .Add("valid_auc", valid.auc)
-      .Add("valid_logloss", valid.logloss)
-      .Add("test_auc", test.auc)
-      .Add("test_logloss", test.logloss)
-      .Finish();
+  return {{"scenario", s},
+          {"train_rows", rows[0]},
+          {"valid_rows", rows[1]},
+          {"test_rows", rows[2]},
+          {"positive_rate", total > 0 ? static_cast<double>(positives) / total : NAN},
+          {"valid_auc", valid.auc},
+          {"valid_logloss", valid.logloss},
+          {"test_auc", test.auc},
+          {"test_logloss", test.logloss}};
 }
 
 }  // namespace
@@ -182,32 +180,29 @@ Status GenerateScenarios(const DatagenOptions& options, Env* env, DatagenResult*
   }
   RETURN_IF_ERROR(files.Close());
 
-  std::string per_scenario = "[";
+  OrderedJson per_scenario = OrderedJson::array();
   for (int s = 0; s < k; ++s) {
-    if (s > 0) per_scenario += ',';
-    per_scenario +=
-        ScenarioJson(s, &rows[s * kNumDataSplits], positives[s], &oracle[s * kNumDataSplits]);
+    per_scenario.push_back(
+        ScenarioJson(s, &rows[s * kNumDataSplits], positives[s], &oracle[s * kNumDataSplits]));
   }
-  per_scenario += ']';
   const BinaryMetrics valid = oracle[k * kNumDataSplits + 1].Result();
   const BinaryMetrics test = oracle[k * kNumDataSplits + 2].Result();
-  JsonLine json;
-  json.Add("kind", std::string("scenarios"))
-      .Add("rows", options.rows)
-      .Add("seed", options.seed)
-      .Add("scenarios", static_cast<uint64_t>(k))
-      .Add("train_rows", result->split_rows[0])
-      .Add("valid_rows", result->split_rows[1])
-      .Add("test_rows", result->split_rows[2])
-      .Add("users", num_users)
-      .Add("items", num_items)
-      .Add("positive_rate", static_cast<double>(positives[k]) / options.rows)
-      .Add("valid_auc", valid.auc)
-      .Add("valid_logloss", valid.logloss)
-      .Add("test_auc", test.auc)
-      .Add("test_logloss", test.logloss)
-      .AddRaw("per_scenario", per_scenario);
-  result->oracle_json = json.Finish();
+  const OrderedJson json = {{"kind", "scenarios"},
+                            {"rows", options.rows},
+                            {"seed", options.seed},
+                            {"scenarios", k},
+                            {"train_rows", result->split_rows[0]},
+                            {"valid_rows", result->split_rows[1]},
+                            {"test_rows", result->split_rows[2]},
+                            {"users", num_users},
+                            {"items", num_items},
+                            {"positive_rate", static_cast<double>(positives[k]) / options.rows},
+                            {"valid_auc", valid.auc},
+                            {"valid_logloss", valid.logloss},
+                            {"test_auc", test.auc},
+                            {"test_logloss", test.logloss},
+                            {"per_scenario", per_scenario}};
+  result->oracle_json = JsonText(json);
   return Status::Ok();
 }
 

@@ -1,7 +1,5 @@
 #include "worker/data/datagen_util.h"
 
-#include <cstdio>
-
 #include "worker/data/zipf.h"
 
 namespace metaps {
@@ -99,48 +97,6 @@ void AppendHalfStep(double value, std::string* out) {
   const int64_t halves = static_cast<int64_t>(std::lround(value * 2));
   AppendInt(halves / 2, out);
   *out += halves % 2 != 0 ? ".5" : ".0";
-}
-
-void JsonLine::Key(const char* key) {
-  if (text_.size() > 1) text_ += ',';
-  text_ += '"';
-  text_ += key;
-  text_ += "\":";
-}
-
-JsonLine& JsonLine::Add(const char* key, double value) {
-  Key(key);
-  if (!std::isfinite(value)) {
-    text_ += "null";
-  } else {
-    char number[32];
-    std::snprintf(number, sizeof(number), "%.6f", value);
-    text_ += number;
-  }
-  return *this;
-}
-
-JsonLine& JsonLine::Add(const char* key, uint64_t value) {
-  Key(key);
-  AppendUint(value, &text_);
-  return *this;
-}
-
-JsonLine& JsonLine::Add(const char* key, const std::string& value) {
-  Key(key);
-  text_ += '"';
-  for (char c : value) {
-    if (c == '"' || c == '\\') text_ += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) text_ += c;
-  }
-  text_ += '"';
-  return *this;
-}
-
-JsonLine& JsonLine::AddRaw(const char* key, const std::string& json) {
-  Key(key);
-  text_ += json;
-  return *this;
 }
 
 Status WriteOracle(Env* env, const std::string& dir, DatagenResult* result) {

@@ -11,6 +11,7 @@
 
 #include "common/env.h"
 #include "common/hash.h"
+#include "common/json.h"
 #include "worker/data/datagen.h"
 
 namespace metaps {
@@ -93,21 +94,6 @@ void AppendInt(int64_t value, std::string* out);
 void AppendHex32(uint32_t value, std::string* out);
 // A multiple of 0.5 as "3.5" / "4.0".
 void AppendHalfStep(double value, std::string* out);
-
-// Builds one JSON object line: {"key":value,...}. Non-finite numbers are null.
-class JsonLine {
- public:
-  JsonLine& Add(const char* key, double value);
-  JsonLine& Add(const char* key, uint64_t value);
-  JsonLine& Add(const char* key, const std::string& value);
-  // `json` is already a JSON value (an object or array).
-  JsonLine& AddRaw(const char* key, const std::string& json);
-  std::string Finish() const { return text_ + "}"; }
-
- private:
-  void Key(const char* key);
-  std::string text_ = "{";
-};
 
 // Writes result->oracle_json (plus a newline) to dir/oracle.json and lists it.
 Status WriteOracle(Env* env, const std::string& dir, DatagenResult* result);

@@ -5,6 +5,7 @@
 
 #include "common/control.h"
 #include "common/env.h"
+#include "common/json.h"
 #include "common/logging.h"
 #include "common/task_metrics.h"
 #include "worker/data/feature_hash.h"
@@ -254,12 +255,13 @@ Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
       adapted.Add(scores.adapted);
       ++count;
       if (write) {
-        records += "{\"split\":\"" + std::string(TaskSplitName(split)) +
-                   "\",\"task\":" + std::to_string(task.id) +
-                   ",\"support\":" + std::to_string(task.support.size()) +
-                   ",\"query\":" + std::to_string(task.query.size()) +
-                   ",\"before\":" + TaskMetricsJson(scores.before) +
-                   ",\"adapted\":" + TaskMetricsJson(scores.adapted) + "}\n";
+        records += JsonText({{"split", TaskSplitName(split)},
+                             {"task", task.id},
+                             {"support", task.support.size()},
+                             {"query", task.query.size()},
+                             {"before", TaskMetricsJson(scores.before)},
+                             {"adapted", TaskMetricsJson(scores.adapted)}}) +
+                   "\n";
       }
     }
   }
