@@ -428,7 +428,7 @@ class RetrainRun {
   int lock_fd_ = -1;
   PipelineState state_;
   int64_t run_ = 0;
-  Json history_ = Json::object();
+  OrderedJson history_ = {{"event", "retrain"}};  // "event" first, then in the order set
   Clock::time_point start_ = Clock::now();
   double train_s_ = 0, eval_s_ = 0, publish_s_ = 0;
 };
@@ -525,7 +525,7 @@ Status RetrainRun::Publish(const Json& candidate_metrics) {
                       {"--checkpoint", state_.pending->checkpoint, "--out", JoinPath(tmp, "model")})
                       .status());
   RETURN_IF_ERROR(LinkTree(state_.pending->checkpoint, JoinPath(tmp, "checkpoints")));
-  Json info = {{"version", v},
+  OrderedJson info = {{"version", v},
                {"run", state_.pending->run},
                {"pipeline", p_.name()},
                {"published_at", UtcNow()},
@@ -572,8 +572,7 @@ int RetrainRun::Finish(int code, const std::string& decision, const std::string&
   history_["published_version"] = PublishedVersion();
   history_["durations_s"] = {
       {"train", train_s_}, {"eval", eval_s_}, {"publish", publish_s_}, {"total", Since(start_)}};
-  Json line = {{"event", "retrain"}};
-  line.update(history_);
+  const OrderedJson& line = history_;
   const std::string text = JsonText(line);
   std::cout << text << std::endl;
   // The history is the record of every run: append and fsync.
@@ -625,7 +624,7 @@ int RetrainRun::Run() {
         return failed(s);
       }
     }
-    history_["partitions"] = Json::array();
+    history_["partitions"] = OrderedJson::array();
     return Finish(kRetrainPublished, "up_to_date",
                   "no partition under " + p_.data_root() + " is new");
   }
@@ -647,7 +646,7 @@ int RetrainRun::Run() {
     if (Status s = WritePipelineState(env_, Path("state.json"), state_); !s.ok()) return failed(s);
   }
   history_["run"] = run_;
-  history_["warm_start"] = init.empty() ? Json(nullptr) : Json(init);
+  history_["warm_start"] = init.empty() ? OrderedJson(nullptr) : OrderedJson(init);
   history_["published_before"] = PublishedVersion();
   history_["partitions"] = fresh;
   const auto train_start = Clock::now();

@@ -8,6 +8,7 @@
 
 #include "common/env.h"
 #include "common/job_config.h"
+#include "common/json.h"
 #include "common/search_space.h"
 #include "launch/cluster_job.h"
 #include "scheduler/halving.h"
@@ -171,17 +172,17 @@ void Study::Progress(const RungResult& r) const {
     done += s == SuccessiveHalving::State::kDone;
   }
   const int best = h_.best();
-  Json line = {{"event", "rung"},
+  OrderedJson line = {{"event", "rung"},
                {"trial", r.trial},
                {"rung", r.rung},
                {"samples", r.samples},
                {"steps", r.steps},
                {"metric", search_.metric()},
-               {"value", std::isfinite(r.value) ? Json(r.value) : Json(nullptr)},
+               {"value", std::isfinite(r.value) ? OrderedJson(r.value) : OrderedJson(nullptr)},
                {"seconds", r.seconds},
                {"samples_used", h_.samples_used()},
                {"samples_full_grid", h_.samples_full_grid()}};
-  std::cout << line.dump() << std::endl;
+  std::cout << JsonText(line) << std::endl;
   std::cerr << "metaps select: trial " << r.trial << " rung " << r.rung << " (" << r.samples
             << " examples): " << search_.metric() << " " << Fmt(r.value) << "; " << done
             << " done, " << stopped << " stopped, " << trials_.size() - done - stopped
@@ -212,19 +213,19 @@ void Study::Leaderboard() const {
     std::fprintf(stderr, "%-6d %-9s %-12lld %-24s %s\n", t, HalvingStateName(h_.state(t)),
                  static_cast<long long>(used), per_rung.c_str(),
                  trials_[static_cast<size_t>(t)].Describe().c_str());
-    Json line = {
+    OrderedJson line = {
         {"event", "leaderboard"}, {"trial", t},         {"status", HalvingStateName(h_.state(t))},
-        {"examples", used},       {"rung", h_.rung(t)}, {"set", Json::object()}};
-    Json values = Json::array();
+        {"examples", used},       {"rung", h_.rung(t)}, {"set", OrderedJson::object()}};
+    OrderedJson values = OrderedJson::array();
     for (int r = 0; r <= h_.rung(t); ++r) {
       const double v = h_.value(t, r);
-      values.push_back(std::isfinite(v) ? Json(v) : Json(nullptr));
+      values.push_back(std::isfinite(v) ? OrderedJson(v) : OrderedJson(nullptr));
     }
     line["values"] = values;
     for (const auto& [field, value] : trials_[static_cast<size_t>(t)].values) {
       line["set"][field] = value;
     }
-    std::cout << line.dump() << "\n";
+    std::cout << JsonText(line) << "\n";
   }
 }
 
@@ -279,7 +280,7 @@ int Study::Run() {
                      JoinPath(TrialDir(best), "checkpoints"), "--out", Path("best-model")},
                     TrialDir(best), "export");
   if (!exported.ok()) return fail(exported.status());
-  Json line = {{"event", "select_done"},
+  OrderedJson line = {{"event", "select_done"},
                {"best", best},
                {"metric", search_.metric()},
                {"value", h_.value(best, h_.rung(best))},
@@ -289,11 +290,11 @@ int Study::Run() {
                {"samples_full_grid", h_.samples_full_grid()},
                {"best_config", Path("best.pbtxt")},
                {"best_model", Path("best-model")},
-               {"set", Json::object()}};
+               {"set", OrderedJson::object()}};
   for (const auto& [field, value] : trials_[static_cast<size_t>(best)].values) {
     line["set"][field] = value;
   }
-  std::cout << line.dump() << std::endl;
+  std::cout << JsonText(line) << std::endl;
   return 0;
 }
 

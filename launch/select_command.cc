@@ -9,6 +9,7 @@
 
 #include "common/env.h"
 #include "common/job_config.h"
+#include "common/json.h"
 #include "common/search_space.h"
 #include "launch/select.h"
 #include "launch/subcommands.h"
@@ -83,8 +84,8 @@ int SelectCommand(int argc, char** argv) {
     }
   }
   for (const Trial& t : *trials) {
-    nlohmann::ordered_json line = {{"event", "trial"}, {"trial", t.index}};
-    nlohmann::ordered_json values = nlohmann::ordered_json::object();
+    OrderedJson line = {{"event", "trial"}, {"trial", t.index}};
+    OrderedJson values = OrderedJson::object();
     for (const auto& [field, value] : t.values) values[field] = value;
     line["set"] = values;
     if (!out.empty()) {
@@ -97,13 +98,13 @@ int SelectCommand(int argc, char** argv) {
       }
       line["config"] = path;
     }
-    std::cout << line.dump() << "\n";
+    std::cout << JsonText(line) << "\n";
   }
-  nlohmann::ordered_json summary = {{"event", "plan"},
+  OrderedJson summary = {{"event", "plan"},
                                     {"trials", trials->size()},
                                     {"samples", job->search().samples()},
                                     {"seed", job->search().seed()}};
-  std::cout << summary.dump() << std::endl;
+  std::cout << JsonText(summary) << std::endl;
   return 0;
 }
 
