@@ -2,6 +2,7 @@
 // trial's job file trains exactly as the base job with the trial's values
 // given by --set; train refuses a job with a search block.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -72,9 +73,9 @@ TEST_F(SelectTest, TrialFilesTrainAsTheBaseJobWithTheirValues) {
                       job, "--data", *dir_ + "/ctr"});
   EXPECT_EQ(refused.Wait(), 2);
   EXPECT_NE(refused.stderr_text().find("search { ... } is read by select only"), std::string::npos);
-  Subprocess unplanned({Env("METAPS_BIN"), "select", "--config", job});
-  EXPECT_EQ(unplanned.Wait(), 2);
-  EXPECT_NE(unplanned.stderr_text().find("not built yet"), std::string::npos);
+  Subprocess unbudgeted({Env("METAPS_BIN"), "select", "--config", job, "--out", *dir_ + "/x"});
+  EXPECT_EQ(unbudgeted.Wait(), 2);
+  EXPECT_NE(unbudgeted.stderr_text().find("search.max_budget"), std::string::npos);
   // A bad parameter is named before anything is written.
   std::ofstream(*dir_ + "/bad.pbtxt")
       << "data { format: \"datagen-ctr\" }\n"
@@ -83,6 +84,90 @@ TEST_F(SelectTest, TrialFilesTrainAsTheBaseJobWithTheirValues) {
   EXPECT_EQ(bad.Wait(), 2);
   EXPECT_NE(bad.stderr_text().find("bad.pbtxt:2:"), std::string::npos) << bad.stderr_text();
   EXPECT_NE(bad.stderr_text().find("model.hiden"), std::string::npos) << bad.stderr_text();
+}
+
+// A study of 6 trials on 24k training rows, under successive halving.
+std::string WriteStudy(const std::string& path) {
+  std::ofstream(path) << "name: \"study\"\n"
+                      << "data { format: \"datagen-ctr\" batch_size: 256 }\n"
+                      << "model { family: \"deepfm\" embedding_dim: 8 hidden: [16] }\n"
+                      << "dense_optimizer { kind: \"adam\" lr: 0.001 }\n"
+                      << "training { epochs: 1 seed: 2 log_every: 0 }\n"
+                      << "search {\n"
+                      << "  param { field: \"model.hidden\" grid: [\"16\", \"4\"] }\n"
+                      << "  param { field: \"embedding.optimizer.lr\" range { min: 0.01 max: 0.3 "
+                         "scale: \"log\" } }\n"
+                      << "  samples: 3\n  max_budget: 24000\n}\n";
+  return path;
+}
+
+std::vector<nlohmann::json> Events(const std::vector<std::string>& lines,
+                                   const std::string& event) {
+  std::vector<nlohmann::json> out;
+  for (const std::string& l : lines) {
+    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
+    if (j.is_object() && j.value("event", "") == event) out.push_back(j);
+  }
+  return out;
+}
+
+// Under mpirun: the study's best trial, retrained from its best.pbtxt in one
+// go, reproduces the value the study measured over its rungs (BSP, seeded:
+// a promoted trial went on from its own checkpoint exactly).
+TEST_F(SelectTest, AStudyUnderMpirunPicksATrialItsJobFileReproduces) {
+  const std::string job = WriteStudy(*dir_ + "/mpi-study.pbtxt");
+  Subprocess study({Env("METAPS_BIN"), "select", "--config", job, "--data", *dir_ + "/ctr", "--out",
+                    *dir_ + "/mpi-study", "--launcher",
+                    Env("METAPS_SOURCE_DIR") + "/launch/local.sh 1 1 --"});
+  ASSERT_EQ(study.Wait(), 0) << study.stderr_text();
+  const auto done = Events(study.stdout_lines(), "select_done");
+  ASSERT_EQ(done.size(), 1u) << study.stderr_text();
+  EXPECT_EQ(Events(study.stdout_lines(), "leaderboard").size(), 6u);
+  EXPECT_LT(done[0]["samples_used"].get<int64_t>(), done[0]["samples_full_grid"].get<int64_t>());
+  EXPECT_EQ(done[0]["samples_full_grid"], 6 * 24000);
+  EXPECT_TRUE(std::filesystem::exists(*dir_ + "/mpi-study/best-model/dense.bin"));
+  // The best trial ran its last rung to max_budget = one epoch of 24k rows.
+  EXPECT_EQ(done[0]["rung"], 2);
+  Subprocess again({Env("METAPS_BIN"), "train", "--servers", "1", "--workers", "1", "--config",
+                    *dir_ + "/mpi-study/best.pbtxt", "--data", *dir_ + "/ctr"});
+  ASSERT_EQ(again.Wait(), 0) << again.stderr_text();
+  EXPECT_DOUBLE_EQ(metaps::testing::SplitMetric(again.stdout_lines().back(), "valid", "auc"),
+                   done[0]["value"].get<double>());
+}
+
+// Killed after any decision, a study resumed with --resume makes the
+// decisions and reaches the results of one never stopped.
+TEST_F(SelectTest, AKilledStudyResumesWithTheSameDecisions) {
+  const std::string job = WriteStudy(*dir_ + "/study.pbtxt");
+  auto run = [&](const std::string& out, bool resume) {
+    std::vector<std::string> argv = {Env("METAPS_BIN"), "select",       "--config", job,
+                                     "--data",          *dir_ + "/ctr", "--out",    out};
+    if (resume) argv.push_back("--resume");
+    return argv;
+  };
+  Subprocess reference(run(*dir_ + "/reference", false));
+  ASSERT_EQ(reference.Wait(), 0) << reference.stderr_text();
+  const auto want = Events(reference.stdout_lines(), "leaderboard");
+  const auto want_done = Events(reference.stdout_lines(), "select_done");
+  ASSERT_EQ(want_done.size(), 1u);
+
+  Subprocess killed(run(*dir_ + "/killed", false));
+  ASSERT_TRUE(killed.WaitForStderr("trial 3 rung 0"));
+  kill(-killed.pid(), SIGKILL);
+  killed.Wait();
+  // A study directory is not started twice by accident.
+  Subprocess twice(run(*dir_ + "/killed", false));
+  EXPECT_EQ(twice.Wait(), 2);
+  EXPECT_NE(twice.stderr_text().find("--resume"), std::string::npos);
+  Subprocess resumed(run(*dir_ + "/killed", true));
+  ASSERT_EQ(resumed.Wait(), 0) << resumed.stderr_text();
+  const auto got = Events(resumed.stdout_lines(), "leaderboard");
+  const auto got_done = Events(resumed.stdout_lines(), "select_done");
+  ASSERT_EQ(got_done.size(), 1u);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got_done[0]["best"], want_done[0]["best"]);
+  EXPECT_EQ(got_done[0]["value"], want_done[0]["value"]);
+  EXPECT_EQ(got_done[0]["samples_used"], want_done[0]["samples_used"]);
 }
 
 }  // namespace
