@@ -119,7 +119,11 @@ StatusOr<std::vector<Trial>> ExpandTrials(const std::string& text, const std::st
                                 static_cast<uint64_t>(i)));
         t.values.emplace_back(p.field(), std::move(value));
       }
-      std::vector<std::string> sets = overrides;
+      // --set of the search block is the study's, not the trial's.
+      std::vector<std::string> sets;
+      for (const std::string& o : overrides) {
+        if (o.rfind("search.", 0) != 0) sets.push_back(o);
+      }
       for (const auto& [field, value] : t.values) sets.push_back(field + "=" + value);
       auto parsed = ParseJobConfig(text, source, sets, /*keep_search=*/false);
       if (!parsed.ok()) {

@@ -116,7 +116,7 @@ TEST(SearchSpaceTest, AnInvalidTrialNamesItselfAndTheField) {
   EXPECT_NE(m.find("beta1"), std::string::npos) << m;
   // --set applies to every trial (and a searched field's --set loses to the trial's value).
   auto t = Expand(R"(param { field: "dense_optimizer.lr" grid: ["0.01"] })",
-                  {"training.epochs=4", "dense_optimizer.lr=0.5"});
+                  {"training.epochs=4", "dense_optimizer.lr=0.5", "search.seed=5"});
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ((*t)[0].job.training().epochs(), 4);
   EXPECT_FLOAT_EQ((*t)[0].job.dense_optimizer().lr(), 0.01f);
