@@ -26,6 +26,7 @@ struct ClusterOptions {
   std::string authorized_keys;     // --authorized-keys: extra client keys to accept
   std::string transport = "auto";  // tcp | inproc | auto (tcp under mpirun, inproc otherwise)
   std::string host = "auto";       // interface to bind service sockets on
+  std::string data_plane = "aead";  // --data-plane: aead | curve (TransportOptions::data_plane)
   int64_t heartbeat_ms = 200;
   int64_t heartbeat_timeout_ms = 2000;
   std::string cluster_file;  // scheduler writes ranks, pids, endpoints, keys here
