@@ -108,7 +108,7 @@ StatusOr<std::unique_ptr<DataSealer>> DataSealer::Create(uint64_t session_id, co
 
 DataSealer::~DataSealer() { EVP_CIPHER_CTX_free(ctx_); }
 
-Status DataSealer::Seal(std::vector<zmq::message_t>* parts) {
+Status DataSealer::Seal(std::vector<zmq::message_t>* parts, uint64_t writable_frames) {
   const size_t n = parts->size();
   if (n == 0 || n > static_cast<size_t>(kMaxFrames) + 1) {
     return InvalidArgument("cannot seal a message of " + std::to_string(n) + " frames");
@@ -127,8 +127,12 @@ Status DataSealer::Seal(std::vector<zmq::message_t>* parts) {
   for (size_t i = 0; i < n; ++i) {
     zmq::message_t& plain = (*parts)[i];
     const size_t size = plain.size();
-    // Fresh, aligned output: the plaintext part may borrow a caller's buffer.
-    zmq::message_t out = size > 4096 ? AlignedFrame(size) : zmq::message_t(size);
+    // The header (encoded here) and writable frames in place; others into a
+    // fresh, aligned buffer, as the part may borrow a caller's buffer.
+    const bool in_place = i == 0 || (i <= 64 && ((writable_frames >> (i - 1)) & 1) != 0);
+    zmq::message_t out = in_place     ? std::move(plain)
+                         : size > 4096 ? AlignedFrame(size)
+                                       : zmq::message_t(size);
     uint8_t nonce[12], aad[kEnvelopeFixedBytes + 4];
     MakeNonce(static_cast<uint32_t>(i), counter, nonce);
     MakeAad(env, static_cast<uint32_t>(i), aad);
@@ -137,8 +141,8 @@ Status DataSealer::Seal(std::vector<zmq::message_t>* parts) {
         EVP_EncryptUpdate(ctx_, nullptr, &len, aad, sizeof(aad)) != 1) {
       return Internal("AES-256-GCM seal setup failed");
     }
-    const auto* src = static_cast<const uint8_t*>(plain.data());
     auto* dst = static_cast<uint8_t*>(out.data());
+    const auto* src = in_place ? dst : static_cast<const uint8_t*>(plain.data());
     // EVP lengths are int: feed large frames in pieces.
     for (size_t off = 0; off < size;) {
       const int piece = static_cast<int>(std::min<size_t>(size - off, size_t{1} << 30));

@@ -76,9 +76,12 @@ class DataSealer {
  public:
   static StatusOr<std::unique_ptr<DataSealer>> Create(uint64_t session_id, const DataKey& key);
   ~DataSealer();
-  // Encrypts `parts` (an encoded message) and prepends the envelope. Frames
-  // are encrypted into fresh buffers: a part may borrow a caller's buffer.
-  Status Seal(std::vector<zmq::message_t>* parts);
+  // Encrypts `parts` (an encoded message: header, frames) and prepends the
+  // envelope. The header and the frames whose bit is set in
+  // `writable_frames` (bit i: parts[i + 1], Message::writable_frames) are
+  // encrypted in place; the others into fresh buffers, since a frame may
+  // borrow a caller's buffer.
+  Status Seal(std::vector<zmq::message_t>* parts, uint64_t writable_frames = 0);
   uint64_t session_id() const { return session_id_; }
   uint64_t last_counter() const { return counter_; }
 

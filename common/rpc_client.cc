@@ -240,8 +240,9 @@ void RpcClient::RunCommand(Command& command) {
         const uint64_t id = next_request_id_++;
         command.request.header.set_request_id(id);
         command.request.header.set_sender(my_rank_);
+        const uint64_t writable = command.request.writable_frames;
         std::vector<zmq::message_t> parts = EncodeMessage(std::move(command.request));
-        Status sealed = peer.sealer->Seal(&parts);
+        Status sealed = peer.sealer->Seal(&parts, writable);
         if (!sealed.ok()) {
           command.promise.set_value(sealed);
           return;

@@ -124,6 +124,7 @@ void RpcServer::Post(std::function<void()> task) {
 }
 
 void RpcServer::Reply(const PeerAddress& to, Message reply) {
+  const uint64_t writable = reply.writable_frames;
   std::vector<zmq::message_t> parts = EncodeMessage(std::move(reply));
   zmq::socket_t* socket = &router_;
   if (to.data_session != 0) {
@@ -132,7 +133,7 @@ void RpcServer::Reply(const PeerAddress& to, Message reply) {
       CountDrop(to, "reply dropped: the data session was replaced by a newer one");
       return;
     }
-    Status sealed = it->second.sealer->Seal(&parts);
+    Status sealed = it->second.sealer->Seal(&parts, writable);
     if (!sealed.ok()) {
       CountDrop(to, "reply dropped: " + sealed.message());
       return;

@@ -89,6 +89,29 @@ TEST_F(DataSealTest, RoundTripRestoresTheMessageAndHidesThePlaintext) {
   EXPECT_EQ(opener_->last_counter(), 1u);
 }
 
+// Borrowed frames (a caller's buffer, ZeroMQ may still send it elsewhere) are
+// encrypted into a new buffer; writable ones in place, without a copy.
+TEST_F(DataSealTest, WritableFramesAreSealedInPlaceAndBorrowedOnesAreLeftAlone) {
+  auto borrowed = std::make_shared<std::vector<char>>(8192, 'k');
+  Message m = MakeMessage(wire::PUSH, 2);
+  m.AddShared(borrowed);
+  zmq::message_t values = AlignedFrame(16384);
+  std::memset(values.data(), 'v', values.size());
+  const void* values_buffer = values.data();
+  m.AddWritableFrame(std::move(values));
+  EXPECT_EQ(m.writable_frames, 2u);
+  const uint64_t writable = m.writable_frames;
+  Parts parts = EncodeMessage(std::move(m));
+  ASSERT_TRUE(sealer_->Seal(&parts, writable).ok());
+  EXPECT_EQ(*borrowed, std::vector<char>(8192, 'k'));  // untouched
+  EXPECT_NE(parts[2].data(), static_cast<const void*>(borrowed->data()));
+  EXPECT_EQ(parts[3].data(), values_buffer);  // in place
+  EXPECT_NE(parts[3].to_string(), std::string(16384, 'v'));
+  ASSERT_TRUE(opener_->Open(&parts).ok());
+  EXPECT_EQ(parts[1].to_string(), std::string(8192, 'k'));
+  EXPECT_EQ(parts[2].to_string(), std::string(16384, 'v'));
+}
+
 TEST_F(DataSealTest, ATamperedByteInAnyFrameOrTagIsRejected) {
   const Parts original = Sealed(1);
   for (size_t frame = 0; frame < original.size(); ++frame) {
