@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <functional>
 
 #include "common/wire.h"
 
@@ -101,12 +102,91 @@ uint64_t EnvelopeSessionId(const zmq::message_t& envelope) {
   return GetU64(static_cast<const uint8_t*>(envelope.data()) + 8);
 }
 
-StatusOr<std::unique_ptr<DataSealer>> DataSealer::Create(uint64_t session_id, const DataKey& key) {
-  ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx, NewContext(key, /*encrypt=*/true));
-  return std::unique_ptr<DataSealer>(new DataSealer(session_id, ctx));
+namespace {
+
+// Seals (encrypts) or opens one frame in place or from `src` to `dst`, with
+// the frame's own nonce and additional data. Returns false on an OpenSSL
+// failure, or (opening) when the tag does not match.
+bool CryptFrame(EVP_CIPHER_CTX* ctx, bool encrypt, const uint8_t* env, uint64_t counter,
+                uint32_t index, const uint8_t* src, uint8_t* dst, size_t size, uint8_t* tag) {
+  uint8_t nonce[12], aad[kEnvelopeFixedBytes + 4];
+  MakeNonce(index, counter, nonce);
+  MakeAad(env, index, aad);
+  int len = 0;
+  if (encrypt) {
+    if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
+        EVP_EncryptUpdate(ctx, nullptr, &len, aad, sizeof(aad)) != 1) {
+      return false;
+    }
+  } else if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
+             EVP_DecryptUpdate(ctx, nullptr, &len, aad, sizeof(aad)) != 1) {
+    return false;
+  }
+  // EVP lengths are int: feed large frames in pieces.
+  for (size_t off = 0; off < size;) {
+    const int piece = static_cast<int>(std::min<size_t>(size - off, size_t{1} << 30));
+    const int ok = encrypt ? EVP_EncryptUpdate(ctx, dst + off, &len, src + off, piece)
+                           : EVP_DecryptUpdate(ctx, dst + off, &len, src + off, piece);
+    if (ok != 1) return false;
+    off += static_cast<size_t>(piece);
+  }
+  if (encrypt) {
+    return EVP_EncryptFinal_ex(ctx, dst + size, &len) == 1 &&
+           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kDataTagBytes, tag) == 1;
+  }
+  return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kDataTagBytes, tag) == 1 &&
+         EVP_DecryptFinal_ex(ctx, dst + size, &len) == 1;
 }
 
-DataSealer::~DataSealer() { EVP_CIPHER_CTX_free(ctx_); }
+}  // namespace
+
+namespace data_seal_internal {
+
+// Runs crypt(ctx, i) for every frame i, on the pool when the message is large
+// enough to be worth it, each part with its own copy of the key's context.
+bool CryptAll(CryptoPool* pool, EVP_CIPHER_CTX* ctx, std::vector<EVP_CIPHER_CTX*>* copies, size_t n,
+              size_t total_bytes, const std::function<bool(EVP_CIPHER_CTX*, size_t)>& crypt) {
+  if (pool == nullptr || pool->threads() == 0 || n < 2 || total_bytes < kParallelSealBytes) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!crypt(ctx, i)) return false;
+    }
+    return true;
+  }
+  while (copies->size() < n) {
+    EVP_CIPHER_CTX* copy = EVP_CIPHER_CTX_new();
+    if (copy == nullptr || EVP_CIPHER_CTX_copy(copy, ctx) != 1) {
+      EVP_CIPHER_CTX_free(copy);
+      return false;
+    }
+    copies->push_back(copy);
+  }
+  std::vector<char> ok(n, 0);
+  pool->ParallelFor(n, [&](size_t i) { ok[i] = crypt((*copies)[i], i) ? 1 : 0; });
+  for (char v : ok) {
+    if (v == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace data_seal_internal
+
+namespace {
+void FreeAll(std::vector<EVP_CIPHER_CTX*>* copies) {
+  for (auto* c : *copies) EVP_CIPHER_CTX_free(c);
+  copies->clear();
+}
+}  // namespace
+
+StatusOr<std::unique_ptr<DataSealer>> DataSealer::Create(uint64_t session_id, const DataKey& key,
+                                                         CryptoPool* pool) {
+  ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx, NewContext(key, /*encrypt=*/true));
+  return std::unique_ptr<DataSealer>(new DataSealer(session_id, ctx, pool));
+}
+
+DataSealer::~DataSealer() {
+  FreeAll(&copies_);
+  EVP_CIPHER_CTX_free(ctx_);
+}
 
 Status DataSealer::Seal(std::vector<zmq::message_t>* parts, uint64_t writable_frames) {
   const size_t n = parts->size();
@@ -124,50 +204,46 @@ Status DataSealer::Seal(std::vector<zmq::message_t>* parts, uint64_t writable_fr
   std::vector<zmq::message_t> sealed;
   sealed.reserve(n + 1);
   sealed.push_back(std::move(envelope));
+  std::vector<const uint8_t*> sources(n);
+  size_t total = 0;
   for (size_t i = 0; i < n; ++i) {
     zmq::message_t& plain = (*parts)[i];
     const size_t size = plain.size();
+    total += size;
     // The header (encoded here) and writable frames in place; others into a
     // fresh, aligned buffer, as the part may borrow a caller's buffer.
     const bool in_place = i == 0 || (i <= 64 && ((writable_frames >> (i - 1)) & 1) != 0);
-    zmq::message_t out = in_place     ? std::move(plain)
-                         : size > 4096 ? AlignedFrame(size)
-                                       : zmq::message_t(size);
-    uint8_t nonce[12], aad[kEnvelopeFixedBytes + 4];
-    MakeNonce(static_cast<uint32_t>(i), counter, nonce);
-    MakeAad(env, static_cast<uint32_t>(i), aad);
-    int len = 0;
-    if (EVP_EncryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce) != 1 ||
-        EVP_EncryptUpdate(ctx_, nullptr, &len, aad, sizeof(aad)) != 1) {
-      return Internal("AES-256-GCM seal setup failed");
+    if (in_place) {
+      sealed.push_back(std::move(plain));
+      sources[i] = static_cast<const uint8_t*>(sealed.back().data());
+    } else {
+      sources[i] = static_cast<const uint8_t*>(plain.data());
+      sealed.push_back(size > 4096 ? AlignedFrame(size) : zmq::message_t(size));
     }
-    auto* dst = static_cast<uint8_t*>(out.data());
-    const auto* src = in_place ? dst : static_cast<const uint8_t*>(plain.data());
-    // EVP lengths are int: feed large frames in pieces.
-    for (size_t off = 0; off < size;) {
-      const int piece = static_cast<int>(std::min<size_t>(size - off, size_t{1} << 30));
-      if (EVP_EncryptUpdate(ctx_, dst + off, &len, src + off, piece) != 1) {
-        return Internal("AES-256-GCM seal failed");
-      }
-      off += static_cast<size_t>(piece);
-    }
-    uint8_t* tag = env + kEnvelopeFixedBytes + i * kDataTagBytes;
-    if (EVP_EncryptFinal_ex(ctx_, dst + size, &len) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_GET_TAG, kDataTagBytes, tag) != 1) {
-      return Internal("AES-256-GCM seal failed");
-    }
-    sealed.push_back(std::move(out));
   }
+  env = static_cast<uint8_t*>(sealed[0].data());
+  const bool ok = data_seal_internal::CryptAll(
+      pool_, ctx_, &copies_, n, total, [&](EVP_CIPHER_CTX* ctx, size_t i) {
+        zmq::message_t& out = sealed[i + 1];
+        return CryptFrame(ctx, /*encrypt=*/true, env, counter, static_cast<uint32_t>(i), sources[i],
+                          static_cast<uint8_t*>(out.data()), out.size(),
+                          env + kEnvelopeFixedBytes + i * kDataTagBytes);
+      });
+  if (!ok) return Internal("AES-256-GCM seal failed");
   parts->swap(sealed);
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<DataOpener>> DataOpener::Create(uint64_t session_id, const DataKey& key) {
+StatusOr<std::unique_ptr<DataOpener>> DataOpener::Create(uint64_t session_id, const DataKey& key,
+                                                         CryptoPool* pool) {
   ASSIGN_OR_RETURN(EVP_CIPHER_CTX * ctx, NewContext(key, /*encrypt=*/false));
-  return std::unique_ptr<DataOpener>(new DataOpener(session_id, ctx));
+  return std::unique_ptr<DataOpener>(new DataOpener(session_id, ctx, pool));
 }
 
-DataOpener::~DataOpener() { EVP_CIPHER_CTX_free(ctx_); }
+DataOpener::~DataOpener() {
+  FreeAll(&copies_);
+  EVP_CIPHER_CTX_free(ctx_);
+}
 
 Status DataOpener::Open(std::vector<zmq::message_t>* parts) {
   if (parts->empty() || (*parts)[0].size() < kEnvelopeFixedBytes) {
@@ -189,8 +265,8 @@ Status DataOpener::Open(std::vector<zmq::message_t>* parts) {
   }
   if (n == 0 || n > static_cast<uint32_t>(kMaxFrames) + 1 ||
       env_size != kEnvelopeFixedBytes + size_t{n} * kDataTagBytes) {
-    return ProtocolError("data truncated: envelope of " + std::to_string(env_size) +
-                         " bytes for " + std::to_string(n) + " frames");
+    return ProtocolError("data truncated: envelope of " + std::to_string(env_size) + " bytes for " +
+                         std::to_string(n) + " frames");
   }
   if (parts->size() - 1 != n) {
     return ProtocolError("data truncated: envelope declares " + std::to_string(n) +
@@ -201,29 +277,35 @@ Status DataOpener::Open(std::vector<zmq::message_t>* parts) {
                          " is not above the last accepted " + std::to_string(last_counter_) +
                          " (replayed or reordered)");
   }
-  for (uint32_t i = 0; i < n; ++i) {
-    zmq::message_t& frame = (*parts)[i + 1];
-    uint8_t nonce[12], aad[kEnvelopeFixedBytes + 4];
-    MakeNonce(i, counter, nonce);
-    MakeAad(env, i, aad);
-    uint8_t tag[kDataTagBytes];
-    std::memcpy(tag, env + kEnvelopeFixedBytes + size_t{i} * kDataTagBytes, kDataTagBytes);
-    int len = 0;
-    if (EVP_DecryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce) != 1 ||
-        EVP_DecryptUpdate(ctx_, nullptr, &len, aad, sizeof(aad)) != 1) {
-      return Internal("AES-256-GCM open setup failed");
-    }
-    auto* data = static_cast<uint8_t*>(frame.data());
-    const size_t size = frame.size();
-    for (size_t off = 0; off < size;) {
-      const int piece = static_cast<int>(std::min<size_t>(size - off, size_t{1} << 30));
-      if (EVP_DecryptUpdate(ctx_, data + off, &len, data + off, piece) != 1) {
-        return Internal("AES-256-GCM open failed");
-      }
-      off += static_cast<size_t>(piece);
-    }
-    if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_GCM_SET_TAG, kDataTagBytes, tag) != 1 ||
-        EVP_DecryptFinal_ex(ctx_, data + size, &len) != 1) {
+  // The header first, alone: a forged message fails there, after a few
+  // hundred bytes, whatever it carries behind.
+  uint8_t tag[kDataTagBytes];
+  std::memcpy(tag, env + kEnvelopeFixedBytes, kDataTagBytes);
+  auto* header = static_cast<uint8_t*>((*parts)[1].data());
+  if (!CryptFrame(ctx_, /*encrypt=*/false, env, counter, 0, header, header, (*parts)[1].size(),
+                  tag)) {
+    return ProtocolError("data auth: frame 0 of message " + std::to_string(counter) +
+                         " failed authentication (tampered, truncated, or sealed under "
+                         "another key)");
+  }
+  size_t total = 0;
+  for (uint32_t i = 1; i < n; ++i) total += (*parts)[i + 1].size();
+  std::vector<char> failed(n, 0);
+  data_seal_internal::CryptAll(
+      pool_, ctx_, &copies_, n - 1, total, [&](EVP_CIPHER_CTX* ctx, size_t k) {
+        const uint32_t i = static_cast<uint32_t>(k + 1);
+        zmq::message_t& frame = (*parts)[i + 1];
+        auto* data = static_cast<uint8_t*>(frame.data());
+        uint8_t frame_tag[kDataTagBytes];
+        std::memcpy(frame_tag, env + kEnvelopeFixedBytes + size_t{i} * kDataTagBytes,
+                    kDataTagBytes);
+        const bool ok = CryptFrame(ctx, /*encrypt=*/false, env, counter, i, data, data,
+                                   frame.size(), frame_tag);
+        failed[i] = ok ? 0 : 1;
+        return ok;
+      });
+  for (uint32_t i = 1; i < n; ++i) {
+    if (failed[i] != 0) {
       return ProtocolError("data auth: frame " + std::to_string(i) + " of message " +
                            std::to_string(counter) +
                            " failed authentication (tampered, truncated, or sealed under "

@@ -82,7 +82,8 @@ void RpcClient::Close() {
   }
   commands_.clear();
   for (auto& [rank, peer] : data_peers_) {
-    for (auto& command : peer.waiting) command.promise.set_value(Unavailable("RPC client is closed"));
+    for (auto& command : peer.waiting)
+      command.promise.set_value(Unavailable("RPC client is closed"));
     peer.keys.Wipe();
   }
   data_peers_.clear();
@@ -182,8 +183,8 @@ void RpcClient::FinishKeyExchange(int rank, const StatusOr<Message>& reply) {
   }
   if (status.ok()) {
     auto socket = transport_->ConnectData(reply->header.control().host());
-    auto sealer = DataSealer::Create(peer.keys.id, peer.keys.to_server);
-    auto opener = DataOpener::Create(peer.keys.id, peer.keys.to_client);
+    auto sealer = DataSealer::Create(peer.keys.id, peer.keys.to_server, transport_->crypto_pool());
+    auto opener = DataOpener::Create(peer.keys.id, peer.keys.to_client, transport_->crypto_pool());
     if (!socket.ok()) status = socket.status();
     if (!sealer.ok()) status = sealer.status();
     if (!opener.ok()) status = opener.status();
@@ -193,8 +194,7 @@ void RpcClient::FinishKeyExchange(int rank, const StatusOr<Message>& reply) {
       peer.opener = std::move(opener).value();
       peer.state = DataPeer::State::kReady;
       data_sessions_opened_++;
-      METAPS_LOG(DEBUG) << "data session with rank " << rank << ": "
-                        << DataCipherDescription();
+      METAPS_LOG(DEBUG) << "data session with rank " << rank << ": " << DataCipherDescription();
     }
   }
   peer.keys.Wipe();
@@ -340,19 +340,19 @@ void RpcClient::ExpireDeadlines() {
       const int rank = it->second.rank;
       auto peer = data_peers_.find(rank);
       const bool current_session =
-          peer != data_peers_.end() &&
-          ((it->second.via == Via::kData && peer->second.sealer &&
-            peer->second.sealer->session_id() == it->second.session) ||
-           (it->second.via == Via::kKeyExchange &&
-            peer->second.state == DataPeer::State::kExchanging &&
-            peer->second.keys.id == it->second.session));
+          peer != data_peers_.end() && ((it->second.via == Via::kData && peer->second.sealer &&
+                                         peer->second.sealer->session_id() == it->second.session) ||
+                                        (it->second.via == Via::kKeyExchange &&
+                                         peer->second.state == DataPeer::State::kExchanging &&
+                                         peer->second.keys.id == it->second.session));
       if (it->second.via == Via::kKeyExchange) {
         if (current_session) {
           // The calls that waited for it end with it; the next call tries again.
           for (auto& command : peer->second.waiting) {
-            command.promise.set_value(DeadlineExceeded(
-                "rank " + std::to_string(rank) + " did not answer the data-plane key exchange in "
-                "time"));
+            command.promise.set_value(
+                DeadlineExceeded("rank " + std::to_string(rank) +
+                                 " did not answer the data-plane key exchange in "
+                                 "time"));
           }
           peer->second.waiting.clear();
           reset.push_back(rank);
@@ -370,7 +370,11 @@ void RpcClient::ExpireDeadlines() {
       ++it;
     }
   }
-  for (int rank : reset) ResetDataPeer(rank);
+  for (int rank : reset) {
+    METAPS_LOG(WARNING) << "a data-plane call to rank " << rank
+                        << " timed out: its session is dropped, the next call opens a new one";
+    ResetDataPeer(rank);
+  }
 }
 
 void RpcClient::Loop() {

@@ -385,8 +385,8 @@ void RpcServer::OpenDataSession(const PeerAddress& from, const Message& request)
   if (sessions_.count(keys->id) != 0) {
     status = InvalidArgument("data session " + std::to_string(keys->id) + " is already open");
   } else {
-    auto opener = DataOpener::Create(keys->id, keys->to_server);
-    auto sealer = DataSealer::Create(keys->id, keys->to_client);
+    auto opener = DataOpener::Create(keys->id, keys->to_server, transport_->crypto_pool());
+    auto sealer = DataSealer::Create(keys->id, keys->to_client, transport_->crypto_pool());
     if (!opener.ok() || !sealer.ok()) {
       status = !opener.ok() ? opener.status() : sealer.status();
     } else {
@@ -417,8 +417,7 @@ void RpcServer::OpenDataSession(const PeerAddress& from, const Message& request)
 void RpcServer::HandleMonitorEvent(zmq::socket_t& monitor) {
   std::vector<zmq::message_t> parts;
   try {
-    if (!zmq::recv_multipart(monitor, std::back_inserter(parts), zmq::recv_flags::dontwait))
-      return;
+    if (!zmq::recv_multipart(monitor, std::back_inserter(parts), zmq::recv_flags::dontwait)) return;
   } catch (const zmq::error_t&) {
     return;
   }

@@ -31,6 +31,10 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& o
   if (options.data_plane != "aead" && options.data_plane != "curve") {
     return InvalidArgument("--data-plane must be aead or curve, got '" + options.data_plane + "'");
   }
+  if (options.data_plane_threads < -1 || options.data_plane_threads > 256) {
+    return InvalidArgument("--data-plane-threads must be -1 (auto) or 0..256, got " +
+                           std::to_string(options.data_plane_threads));
+  }
   if (options.scheme != "tcp" && options.scheme != "inproc") {
     return InvalidArgument("transport scheme must be tcp or inproc, got '" + options.scheme + "'");
   }
@@ -40,6 +44,12 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& o
       return Internal("CURVE requested but libzmq has no CURVE support; use --insecure");
     }
     RETURN_IF_ERROR(t->StartAuthenticator());
+  }
+  if (t->aead_data_plane()) {
+    const int threads = options.data_plane_threads >= 0
+                            ? options.data_plane_threads
+                            : CryptoPool::DefaultThreads(std::thread::hardware_concurrency());
+    t->crypto_pool_ = std::make_unique<CryptoPool>(threads);
   }
   return t;
 }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "common/crypto_pool.h"
 #include "common/curve_keys.h"
 #include "common/status.h"
 
@@ -40,6 +41,9 @@ struct TransportOptions {
   // per-direction keys exchanged over CURVE (common/data_seal.h); "curve"
   // carries them over CURVE like every other message. Ignored without CURVE.
   std::string data_plane = "aead";
+  // Helper threads that seal and open large aead messages' frames in
+  // parallel (CryptoPool); -1: CryptoPool::DefaultThreads of this machine.
+  int data_plane_threads = -1;
   // Largest frame (message part) a socket accepts (ZMQ_MAXMSGSIZE); a peer
   // sending a larger one is disconnected by ZeroMQ before the frame is
   // allocated. Every legitimate frame is far smaller: values travel in chunks
@@ -78,6 +82,9 @@ class Transport {
   bool curve() const { return options_.curve && options_.scheme != "inproc"; }
   // PULL and PUSH travel sealed on the data sockets (BindData, ConnectData).
   bool aead_data_plane() const { return curve() && options_.data_plane == "aead"; }
+  // Where aead sessions seal and open large messages in parallel; null
+  // without the aead data plane.
+  CryptoPool* crypto_pool() { return crypto_pool_.get(); }
   zmq::context_t& context() { return context_; }
 
   // Allows clients presenting `public_key` (32 raw bytes); they are tagged
@@ -115,6 +122,7 @@ class Transport {
 
   TransportOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<CryptoPool> crypto_pool_;
   std::thread zap_thread_;
   mutable std::mutex mu_;
   std::map<std::string, int> authorized_;  // raw public key -> rank   GUARDED_BY(mu_)

@@ -151,6 +151,7 @@ StatusOr<std::unique_ptr<Transport>> MakeTransport(const ClusterOptions& options
   TransportOptions t;
   t.curve = !options.insecure;
   t.data_plane = options.data_plane;
+  t.data_plane_threads = static_cast<int>(options.data_plane_threads);
   t.scheme = options.transport == "auto" ? (mpi ? "tcp" : "inproc") : options.transport;
   if (options.max_message_mb < 1 || options.max_message_mb > 4096) {
     return InvalidArgument("--max-message-mb must be in 1..4096, got " +
@@ -260,6 +261,10 @@ void ClusterOptions::Register(FlagSet* flags) {
                 "with CURVE on, how PULL and PUSH travel: aead (sealed with AES-256-GCM under "
                 "per-session keys exchanged over CURVE, on a second socket) or curve (over "
                 "CURVE like every message)");
+  flags->Int("data-plane-threads", &data_plane_threads,
+             "helper threads per process that seal and open large aead messages' frames in "
+             "parallel; -1: a quarter of the cores, at most 8",
+             -1, 256);
   flags->String("transport", &transport, "tcp, inproc, or auto");
   flags->String("host", &host, "interface to bind service sockets on, or auto");
   flags->Int("heartbeat-ms", &heartbeat_ms, "heartbeat interval", 1, 3600000);

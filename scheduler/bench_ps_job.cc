@@ -60,17 +60,17 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
   std::snprintf(
       line, sizeof(line),
       "{\"bench\":\"ps\",\"servers\":%d,\"workers\":%d,\"dim\":%d,\"keys_per_request\":%zu,"
-      "\"optimizer\":\"%s\",\"dist\":\"%s\",\"curve\":%s,\"shared_plan\":%s,"
+      "\"optimizer\":\"%s\",\"dist\":\"%s\",\"curve\":%s,\"data_plane\":\"%s\",\"shared_plan\":%s,"
       "\"requests\":%zu,"
       "\"pull_rows_per_s\":%.0f,\"push_rows_per_s\":%.0f,\"pull_gbps\":%.3f,\"push_gbps\":%.3f,"
       "\"pull_gbytes_per_s\":%.3f,\"push_gbytes_per_s\":%.3f,"
       "\"pull_p50_ms\":%.3f,\"pull_p99_ms\":%.3f,\"push_p50_ms\":%.3f,\"push_p99_ms\":%.3f",
       view_.layout.num_servers(), view_.layout.num_workers(), report_.dim, report_.keys_per_request,
       report_.optimizer.c_str(), report_.dist.c_str(), report_.curve ? "true" : "false",
-      report_.shared_plan ? "true" : "false", pull_ms.size(), pull_rps, push_rps,
-      pull_rps * row_bytes * 8 / 1e9, push_rps * row_bytes * 8 / 1e9, pull_rps * row_bytes / 1e9,
-      push_rps * row_bytes / 1e9, Percentile(pull_ms, 0.5), Percentile(pull_ms, 0.99),
-      Percentile(push_ms, 0.5), Percentile(push_ms, 0.99));
+      report_.data_plane.c_str(), report_.shared_plan ? "true" : "false", pull_ms.size(), pull_rps,
+      push_rps, pull_rps * row_bytes * 8 / 1e9, push_rps * row_bytes * 8 / 1e9,
+      pull_rps * row_bytes / 1e9, push_rps * row_bytes / 1e9, Percentile(pull_ms, 0.5),
+      Percentile(pull_ms, 0.99), Percentile(push_ms, 0.5), Percentile(push_ms, 0.99));
   line_ = line;
   return Status::Ok();
 }
