@@ -7,6 +7,11 @@
 // take the process down). The handler runs
 // on the loop thread and may reply at once or keep the PeerAddress and reply
 // later from the loop thread (barriers do this).
+// With the transport's aead data plane and Options::rank set, it also binds a
+// data socket (NULL mechanism): DATA_SESSION requests over CURVE open sessions
+// (RpcServer answers them itself), and PULL and PUSH sealed under a session
+// arrive there; what does not open is dropped and counted like any invalid
+// message, and replies go back sealed the way their request came.
 //
 // RpcClient: one DEALER per peer, all owned by one I/O thread. Call() is
 // thread-safe and returns a future that resolves with the reply, the reply's

@@ -77,7 +77,6 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
   RpcServer::Options server_options;
   server_options.name = "rank" + std::to_string(rank);
   server_options.world_size = layout.world_size();
-  server_options.rank = rank;
   if (role == wire::SCHEDULER) {
     server_options.tick = std::chrono::milliseconds(50);
     server_options.watch_connections = true;
@@ -86,6 +85,8 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
   if (role == wire::SERVER) {
     server_options.watch_connections = true;
     server_options.max_frame_bytes = roles.server_max_frame_bytes;
+    // Only servers serve PULL and PUSH: only they bind an aead data socket.
+    server_options.rank = rank;
   }
   ASSIGN_OR_RETURN(auto rpc_server, RpcServer::Create(transport, keys, server_options));
 
