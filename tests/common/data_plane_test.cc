@@ -212,6 +212,27 @@ std::string OpenSession(RawSocket& control, int rank, const DataSessionKeys& key
   return decoded->header.control().host();
 }
 
+// A server that lost a client's session (here: evicted by newer sessions of
+// the same rank; in practice a restart) drops its sealed calls; the call that
+// times out drops the client's session, and the next call opens a new one.
+TEST_F(DataPlaneTest, ALostSessionIsRenegotiatedAfterACallTimesOut) {
+  StartServer();
+  auto client = Client(2);
+  ASSERT_TRUE(client->Call(1, Pull(2, 1), kTimeout).get().ok());
+  RawSocket control(transport_->context(), server_->endpoint(), &client_keys_[0],
+                    server_keys_.public_key);
+  for (size_t i = 0; i < RpcServer::kMaxDataSessionsPerRank; ++i) {
+    ASSERT_FALSE(OpenSession(control, 2, DataSessionKeys::Generate().value(), 100 + i).empty());
+  }
+  auto lost = client->Call(1, Pull(2, 2), milliseconds(300)).get();
+  EXPECT_EQ(lost.status().code(), StatusCode::kDeadlineExceeded) << lost.status();
+  auto again = client->Call(1, Pull(2, 3), kTimeout).get();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->FrameAs<uint64_t>(0)[0], 3u);
+  EXPECT_EQ(client->data_sessions_opened(), 2u);
+  EXPECT_EQ(server_->data_sessions_opened(), 2u + RpcServer::kMaxDataSessionsPerRank);
+}
+
 TEST_F(DataPlaneTest, ANonMemberCanNeitherInjectNorReadAndEveryRejectionIsCounted) {
   StartServer();
   // Rank 2 opens two sessions (say, two clients of the same process).
