@@ -7,10 +7,24 @@
 // take the process down). The handler runs
 // on the loop thread and may reply at once or keep the PeerAddress and reply
 // later from the loop thread (barriers do this).
+// With the transport's aead data plane and Options::rank set, it also binds a
+// data socket (NULL mechanism): DATA_SESSION requests over CURVE open sessions
+// (RpcServer answers them itself), and PULL and PUSH sealed under a session
+// arrive there; what does not open is dropped and counted like any invalid
+// message, and replies go back sealed the way their request came.
 //
 // RpcClient: one DEALER per peer, all owned by one I/O thread. Call() is
 // thread-safe and returns a future that resolves with the reply, the reply's
 // error status, DeadlineExceeded, or Unavailable once the client is closed.
+//
+// The aead data plane (Transport::aead_data_plane): the first PULL or PUSH to
+// a peer opens a session (DATA_SESSION over CURVE: random id and two keys,
+// common/data_seal.h); calls wait for it, then PULL and PUSH go sealed over a
+// second DEALER to the server's data socket, and their replies come back
+// sealed on it. Request ids are shared by both sockets, so replies match
+// their calls whichever way they travel. A server that refuses the session
+// gets PULL and PUSH over CURVE (logged). AddPeer again, or a data call that
+// timed out, drops the session: the next call opens a new one with new keys.
 #pragma once
 
 #include <atomic>
@@ -27,6 +41,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/data_seal.h"
 #include "common/transport.h"
 #include "common/wire.h"
 
@@ -39,6 +54,9 @@ struct PeerAddress {
   // for a client authenticated with a monitor key (which may only PING).
   int rank = -1;
   int fd = -1;  // the TCP connection's descriptor, -1 on inproc
+  // Nonzero: the request came sealed on the data socket under this session,
+  // and the reply goes back sealed the same way.
+  uint64_t data_session = 0;
 };
 
 // Counters of messages dropped by validation, by reason. Reasons are short
@@ -50,7 +68,11 @@ struct DropStats {
   static constexpr size_t kMaxReasonChars = 96;
   uint64_t total = 0;
   std::map<std::string, uint64_t> by_reason;
+  // Drops by peer ("rank 3", "rank 3 (data session)", "peer <routing id>
+  // (data socket)", ...): the first kMaxLoggedPeers peers, the rest "other".
+  std::map<std::string, uint64_t> by_peer;
   void Count(const std::string& reason);
+  void CountPeer(const std::string& peer);
 };
 
 // At most this many distinct peers get a log line for their first drop; drops
@@ -70,6 +92,10 @@ class RpcServer {
     std::chrono::milliseconds tick{0};  // 0: no tick handler calls
     bool watch_connections = false;     // call the DisconnectHandler
     int64_t max_frame_bytes = 0;        // > 0: below the transport's limit
+    // This rank (the sender of the replies RpcServer makes itself). With the
+    // transport's aead data plane on, a rank >= 0 binds the data socket and
+    // serves key exchanges; with -1, DATA_SESSION goes to the handler.
+    int rank = -1;
   };
 
   static StatusOr<std::unique_ptr<RpcServer>> Create(Transport* transport, const CurveKeyPair& keys,
@@ -77,6 +103,12 @@ class RpcServer {
   ~RpcServer();
 
   const std::string& endpoint() const { return endpoint_; }
+  // The aead data plane's socket, empty without one.
+  const std::string& data_endpoint() const { return data_endpoint_; }
+  // Data-plane sessions opened so far (DATA_SESSION requests accepted).
+  uint64_t data_sessions_opened() const { return data_sessions_opened_.load(); }
+  // At most this many sessions per rank; a new one evicts the rank's oldest.
+  static constexpr size_t kMaxDataSessionsPerRank = 16;
   // Starts the loop thread. Handlers run on it and must not throw.
   void Start(RequestHandler on_request, TickHandler on_tick = {},
              DisconnectHandler on_disconnect = {});
@@ -96,15 +128,30 @@ class RpcServer {
 
  private:
   RpcServer(Transport* transport, Options options) : transport_(transport), options_(options) {}
+  struct DataSession {
+    int rank = -1;
+    uint64_t opened = 0;  // order of opening, for eviction
+    std::unique_ptr<DataOpener> opener;
+    std::unique_ptr<DataSealer> sealer;
+  };
+
   void Loop();
-  void HandleIncoming();
-  void HandleMonitorEvent();
+  void HandleIncoming(bool data);
+  void HandleMonitorEvent(zmq::socket_t& monitor);
+  void OpenDataSession(const PeerAddress& from, const Message& request);
   void Drop(const std::string& peer, const std::string& reason);
 
   Transport* transport_;
   Options options_;
   std::string endpoint_;
+  std::string data_endpoint_;
   zmq::socket_t router_;
+  zmq::socket_t data_router_;
+  zmq::socket_t data_monitor_;
+  // Loop thread only.
+  std::map<uint64_t, DataSession> sessions_;
+  uint64_t sessions_seq_ = 0;
+  std::atomic<uint64_t> data_sessions_opened_{0};
   zmq::socket_t wake_pull_;
   zmq::socket_t wake_push_;  // GUARDED_BY(post_mu_)
   zmq::socket_t monitor_;
@@ -137,6 +184,8 @@ class RpcClient {
   // Fails every pending call with Unavailable and joins the I/O thread.
   void Close();
   DropStats drop_stats() const;
+  // Data-plane sessions this client opened (key exchanges a server accepted).
+  uint64_t data_sessions_opened() const { return data_sessions_opened_.load(); }
 
  private:
   struct Command {
@@ -147,17 +196,36 @@ class RpcClient {
     std::chrono::steady_clock::time_point deadline;
     std::promise<StatusOr<Message>> promise;
   };
+  enum class Via { kControl, kData, kKeyExchange };
   struct Pending {
     int rank;
     std::chrono::steady_clock::time_point deadline;
     std::promise<StatusOr<Message>> promise;
+    Via via = Via::kControl;
+    uint64_t session = 0;  // kData, kKeyExchange: the session it belongs to
+  };
+  // The aead data plane towards one peer.
+  struct DataPeer {
+    enum class State { kIdle, kExchanging, kReady, kCurve };
+    State state = State::kIdle;
+    DataSessionKeys keys;  // while kExchanging
+    zmq::socket_t socket;  // kReady
+    std::unique_ptr<DataSealer> sealer;
+    std::unique_ptr<DataOpener> opener;
+    std::deque<Command> waiting;  // calls made while kExchanging
   };
 
   RpcClient(Transport* transport, const CurveKeyPair& keys, int my_rank, int world_size)
       : transport_(transport), keys_(keys), my_rank_(my_rank), world_size_(world_size) {}
   void Loop();
   void RunCommand(Command& command);
-  void HandleReply(int rank, zmq::socket_t& socket);
+  // Sends `parts` on `socket` without blocking; fails the call when it cannot.
+  bool SendParts(zmq::socket_t& socket, std::vector<zmq::message_t>& parts, Command& command);
+  void StartKeyExchange(int rank, DataPeer& peer, Command& command);
+  void FinishKeyExchange(int rank, const StatusOr<Message>& reply);
+  // Forgets the session with `rank`; waiting calls run again (a new session).
+  void ResetDataPeer(int rank);
+  void HandleReply(int rank, zmq::socket_t& socket, bool data);
   void ExpireDeadlines();
   void Drop(int rank, const std::string& reason);
 
@@ -176,8 +244,11 @@ class RpcClient {
 
   // I/O thread only.
   std::map<int, zmq::socket_t> peers_;
+  std::map<int, DataPeer> data_peers_;
   std::map<uint64_t, Pending> pending_;
   uint64_t next_request_id_ = 1;
+
+  std::atomic<uint64_t> data_sessions_opened_{0};
 
   mutable std::mutex stats_mu_;
   DropStats drops_;  // GUARDED_BY(stats_mu_)

@@ -28,6 +28,13 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& o
     return InvalidArgument("maximum message size must be at least 1024 bytes, got " +
                            std::to_string(options.max_message_bytes));
   }
+  if (options.data_plane != "aead" && options.data_plane != "curve") {
+    return InvalidArgument("--data-plane must be aead or curve, got '" + options.data_plane + "'");
+  }
+  if (options.data_plane_threads < -1 || options.data_plane_threads > 256) {
+    return InvalidArgument("--data-plane-threads must be -1 (auto) or 0..256, got " +
+                           std::to_string(options.data_plane_threads));
+  }
   if (options.scheme != "tcp" && options.scheme != "inproc") {
     return InvalidArgument("transport scheme must be tcp or inproc, got '" + options.scheme + "'");
   }
@@ -37,6 +44,12 @@ StatusOr<std::unique_ptr<Transport>> Transport::Create(const TransportOptions& o
       return Internal("CURVE requested but libzmq has no CURVE support; use --insecure");
     }
     RETURN_IF_ERROR(t->StartAuthenticator());
+  }
+  if (t->aead_data_plane()) {
+    const int threads = options.data_plane_threads >= 0
+                            ? options.data_plane_threads
+                            : CryptoPool::DefaultThreads(std::thread::hardware_concurrency());
+    t->crypto_pool_ = std::make_unique<CryptoPool>(threads);
   }
   return t;
 }
@@ -161,6 +174,39 @@ StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const Cu
   } catch (const zmq::error_t& e) {
     return Internal(
         ZmqError("bind service socket on " + options_.scheme + "://" + options_.host, e));
+  }
+}
+
+StatusOr<zmq::socket_t> Transport::BindData(std::string* endpoint, int64_t max_frame_bytes) {
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::router);
+    socket.set(zmq::sockopt::linger, 1000);
+    socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    // The envelope adds 16 bytes a frame, in its own frame: the limit holds.
+    socket.set(zmq::sockopt::maxmsgsize, max_frame_bytes > 0
+                                             ? std::min(max_frame_bytes, options_.max_message_bytes)
+                                             : options_.max_message_bytes);
+    socket.set(zmq::sockopt::router_mandatory, true);
+    socket.bind("tcp://" + options_.host + ":*");
+    *endpoint = socket.get(zmq::sockopt::last_endpoint);
+    return socket;
+  } catch (const zmq::error_t& e) {
+    return Internal(ZmqError("bind data socket on tcp://" + options_.host, e));
+  }
+}
+
+StatusOr<zmq::socket_t> Transport::ConnectData(const std::string& endpoint) {
+  try {
+    zmq::socket_t socket(context_, zmq::socket_type::dealer);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::sndhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    socket.connect(endpoint);
+    return socket;
+  } catch (const zmq::error_t& e) {
+    return Internal(ZmqError("connect to data endpoint " + endpoint, e));
   }
 }
 

@@ -23,6 +23,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "common/crypto_pool.h"
 #include "common/curve_keys.h"
 #include "common/status.h"
 
@@ -35,6 +36,14 @@ struct TransportOptions {
   std::string scheme = "tcp";
   std::string host = "127.0.0.1";  // interface to bind service sockets on
   int io_threads = 1;
+  // With CURVE on: "aead" carries PULL and PUSH on a second, NULL-mechanism
+  // socket pair, each message sealed with AES-256-GCM under per-session,
+  // per-direction keys exchanged over CURVE (common/data_seal.h); "curve"
+  // carries them over CURVE like every other message. Ignored without CURVE.
+  std::string data_plane = "aead";
+  // Helper threads that seal and open large aead messages' frames in
+  // parallel (CryptoPool); -1: CryptoPool::DefaultThreads of this machine.
+  int data_plane_threads = -1;
   // Largest frame (message part) a socket accepts (ZMQ_MAXMSGSIZE); a peer
   // sending a larger one is disconnected by ZeroMQ before the frame is
   // allocated. Every legitimate frame is far smaller: values travel in chunks
@@ -71,6 +80,11 @@ class Transport {
 
   const TransportOptions& options() const { return options_; }
   bool curve() const { return options_.curve && options_.scheme != "inproc"; }
+  // PULL and PUSH travel sealed on the data sockets (BindData, ConnectData).
+  bool aead_data_plane() const { return curve() && options_.data_plane == "aead"; }
+  // Where aead sessions seal and open large messages in parallel; null
+  // without the aead data plane.
+  CryptoPool* crypto_pool() { return crypto_pool_.get(); }
   zmq::context_t& context() { return context_; }
 
   // Allows clients presenting `public_key` (32 raw bytes); they are tagged
@@ -91,6 +105,12 @@ class Transport {
   // the service's key, and `keys` are this rank's own pair. `routing_id` is
   // only a label: the socket sets none, so the ROUTER assigns a unique one
   // (a fixed one could be taken first by another client and lock the rank out).
+  // The data-plane ROUTER of the aead data plane: no CURVE and no ZAP (any
+  // process can connect); every message is an envelope and sealed frames,
+  // and RpcServer drops what fails to open.
+  StatusOr<zmq::socket_t> BindData(std::string* endpoint, int64_t max_frame_bytes = 0);
+  // A NULL-mechanism DEALER connected to a data endpoint.
+  StatusOr<zmq::socket_t> ConnectData(const std::string& endpoint);
   StatusOr<zmq::socket_t> ConnectPeer(const std::string& endpoint,
                                       const std::string& server_public_key,
                                       const CurveKeyPair& keys, const std::string& routing_id);
@@ -102,6 +122,7 @@ class Transport {
 
   TransportOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<CryptoPool> crypto_pool_;
   std::thread zap_thread_;
   mutable std::mutex mu_;
   std::map<std::string, int> authorized_;  // raw public key -> rank   GUARDED_BY(mu_)

@@ -60,6 +60,7 @@ std::vector<zmq::message_t> EncodeMessage(Message&& message) {
   message.header.SerializeWithCachedSizesToArray(static_cast<uint8_t*>(parts[0].data()));
   for (auto& f : message.frames) parts.push_back(std::move(f));
   message.frames.clear();
+  message.writable_frames = 0;
   return parts;
 }
 

@@ -29,6 +29,10 @@ constexpr size_t kMaxHeaderBytes = 1 << 20;
 struct Message {
   wire::Header header;
   std::vector<zmq::message_t> frames;  // raw little-endian arrays
+  // Bit i: frames[i] is this message's own buffer, which the aead data plane
+  // may encrypt in place (common/data_seal.h); other frames may borrow a
+  // caller's buffer and are encrypted into a new one.
+  uint64_t writable_frames = 0;
 
   // Appends a copy of [data, data + bytes).
   void AddCopy(const void* data, size_t bytes) { frames.emplace_back(data, bytes); }
@@ -37,6 +41,11 @@ struct Message {
   void AddShared(std::shared_ptr<const std::vector<char>> buffer);
   void AddShared(std::shared_ptr<const std::vector<char>> buffer, size_t offset, size_t size);
   void AddFrame(zmq::message_t frame) { frames.push_back(std::move(frame)); }
+  // A frame whose buffer nobody else reads or writes once it is added.
+  void AddWritableFrame(zmq::message_t frame) {
+    if (frames.size() < 64) writable_frames |= uint64_t{1} << frames.size();
+    frames.push_back(std::move(frame));
+  }
 
   template <typename T>
   const T* FrameAs(size_t i) const {

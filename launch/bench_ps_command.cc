@@ -94,6 +94,9 @@ int BenchPsCommand(int argc, char** argv) {
     BenchPsReport report{table.dim, options.workload.keys_per_request,
                          optimizer, dist,
                          ctx.curve, options.shared_plan};
+    report.data_plane = !ctx.curve                         ? "plaintext"
+                        : ctx.transport->aead_data_plane() ? "aead"
+                                                           : "curve";
     BenchPsJob job(ctx.view, report);
     scheduler_here = true;
     RETURN_IF_ERROR(RunScheduler(ctx, &job));

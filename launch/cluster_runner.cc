@@ -85,6 +85,8 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
   if (role == wire::SERVER) {
     server_options.watch_connections = true;
     server_options.max_frame_bytes = roles.server_max_frame_bytes;
+    // Only servers serve PULL and PUSH: only they bind an aead data socket.
+    server_options.rank = rank;
   }
   ASSIGN_OR_RETURN(auto rpc_server, RpcServer::Create(transport, keys, server_options));
 
@@ -108,6 +110,10 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
   // refused by a not-yet-authorized ZAP handler would lose the queued request.
   RETURN_IF_ERROR(bootstrap->AllGather("").status());
   METAPS_LOG(DEBUG) << "serving at " << rpc_server->endpoint();
+  if (transport->aead_data_plane() && role == wire::SCHEDULER) {
+    METAPS_LOG(INFO) << "data plane: PULL and PUSH sealed with " << DataCipherDescription()
+                     << " under per-session keys exchanged over CURVE (--data-plane aead)";
+  }
   if (options.insecure && role == wire::SCHEDULER) {
     METAPS_LOG(WARNING) << "--insecure: CURVE is off, any process that can reach the ports "
                            "can talk to this job";
@@ -145,6 +151,8 @@ Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions&
 StatusOr<std::unique_ptr<Transport>> MakeTransport(const ClusterOptions& options, bool mpi) {
   TransportOptions t;
   t.curve = !options.insecure;
+  t.data_plane = options.data_plane;
+  t.data_plane_threads = static_cast<int>(options.data_plane_threads);
   t.scheme = options.transport == "auto" ? (mpi ? "tcp" : "inproc") : options.transport;
   if (options.max_message_mb < 1 || options.max_message_mb > 4096) {
     return InvalidArgument("--max-message-mb must be in 1..4096, got " +
@@ -250,6 +258,14 @@ void ClusterOptions::Register(FlagSet* flags) {
   flags->Int("max-message-mb", &max_message_mb,
              "largest message frame a socket accepts, in MiB (ZMQ_MAXMSGSIZE); a peer "
              "sending a larger one is disconnected");
+  flags->String("data-plane", &data_plane,
+                "with CURVE on, how PULL and PUSH travel: aead (sealed with AES-256-GCM under "
+                "per-session keys exchanged over CURVE, on a second socket) or curve (over "
+                "CURVE like every message)");
+  flags->Int("data-plane-threads", &data_plane_threads,
+             "helper threads per process that seal and open large aead messages' frames in "
+             "parallel; -1: a quarter of the cores, at most 8",
+             -1, 256);
   flags->String("transport", &transport, "tcp, inproc, or auto");
   flags->String("host", &host, "interface to bind service sockets on, or auto");
   flags->Int("heartbeat-ms", &heartbeat_ms, "heartbeat interval", 1, 3600000);

@@ -22,10 +22,12 @@ struct ClusterOptions {
   int64_t servers = 1;  // a job config's cluster.servers wins unless --servers is given
   int64_t workers = 1;  // single-process mode only; mpirun's -np decides otherwise
   bool insecure = false;
-  std::string keys_dir;            // --curve-keys: this key pair instead of fresh ones
-  std::string authorized_keys;     // --authorized-keys: extra client keys to accept
-  std::string transport = "auto";  // tcp | inproc | auto (tcp under mpirun, inproc otherwise)
-  std::string host = "auto";       // interface to bind service sockets on
+  std::string keys_dir;             // --curve-keys: this key pair instead of fresh ones
+  std::string authorized_keys;      // --authorized-keys: extra client keys to accept
+  std::string transport = "auto";   // tcp | inproc | auto (tcp under mpirun, inproc otherwise)
+  std::string host = "auto";        // interface to bind service sockets on
+  std::string data_plane = "aead";  // --data-plane: aead | curve (TransportOptions::data_plane)
+  int64_t data_plane_threads = -1;  // --data-plane-threads: -1 auto
   int64_t heartbeat_ms = 200;
   int64_t heartbeat_timeout_ms = 2000;
   std::string cluster_file;  // scheduler writes ranks, pids, endpoints, keys here

@@ -17,7 +17,7 @@ seconds=${1:-5}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(wire_fuzz control_fuzz job_config_fuzz criteo_fuzz avazu_fuzz libsvm_fuzz movielens_ratings_fuzz
+  targets=(wire_fuzz data_open_fuzz control_fuzz job_config_fuzz criteo_fuzz avazu_fuzz libsvm_fuzz movielens_ratings_fuzz
            movielens_side_fuzz scenario_csv_fuzz checkpoint_manifest_fuzz checkpoint_shard_fuzz)
 fi
 

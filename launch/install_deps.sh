@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   openmpi-bin libopenmpi-dev
   libzmq3-dev cppzmq-dev
+  libssl-dev
   libprotobuf-dev protobuf-compiler
   libeigen3-dev
   nlohmann-json3-dev

@@ -312,7 +312,7 @@ Status ParameterServer::HandlePull(const Message& request, Message* reply) {
     float* out = static_cast<float*>(chunk.data());
     RETURN_IF_ERROR(request.header.read_only() ? table->Peek(keys + first, rows, out)
                                                : table->Pull(keys + first, rows, out));
-    reply->AddFrame(std::move(chunk));
+    reply->AddWritableFrame(std::move(chunk));  // sealed in place on the aead data plane
   }
   stats_.pulled_rows += n;
   return Status::Ok();

@@ -65,6 +65,7 @@ Status BenchPsJob::OnGather(const std::string& name, std::vector<GatherEntry>& e
            {"optimizer", report_.optimizer},
            {"dist", report_.dist},
            {"curve", report_.curve},
+           {"data_plane", report_.data_plane},
            {"shared_plan", report_.shared_plan},
            {"requests", pull_ms.size()},
            {"pull_rows_per_s", JsonRounded(pull_rps, 0)},

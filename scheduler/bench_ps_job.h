@@ -19,6 +19,8 @@ struct BenchPsReport {
   std::string optimizer, dist;
   bool curve = true;
   bool shared_plan = true;  // a step's Pull and Push share one KeyPlan
+  // How PULL and PUSH travel: "plaintext" (--insecure), "curve", or "aead".
+  std::string data_plane = "curve";
 };
 
 class BenchPsJob : public JobDriver {

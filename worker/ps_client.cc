@@ -398,7 +398,7 @@ PsFuture PsClient::StreamPull(uint32_t table_id, const uint64_t* keys, size_t n,
     Message m = MakeMessage(wire::PULL, view_.my_rank);
     m.header.set_table_id(table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
-    m.AddFrame(std::move(frame));
+    m.AddWritableFrame(std::move(frame));
     st.pieces.push_back({static_cast<int>(s), unsent[s], rows, false});
     st.replies.push_back(
         rpc_->Call(view_.layout.ServerRank(static_cast<int>(s)), std::move(m), timeout_));
@@ -512,12 +512,12 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
       if (piece.hot) {
         float* dst = values.data<float>();
         for (size_t r = 0; r < piece.rows; ++r) dst_of[FirstRow(p, piece) + r] = dst + r * dim;
-        m.AddFrame(std::move(values));
+        m.AddWritableFrame(std::move(values));
         hot.emplace_back(piece, std::move(m));
         continue;
       }
       CopyColdRows(p, FirstRow(p, piece), piece.rows, grads, dim, values.data<float>());
-      m.AddFrame(std::move(values));
+      m.AddWritableFrame(std::move(values));
       st.replies.push_back(
           rpc_->Call(view_.layout.ServerRank(piece.server), std::move(m), timeout_));
     }
@@ -550,7 +550,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
         CopyColdRows(p, row0 + cold_first, first + chunk_rows - cold_first, grads, dim,
                      dst + (cold_first - first) * dim);
       }
-      messages.back().AddFrame(std::move(values));
+      messages.back().AddWritableFrame(std::move(values));
     }
   }
   SumHotRows(p, grads, dim, dst_of);

@@ -31,6 +31,7 @@ class RpcTest : public ::testing::Test {
     RpcServer::Options so;
     so.name = "test-server";
     so.world_size = kWorld;
+    so.rank = 1;  // with CURVE, PULL and PUSH use the aead data plane
     server_ = RpcServer::Create(transport_.get(), server_keys_, so).value();
     server_->Start([this](const PeerAddress& from, Message m) {
       ++served_;

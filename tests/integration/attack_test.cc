@@ -101,6 +101,7 @@ class PsUnderAttack : public ::testing::TestWithParam<bool> {
     RpcServer::Options o;
     o.name = "attacked-ps";
     o.world_size = kWorld;
+    o.rank = 1;  // with CURVE, the workers' PULL and PUSH use the aead data plane
     o.watch_connections = true;
     o.max_frame_bytes = max_frame_bytes;
     rpc_ = RpcServer::Create(transport_.get(), server_keys_, o).value();
@@ -303,9 +304,15 @@ TEST_P(PsUnderAttack, HeldBspPushesExpireWhenAWorkersConnectionCloses) {
   pull.AddCopy(&key, sizeof(key));
   ASSERT_TRUE(workers_[0]->Call(1, std::move(pull), milliseconds(20000)).get().ok());
   auto held = Push(1, 1, {2}, 1.0f);  // waits for worker 2's push of step 1
-  // Worker 3's push is held before worker 2 leaves: a ping on its connection
-  // is answered after the push was handled.
-  ASSERT_TRUE(workers_[1]->Call(1, MakeMessage(wire::PING, 3), milliseconds(20000)).get().ok());
+  // Worker 3's push is held before worker 2 leaves: a read-only pull on its
+  // connection is answered after the push was handled. (A pull, not a ping:
+  // with the aead data plane PULL and PUSH share the data connection, and
+  // order holds within one connection only.)
+  Message probe = MakeMessage(wire::PULL, 3);
+  probe.header.set_table_id(kTable);
+  probe.header.set_read_only(true);
+  probe.AddCopy(&key, sizeof(key));
+  ASSERT_TRUE(workers_[1]->Call(1, std::move(probe), milliseconds(20000)).get().ok());
   workers_[0]->Close();
   auto expired = held.get();
   ASSERT_FALSE(expired.ok());

@@ -73,7 +73,12 @@ TEST_F(MpiAttackTest, MonitorKeyMayOnlyPingAndTheJobEndsInOrder) {
   auto ranks = ReadClusterFile(cluster_file);
   ASSERT_EQ(ranks.size(), 3u);
 
-  auto transport = Transport::Create(TransportOptions{}).value();
+  // The attacker sends PUSH and PULL over CURVE (--data-plane curve), where
+  // the server's role checks see them; with the aead data plane its key
+  // exchange is refused the same way (data_plane_test).
+  TransportOptions attacker_options;
+  attacker_options.data_plane = "curve";
+  auto transport = Transport::Create(attacker_options).value();
   // The monitor claims to be the worker (rank 2).
   auto monitor = RpcClient::Create(transport.get(), monitor_keys, 2, 3, "monitor").value();
   monitor->AddPeer(0, ranks[0].endpoint, Z85Decode(ranks[0].public_key).value());
@@ -155,7 +160,12 @@ TEST_F(MpiAttackTest, TrainingJobUnderAttackEndsWithTheUnattackedMetrics) {
   ASSERT_TRUE(job.WaitForStderr("members registered")) << job.stderr_text();
   auto ranks = ReadClusterFile(cluster_file);
   ASSERT_EQ(ranks.size(), 4u);
-  auto transport = Transport::Create(TransportOptions{}).value();
+  // The attacker sends PUSH and PULL over CURVE (--data-plane curve), where
+  // the server's role checks see them; with the aead data plane its key
+  // exchange is refused the same way (data_plane_test).
+  TransportOptions attacker_options;
+  attacker_options.data_plane = "curve";
+  auto transport = Transport::Create(attacker_options).value();
   auto attack = [&](const CurveKeyPair& keys) {
     auto client = RpcClient::Create(transport.get(), keys, 2, 4, "attacker").value();
     client->AddPeer(0, ranks[0].endpoint, Z85Decode(ranks[0].public_key).value());
