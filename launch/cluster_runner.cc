@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,8 @@ namespace metaps {
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
+std::mutex g_failure_mu;
+Status* g_rank_failure = nullptr;  // GUARDED_BY(g_failure_mu); the first failure only
 
 void OnStopSignal(int) {
   g_stop_requested.store(true);
@@ -231,6 +234,13 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
       }
       results[static_cast<size_t>(r)] =
           RunRank(bootstrap.get(), transport->get(), options, *layout, roles, allreduce.get());
+      if (!results[static_cast<size_t>(r)].ok() && r != 0) {
+        std::lock_guard<std::mutex> lock(g_failure_mu);
+        if (g_rank_failure == nullptr) {
+          g_rank_failure =
+              new Status(results[static_cast<size_t>(r)].Annotate(layout->Describe(r) + " failed"));
+        }
+      }
     });
   }
   for (auto& t : threads) t.join();
@@ -284,6 +294,11 @@ HeartbeatOptions RankContext::heartbeat() const {
 }
 
 bool StopRequested() { return g_stop_requested.load(); }
+
+Status InProcessRankFailure() {
+  std::lock_guard<std::mutex> lock(g_failure_mu);
+  return g_rank_failure ? *g_rank_failure : Status::Ok();
+}
 
 Status RunMember(RankContext& ctx, const std::function<Status(SchedulerClient&)>& body) {
   SchedulerClient scheduler(ctx.rpc_client, ctx.view, ctx.heartbeat());

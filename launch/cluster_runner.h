@@ -67,5 +67,11 @@ Status RunMember(RankContext& ctx, const std::function<Status(SchedulerClient&)>
 
 // Set by SIGINT/SIGTERM on the scheduler's process.
 bool StopRequested();
+// In a single-process cluster: the first rank whose role failed before it
+// could tell the scheduler (e.g. a worker that cannot open its data before it
+// registers), as "worker 0 (rank 2, ...) failed: why"; OK otherwise. The
+// scheduler polls it, so the job ends with that cause at once instead of
+// waiting for the registration timeout.
+Status InProcessRankFailure();
 
 }  // namespace metaps

@@ -520,18 +520,20 @@ Status RetrainRun::Publish(const Json& candidate_metrics) {
   RETURN_IF_ERROR(RemoveTree(tmp));
   RETURN_IF_ERROR(RemoveTree(final_dir));  // a stale one of another run
   RETURN_IF_ERROR(env_->CreateDir(tmp));
-  // The serving files, by the same export a user would run.
+  // The serving files, by the same export a user would run (it reads no
+  // examples, but the model's schema comes from the data).
   RETURN_IF_ERROR(Job("export", RunDir(), "export",
-                      {"--checkpoint", state_.pending->checkpoint, "--out", JoinPath(tmp, "model")})
+                      {"--checkpoint", state_.pending->checkpoint, "--out", JoinPath(tmp, "model"),
+                       "--data", JoinPath(p_.data_root(), state_.pending->partitions.back())})
                       .status());
   RETURN_IF_ERROR(LinkTree(state_.pending->checkpoint, JoinPath(tmp, "checkpoints")));
   OrderedJson info = {{"version", v},
-               {"run", state_.pending->run},
-               {"pipeline", p_.name()},
-               {"published_at", UtcNow()},
-               {"partitions", state_.pending->partitions},
-               {"train_samples", state_.pending->train_samples},
-               {p_.gate().split(), candidate_metrics}};
+                      {"run", state_.pending->run},
+                      {"pipeline", p_.name()},
+                      {"published_at", UtcNow()},
+                      {"partitions", state_.pending->partitions},
+                      {"train_samples", state_.pending->train_samples},
+                      {p_.gate().split(), candidate_metrics}};
   RETURN_IF_ERROR(WriteFileAtomically(env_, JoinPath(tmp, "version.json"), JsonText(info) + "\n"));
   RETURN_IF_ERROR(env_->SyncDir(tmp));
   RETURN_IF_ERROR(env_->RenameFile(tmp, final_dir));

@@ -172,16 +172,17 @@ void Study::Progress(const RungResult& r) const {
     done += s == SuccessiveHalving::State::kDone;
   }
   const int best = h_.best();
-  OrderedJson line = {{"event", "rung"},
-               {"trial", r.trial},
-               {"rung", r.rung},
-               {"samples", r.samples},
-               {"steps", r.steps},
-               {"metric", search_.metric()},
-               {"value", std::isfinite(r.value) ? OrderedJson(r.value) : OrderedJson(nullptr)},
-               {"seconds", r.seconds},
-               {"samples_used", h_.samples_used()},
-               {"samples_full_grid", h_.samples_full_grid()}};
+  OrderedJson line = {
+      {"event", "rung"},
+      {"trial", r.trial},
+      {"rung", r.rung},
+      {"samples", r.samples},
+      {"steps", r.steps},
+      {"metric", search_.metric()},
+      {"value", std::isfinite(r.value) ? OrderedJson(r.value) : OrderedJson(nullptr)},
+      {"seconds", r.seconds},
+      {"samples_used", h_.samples_used()},
+      {"samples_full_grid", h_.samples_full_grid()}};
   std::cout << JsonText(line) << std::endl;
   std::cerr << "metaps select: trial " << r.trial << " rung " << r.rung << " (" << r.samples
             << " examples): " << search_.metric() << " " << Fmt(r.value) << "; " << done
@@ -274,23 +275,23 @@ int Study::Run() {
   std::string text;
   if (Status s = env->ReadFileToString(TrialFile(best), &text); !s.ok()) return fail(s);
   if (Status s = WriteFileAtomically(env, Path("best.pbtxt"), text); !s.ok()) return fail(s);
-  auto exported =
-      RunClusterJob(launcher_, "export",
-                    {"--config", TrialFile(best), "--checkpoint",
-                     JoinPath(TrialDir(best), "checkpoints"), "--out", Path("best-model")},
-                    TrialDir(best), "export");
+  auto exported = RunClusterJob(
+      launcher_, "export",
+      {"--config", TrialFile(best), "--checkpoint", JoinPath(TrialDir(best), "checkpoints"),
+       "--out", Path("best-model"), "--data", o_.data_dir},
+      TrialDir(best), "export");
   if (!exported.ok()) return fail(exported.status());
   OrderedJson line = {{"event", "select_done"},
-               {"best", best},
-               {"metric", search_.metric()},
-               {"value", h_.value(best, h_.rung(best))},
-               {"rung", h_.rung(best)},
-               {"trials", trials_.size()},
-               {"samples_used", h_.samples_used()},
-               {"samples_full_grid", h_.samples_full_grid()},
-               {"best_config", Path("best.pbtxt")},
-               {"best_model", Path("best-model")},
-               {"set", OrderedJson::object()}};
+                      {"best", best},
+                      {"metric", search_.metric()},
+                      {"value", h_.value(best, h_.rung(best))},
+                      {"rung", h_.rung(best)},
+                      {"trials", trials_.size()},
+                      {"samples_used", h_.samples_used()},
+                      {"samples_full_grid", h_.samples_full_grid()},
+                      {"best_config", Path("best.pbtxt")},
+                      {"best_model", Path("best-model")},
+                      {"set", OrderedJson::object()}};
   for (const auto& [field, value] : trials_[static_cast<size_t>(best)].values) {
     line["set"][field] = value;
   }

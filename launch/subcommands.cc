@@ -32,6 +32,7 @@ Status RunScheduler(RankContext& ctx, JobDriver* driver, int64_t staleness) {
   options.heartbeat_timeout = std::chrono::milliseconds(ctx.options->heartbeat_timeout_ms);
   options.cluster_file = ctx.options->cluster_file;
   options.stop_requested = StopRequested;
+  options.member_failed = InProcessRankFailure;
   options.staleness = staleness;
   Scheduler scheduler(ctx.rpc_server, ctx.view, driver, options);
   return scheduler.Run();

@@ -338,6 +338,12 @@ void Scheduler::OnTick() {
     METAPS_LOG(INFO) << "stop requested; finishing the current step and shutting down";
     driver_->OnStopRequested();
   }
+  if (options_.member_failed) {
+    if (Status failed = options_.member_failed(); !failed.ok()) {
+      Abort(failed);
+      return;
+    }
+  }
   if (!all_registered_) {
     if (now - started_ > options_.registration_timeout) {
       std::string missing;

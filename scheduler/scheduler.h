@@ -76,6 +76,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds registration_timeout{120000};
   std::string cluster_file;              // written once all members registered
   std::function<bool()> stop_requested;  // polled every tick
+  // Polled every tick: a member that failed where it could not report it
+  // (a single-process cluster's rank before it registered); not OK aborts.
+  std::function<Status()> member_failed;
   // Consistency of worker clocks: 0 = BSP, s > 0 = SSP with bound s, < 0 = ASP.
   int64_t staleness = -1;
 };

@@ -170,5 +170,24 @@ TEST_F(SelectTest, AKilledStudyResumesWithTheSameDecisions) {
   EXPECT_EQ(got_done[0]["samples_used"], want_done[0]["samples_used"]);
 }
 
+// In a single-process cluster a worker that fails before it registers (here:
+// export of a job whose data is missing) ends the job at once with its cause,
+// not after the scheduler's registration timeout.
+TEST_F(SelectTest, AnInProcessRankFailingBeforeRegisteringEndsTheJobWithItsCause) {
+  const std::string job = Env("METAPS_SOURCE_DIR") + "/launch/jobs/quickstart_deepfm.pbtxt";
+  Subprocess train({Env("METAPS_BIN"), "train", "--servers", "1", "--workers", "1", "--config", job,
+                    "--data", *dir_ + "/ctr", "--set", "output_dir=" + *dir_ + "/early", "--set",
+                    "training.max_steps=2"});
+  ASSERT_EQ(train.Wait(), 0) << train.stderr_text();
+  Subprocess exported({Env("METAPS_BIN"), "export", "--servers", "1", "--workers", "1", "--config",
+                       job, "--set", "data.format=movielens", "--data", *dir_ + "/missing",
+                       "--checkpoint", *dir_ + "/early/checkpoints", "--out", *dir_ + "/x"});
+  EXPECT_EQ(exported.Wait(), 1);
+  const std::string err = exported.stderr_text();
+  EXPECT_NE(err.find("aborting the job: worker 0"), std::string::npos) << err;
+  EXPECT_NE(err.find("no MovieLens ratings file"), std::string::npos) << err;
+  EXPECT_EQ(err.find("did not register"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace metaps
