@@ -153,6 +153,16 @@ Status Study::RunRung(const SuccessiveHalving::Work& w, bool restarted) {
   r.valid = valid;
   const std::string& m = search_.metric();
   r.value = valid.contains(m) && valid[m].is_number() ? valid[m].get<double>() : NAN;
+  // A diverged trial (its loss NaN, written as null) scores no example: its
+  // metrics read 0 over a count of 0, which must rank last, not first.
+  const bool diverged =
+      !(done->contains("train_loss") && (*done)["train_loss"].is_number()) ||
+      !(valid.contains("count") && valid["count"].is_number() && valid["count"].get<double>() > 0);
+  if (diverged) {
+    std::cerr << "metaps select: trial " << w.trial << " (" << trial.Describe()
+              << ") diverged (training loss not a number, or no example scored): ranked last\n";
+    r.value = NAN;
+  }
   if (!valid.contains(m)) {
     return InvalidArgument("trial " + std::to_string(w.trial) + ": the valid split has no " + m +
                            " (search.metric)");
