@@ -170,6 +170,33 @@ TEST_F(SelectTest, AKilledStudyResumesWithTheSameDecisions) {
   EXPECT_EQ(got_done[0]["samples_used"], want_done[0]["samples_used"]);
 }
 
+// A trial whose training diverges scores no example (metrics 0 over a count
+// of 0); it must rank last, not win on a lower-is-better metric.
+TEST_F(SelectTest, ADivergedTrialRanksLast) {
+  const std::string job = *dir_ + "/diverging.pbtxt";
+  std::ofstream(job) << "name: \"diverging\"\n"
+                     << "data { format: \"datagen-ctr\" batch_size: 256 }\n"
+                     << "model { family: \"deepfm\" embedding_dim: 8 hidden: [8] }\n"
+                     << "dense_optimizer { kind: \"sgd\" lr: 0.01 }\n"
+                     << "training { epochs: 1 seed: 2 log_every: 0 }\n"
+                     << "search {\n"
+                     << "  param { field: \"dense_optimizer.lr\" grid: [\"1e30\", \"0.01\"] }\n"
+                     << "  max_budget: 4000\n  min_budget: 4000\n  metric: \"logloss\"\n}\n";
+  Subprocess study({Env("METAPS_BIN"), "select", "--config", job, "--data", *dir_ + "/ctr", "--out",
+                    *dir_ + "/diverging"});
+  ASSERT_EQ(study.Wait(), 0) << study.stderr_text();
+  EXPECT_NE(study.stderr_text().find("trial 0 (dense_optimizer.lr=1e30) diverged"),
+            std::string::npos)
+      << study.stderr_text();
+  const auto done = Events(study.stdout_lines(), "select_done");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["best"], 1);
+  const auto board = Events(study.stdout_lines(), "leaderboard");
+  ASSERT_EQ(board.size(), 2u);
+  EXPECT_EQ(board[0]["trial"], 1);  // best first
+  EXPECT_TRUE(board[1]["values"][0].is_null());
+}
+
 // In a single-process cluster a worker that fails before it registers (here:
 // export of a job whose data is missing) ends the job at once with its cause,
 // not after the scheduler's registration timeout.
