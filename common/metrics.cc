@@ -124,7 +124,10 @@ BinaryMetrics BinaryMetricsAccumulator::Result() const {
               ? std::numeric_limits<double>::quiet_NaN()
               : static_cast<double>(twice_rank_sum) /
                     (2.0 * static_cast<double>(m.positives) * static_cast<double>(negatives));
-  if (m.count == 0) return m;
+  if (m.count == 0) {  // no example scored (e.g. a diverged model): undefined, not 0
+    m.logloss = m.accuracy = std::numeric_limits<double>::quiet_NaN();
+    return m;
+  }
   const double n = static_cast<double>(m.count);
   m.logloss = logloss_sum_.Value() / n;
   m.accuracy = static_cast<double>(tp_ + tn_) / n;
@@ -221,7 +224,10 @@ RegressionMetrics RegressionMetricsAccumulator::Result() const {
   RegressionMetrics m;
   m.count = count_;
   m.nan_predictions = nan_predictions_;
-  if (count_ == 0) return m;
+  if (count_ == 0) {  // no example scored (e.g. a diverged model): undefined, not 0
+    m.mae = m.mse = m.rmse = std::numeric_limits<double>::quiet_NaN();
+    return m;
+  }
   const double n = static_cast<double>(count_);
   m.mae = abs_error_.Value() / n;
   m.mse = squared_error_.Value() / n;

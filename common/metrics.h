@@ -49,8 +49,8 @@ struct BinaryMetrics {
   uint64_t positives = 0;   // label > 0.5
   uint64_t nan_scores = 0;  // skipped: score was NaN or infinite
   double auc = 0;           // NaN when there are no positives or no negatives
-  double logloss = 0;       // mean, probabilities clipped to [1e-7, 1 - 1e-7]
-  double accuracy = 0;      // predicted positive iff score >= threshold
+  double logloss = 0;       // mean, probabilities clipped to [1e-7, 1 - 1e-7]; NaN for count 0
+  double accuracy = 0;      // predicted positive iff score >= threshold; NaN for count 0
   double precision = 0;     // 0 when nothing is predicted positive
   double recall = 0;        // 0 when there are no positives
   double f1 = 0;
@@ -97,7 +97,7 @@ double ComputeAuc(const std::vector<double>& scores, const std::vector<float>& l
 struct RegressionMetrics {
   uint64_t count = 0;            // examples with a finite prediction and label
   uint64_t nan_predictions = 0;  // skipped: prediction or label NaN or infinite
-  double mae = 0;
+  double mae = 0;  // mae, mse and rmse are NaN for count 0 (printed as null)
   double mse = 0;
   double rmse = 0;
 };
