@@ -72,6 +72,27 @@ std::string Trial::Describe() const {
   return text;
 }
 
+StatusOr<Trial> MakeTrial(const std::string& text, const std::string& source,
+                          const std::vector<std::string>& overrides, int index,
+                          const std::vector<std::pair<std::string, std::string>>& values) {
+  Trial t;
+  t.index = index;
+  t.values = values;
+  // --set of the search block is the study's, not the trial's.
+  std::vector<std::string> sets;
+  for (const std::string& o : overrides) {
+    if (o.rfind("search.", 0) != 0) sets.push_back(o);
+  }
+  for (const auto& [field, value] : t.values) sets.push_back(field + "=" + value);
+  auto parsed = ParseJobConfig(text, source, sets, /*keep_search=*/false);
+  if (!parsed.ok()) {
+    return InvalidArgument(source + ": search trial " + std::to_string(t.index) + " (" +
+                           t.Describe() + "): " + parsed.status().message());
+  }
+  t.job = std::move(parsed).value();
+  return t;
+}
+
 StatusOr<std::vector<Trial>> LoadTrials(const std::string& path,
                                         const std::vector<std::string>& overrides) {
   ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, "job config"));
@@ -119,19 +140,8 @@ StatusOr<std::vector<Trial>> ExpandTrials(const std::string& text, const std::st
                                 static_cast<uint64_t>(i)));
         t.values.emplace_back(p.field(), std::move(value));
       }
-      // --set of the search block is the study's, not the trial's.
-      std::vector<std::string> sets;
-      for (const std::string& o : overrides) {
-        if (o.rfind("search.", 0) != 0) sets.push_back(o);
-      }
-      for (const auto& [field, value] : t.values) sets.push_back(field + "=" + value);
-      auto parsed = ParseJobConfig(text, source, sets, /*keep_search=*/false);
-      if (!parsed.ok()) {
-        return InvalidArgument(source + ": search trial " + std::to_string(t.index) + " (" +
-                               t.Describe() + "): " + parsed.status().message());
-      }
-      t.job = std::move(parsed).value();
-      trials.push_back(std::move(t));
+      ASSIGN_OR_RETURN(Trial made, MakeTrial(text, source, overrides, t.index, t.values));
+      trials.push_back(std::move(made));
     }
   }
   return trials;

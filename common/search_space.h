@@ -31,6 +31,11 @@ struct Trial {
 // one that fails is InvalidArgument naming the trial, its values and the field.
 StatusOr<std::vector<Trial>> ExpandTrials(const std::string& text, const std::string& source,
                                           const std::vector<std::string>& overrides = {});
+// One trial: the job in `text` with `values` applied after `overrides` (those
+// of the search block excepted), checked like a job; errors as ExpandTrials'.
+StatusOr<Trial> MakeTrial(const std::string& text, const std::string& source,
+                          const std::vector<std::string>& overrides, int index,
+                          const std::vector<std::pair<std::string, std::string>>& values);
 // ExpandTrials of the file at `path`.
 StatusOr<std::vector<Trial>> LoadTrials(const std::string& path,
                                         const std::vector<std::string>& overrides = {});

@@ -1,5 +1,6 @@
 #include "launch/select.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -110,8 +111,15 @@ Status Study::Save() const {
                        {"valid", r.valid},
                        {"seconds", r.seconds}});
   }
+  Json values = Json::array();  // each trial's (field, value) pairs, in order
+  for (const Trial& t : trials_) {
+    Json pairs = Json::array();
+    for (const auto& [field, value] : t.values) pairs.push_back({field, value});
+    values.push_back(pairs);
+  }
   Json j = {{"format", "metaps-study-1"}, {"config", o_.config},    {"metric", search_.metric()},
-            {"trials", trials_.size()},   {"halving", h_.ToJson()}, {"results", results}};
+            {"trials", trials_.size()},   {"trial_values", values}, {"halving", h_.ToJson()},
+            {"results", results}};
   return WriteFileAtomically(Env::Default(), Path("study.json"), j.dump(1) + "\n");
 }
 
@@ -311,6 +319,115 @@ int Study::Run() {
 
 }  // namespace
 
+namespace {
+
+StatusOr<std::string> JobText(const SelectOptions& o) {
+  std::string text;
+  RETURN_IF_ERROR(Env::Default()->ReadFileToString(o.config, &text));
+  return text;
+}
+
+// (field, value) pairs from a study.json trial_values entry.
+StatusOr<std::vector<std::pair<std::string, std::string>>> Pairs(const Json& pairs,
+                                                                 const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!pairs.is_array()) return InvalidArgument(where + ": trial values are not a list");
+  for (const Json& p : pairs) {
+    if (!p.is_array() || p.size() != 2 || !p[0].is_string() || !p[1].is_string()) {
+      return InvalidArgument(where + ": a trial value is not a [field, value] pair");
+    }
+    out.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
+  }
+  return out;
+}
+
+// A resumed study's trials, as its study.json lists them.
+StatusOr<std::vector<Trial>> TrialsOf(const SelectOptions& o, const Json& saved,
+                                      const std::string& path) {
+  if (!saved.is_object() || !saved.contains("trial_values") || !saved["trial_values"].is_array()) {
+    return InvalidArgument(path + ": no trial_values (not a study.json of metaps select)");
+  }
+  ASSIGN_OR_RETURN(std::string text, JobText(o));
+  std::vector<Trial> trials;
+  for (const Json& pairs : saved["trial_values"]) {
+    ASSIGN_OR_RETURN(auto values, Pairs(pairs, path));
+    ASSIGN_OR_RETURN(
+        Trial t, MakeTrial(text, o.config, o.overrides, static_cast<int>(trials.size()), values));
+    trials.push_back(std::move(t));
+  }
+  return trials;
+}
+
+// The best ceil(n / eta) trials of the study in o.warm_start (by the highest
+// rung reached, then its value there), then this search's trials that differ
+// from them.
+StatusOr<std::vector<Trial>> WarmTrials(const SelectOptions& o, int eta) {
+  const std::string path = JoinPath(o.warm_start, "study.json");
+  std::string text;
+  RETURN_IF_ERROR(Env::Default()->ReadFileToString(path, &text));
+  const Json prev = Json::parse(text, nullptr, false);
+  if (!prev.is_object() || !prev.contains("trial_values") || !prev["trial_values"].is_array() ||
+      !prev.contains("halving") || !prev["halving"].is_object() ||
+      !prev["halving"].contains("trials") || !prev["halving"]["trials"].is_array() ||
+      prev["halving"]["trials"].size() != prev["trial_values"].size()) {
+    return InvalidArgument(path + ": not a study.json of metaps select (--warm-start)");
+  }
+  const std::string metric = prev.contains("metric") && prev["metric"].is_string()
+                                 ? prev["metric"].get<std::string>()
+                                 : "auc";
+  const bool higher = HigherIsBetter(metric);
+  struct Ranked {
+    int trial, rung;
+    double value;
+  };
+  std::vector<Ranked> ranked;
+  const Json& states = prev["halving"]["trials"];
+  for (size_t i = 0; i < states.size(); ++i) {
+    const Json& st = states[i];
+    if (!st.is_object() || !st.contains("done_rung") || !st["done_rung"].is_number_integer() ||
+        !st.contains("values") || !st["values"].is_array()) {
+      continue;
+    }
+    const int rung = st["done_rung"].get<int>();
+    if (rung < 0 || st["values"].size() <= static_cast<size_t>(rung) ||
+        !st["values"][static_cast<size_t>(rung)].is_number()) {
+      continue;
+    }
+    ranked.push_back(
+        {static_cast<int>(i), rung, st["values"][static_cast<size_t>(rung)].get<double>()});
+  }
+  std::sort(ranked.begin(), ranked.end(), [&](const Ranked& a, const Ranked& b) {
+    if (a.rung != b.rung) return a.rung > b.rung;
+    if (a.value != b.value) return higher ? a.value > b.value : a.value < b.value;
+    return a.trial < b.trial;
+  });
+  const size_t n = states.size();
+  const size_t keep = std::min(ranked.size(), std::max<size_t>(1, (n + eta - 1) / eta));
+  ASSIGN_OR_RETURN(std::string job, JobText(o));
+  std::vector<Trial> trials;
+  for (size_t k = 0; k < keep; ++k) {
+    ASSIGN_OR_RETURN(auto values,
+                     Pairs(prev["trial_values"][static_cast<size_t>(ranked[k].trial)], path));
+    ASSIGN_OR_RETURN(
+        Trial t, MakeTrial(job, o.config, o.overrides, static_cast<int>(trials.size()), values));
+    std::cerr << "metaps select: --warm-start: trial " << t.index << " is trial " << ranked[k].trial
+              << " of " << o.warm_start << " (" << t.Describe() << ")\n";
+    trials.push_back(std::move(t));
+  }
+  ASSIGN_OR_RETURN(std::vector<Trial> fresh, LoadTrials(o.config, o.overrides));
+  for (const Trial& t : fresh) {
+    bool seen = false;
+    for (const Trial& w : trials) seen = seen || w.values == t.values;
+    if (seen) continue;
+    ASSIGN_OR_RETURN(Trial renumbered, MakeTrial(job, o.config, o.overrides,
+                                                 static_cast<int>(trials.size()), t.values));
+    trials.push_back(std::move(renumbered));
+  }
+  return trials;
+}
+
+}  // namespace
+
 int64_t StepsForSamples(int64_t samples, int batch_size, int workers) {
   const int64_t per_step = static_cast<int64_t>(batch_size) * std::max(1, workers);
   return std::max<int64_t>(1, (samples + per_step - 1) / per_step);
@@ -334,7 +451,32 @@ int RunSelect(const SelectOptions& o) {
                  "study\n";
     return 2;
   }
-  auto trials = LoadTrials(o.config, o.overrides);
+  Env* env = Env::Default();
+  const std::string state = JoinPath(o.out, "study.json");
+  const bool have = env->FileExists(state);
+  if (have && !o.resume) {
+    std::cerr << "metaps select: " << o.out
+              << " holds a study (study.json): --resume goes on with it, or give another --out\n";
+    return 2;
+  }
+  if (!have && o.resume) {
+    std::cerr << "metaps select: --resume: no study.json in " << o.out << "\n";
+    return 2;
+  }
+  Json saved;
+  if (have) {
+    std::string text;
+    if (Status s = env->ReadFileToString(state, &text); !s.ok()) {
+      std::cerr << "metaps select: " << s.message() << "\n";
+      return 1;
+    }
+    saved = Json::parse(text, nullptr, false);
+  }
+  // The trials: a resumed study's own list; else the search's, after the
+  // best trials of a previous study (--warm-start).
+  auto trials = have ? TrialsOf(o, saved, state)
+                     : (o.warm_start.empty() ? LoadTrials(o.config, o.overrides)
+                                             : WarmTrials(o, search.eta()));
   if (!trials.ok()) {
     std::cerr << "metaps select: " << trials.status().message() << "\n";
     return 2;
@@ -351,27 +493,10 @@ int RunSelect(const SelectOptions& o) {
     std::cerr << "metaps select: " << halving.status().message() << "\n";
     return 2;
   }
-  Env* env = Env::Default();
-  const std::string state = JoinPath(o.out, "study.json");
-  const bool have = env->FileExists(state);
-  if (have && !o.resume) {
-    std::cerr << "metaps select: " << o.out
-              << " holds a study (study.json): --resume goes on with it, or give another --out\n";
-    return 2;
-  }
-  if (!have && o.resume) {
-    std::cerr << "metaps select: --resume: no study.json in " << o.out << "\n";
-    return 2;
-  }
+  const std::vector<Trial> list = *trials;
   Study study(o, std::move(trials).value(), search, std::move(halving).value());
   if (have) {
-    std::string text;
-    if (Status s = env->ReadFileToString(state, &text); !s.ok()) {
-      std::cerr << "metaps select: " << s.message() << "\n";
-      return 1;
-    }
-    const Json j = Json::parse(text, nullptr, false);
-    if (Status s = study.Load(j, state); !s.ok()) {
+    if (Status s = study.Load(saved, state); !s.ok()) {
       std::cerr << "metaps select: " << s.message() << "\n";
       return 2;
     }
@@ -382,9 +507,7 @@ int RunSelect(const SelectOptions& o) {
       return 1;
     }
   }
-  // The trial files (the same on a resume: the search is seeded).
-  auto again = LoadTrials(o.config, o.overrides);
-  for (const Trial& t : *again) {
+  for (const Trial& t : list) {
     const std::string path = JoinPath(o.out, "trials/trial-" + std::to_string(t.index) + ".pbtxt");
     const std::string text = "# Trial " + std::to_string(t.index) + " of " + o.config + ": " +
                              t.Describe() + "\n" + JobConfigToText(t.job);

@@ -30,6 +30,10 @@ struct SelectOptions {
   std::string launcher;
   int servers = 1, workers = 1;  // for the in-process default and steps per sample
   bool resume = false;
+  // A previous study's directory: its best ceil(trials / eta) trials enter
+  // this study's first rung, ahead of the search's own (e.g. a retraining
+  // pipeline re-selecting on new data).
+  std::string warm_start;
   std::string self_binary;  // this binary, for the children
 };
 

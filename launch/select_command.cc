@@ -33,6 +33,10 @@ int SelectCommand(int argc, char** argv) {
             "examples / (batch_size * workers))",
             1, 65536);
   flags.Bool("resume", &resume, "go on with the study in --out after a kill");
+  std::string warm_start;
+  flags.String("warm-start", &warm_start,
+               "a previous study's --out: its best trials (the top 1/eta) enter this study's "
+               "first rung ahead of the search's own");
   flags.String("config", &config_path, "a job config with a search { param { ... } } block");
   flags.StringList("set", &overrides,
                    "override a field of the base job: --set training.epochs=2 (repeatable)");
@@ -66,6 +70,7 @@ int SelectCommand(int argc, char** argv) {
     o.servers = static_cast<int>(servers);
     o.workers = static_cast<int>(workers);
     o.resume = resume;
+    o.warm_start = warm_start;
     o.self_binary = self;
     return RunSelect(o);
   }
@@ -101,9 +106,9 @@ int SelectCommand(int argc, char** argv) {
     std::cout << JsonText(line) << "\n";
   }
   OrderedJson summary = {{"event", "plan"},
-                                    {"trials", trials->size()},
-                                    {"samples", job->search().samples()},
-                                    {"seed", job->search().seed()}};
+                         {"trials", trials->size()},
+                         {"samples", job->search().samples()},
+                         {"seed", job->search().seed()}};
   std::cout << JsonText(summary) << std::endl;
   return 0;
 }

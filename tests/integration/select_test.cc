@@ -170,6 +170,37 @@ TEST_F(SelectTest, AKilledStudyResumesWithTheSameDecisions) {
   EXPECT_EQ(got_done[0]["samples_used"], want_done[0]["samples_used"]);
 }
 
+// --warm-start: the previous study's best trials come first, the search's
+// own follow without repeating them.
+TEST_F(SelectTest, AWarmStartedStudyBeginsWithThePreviousBest) {
+  const std::string job = WriteStudy(*dir_ + "/warm-study.pbtxt");
+  Subprocess first({Env("METAPS_BIN"), "select", "--config", job, "--data", *dir_ + "/ctr", "--out",
+                    *dir_ + "/warm-first"});
+  ASSERT_EQ(first.Wait(), 0) << first.stderr_text();
+  const auto board = Events(first.stdout_lines(), "leaderboard");
+  ASSERT_EQ(board.size(), 6u);
+  // The same search with another seed, warm-started from the first study.
+  Subprocess second({Env("METAPS_BIN"), "select", "--config", job, "--data", *dir_ + "/ctr",
+                     "--set", "search.seed=9", "--out", *dir_ + "/warm-second", "--warm-start",
+                     *dir_ + "/warm-first"});
+  ASSERT_EQ(second.Wait(), 0) << second.stderr_text();
+  const std::string err = second.stderr_text();
+  // ceil(6 / 3) = 2 trials carried over, best first.
+  EXPECT_NE(
+      err.find("--warm-start: trial 0 is trial " + std::to_string(board[0]["trial"].get<int>())),
+      std::string::npos)
+      << err;
+  EXPECT_NE(
+      err.find("--warm-start: trial 1 is trial " + std::to_string(board[1]["trial"].get<int>())),
+      std::string::npos)
+      << err;
+  const auto board2 = Events(second.stdout_lines(), "leaderboard");
+  EXPECT_EQ(board2.size(), 8u);  // 2 carried over + 6 of the new search
+  for (const auto& line : board2) {
+    if (line["trial"] == 0) EXPECT_EQ(line["set"], board[0]["set"]);
+  }
+}
+
 // A trial whose training diverges scores no example (metrics 0 over a count
 // of 0); it must rank last, not win on a lower-is-better metric.
 TEST_F(SelectTest, ADivergedTrialRanksLast) {
