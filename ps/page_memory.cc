@@ -71,7 +71,13 @@ StatusOr<PageMemory> PageMemory::Allocate(size_t bytes) {
   char* p = static_cast<char*>(raw) + head;
   if (head > 0) ::munmap(raw, head);
   if (kHugePage - head > 0) ::munmap(p + size, kHugePage - head);
-  (void)::madvise(p, size, MADV_HUGEPAGE);  // a hint only
+  // A hint only (THP in "madvise" mode honours it). METAPS_NO_HUGEPAGE=1
+  // leaves it out, to measure what huge pages bring (table_bench).
+  static const bool huge = [] {
+    const char* no = std::getenv("METAPS_NO_HUGEPAGE");
+    return no == nullptr || std::string(no) != "1";
+  }();
+  if (huge) (void)::madvise(p, size, MADV_HUGEPAGE);
 #ifdef MADV_POPULATE_WRITE
   const bool populated = ::madvise(p, size, MADV_POPULATE_WRITE) == 0;
 #else

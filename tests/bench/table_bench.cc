@@ -4,8 +4,11 @@
 //
 //   build-a/bench/table_bench [--benchmark_filter=dim:64]
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -108,9 +111,22 @@ class JsonLineReporter : public benchmark::ConsoleReporter {
   void PrintJson() const {
     OrderedJson rates = OrderedJson::object();
     for (const auto& [name, rate] : rates_) rates[name] = JsonRounded(rate, 0);
+    // What backs the tables: huge pages (AnonHugePages) and the page faults
+    // taken (ru_minflt), with or without METAPS_NO_HUGEPAGE=1.
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    long huge_kib = 0;
+    std::ifstream smaps("/proc/self/smaps_rollup");
+    for (std::string key; smaps >> key;) {
+      if (key == "AnonHugePages:") smaps >> huge_kib;
+    }
+    const char* no = std::getenv("METAPS_NO_HUGEPAGE");
     const OrderedJson line = {{"bench", "table_bench"},
                               {"rows", kRows},
                               {"keys_per_call", kKeysPerCall},
+                              {"huge_pages_requested", !(no && std::string(no) == "1")},
+                              {"anon_huge_pages_mib", huge_kib / 1024},
+                              {"minor_page_faults", static_cast<int64_t>(usage.ru_minflt)},
                               {"rows_per_s", rates}};
     std::printf("%s\n", JsonText(line).c_str());
   }
