@@ -345,6 +345,8 @@ void CheckSearch(ConfigChecker& c, const config::JobConfig& job) {
   c.Require(s.samples() >= 1 && s.samples() <= 100000, "search.samples", "must be in [1, 100000]");
   c.Require(s.seed() >= 0, "search.seed", "must not be negative");
   c.Require(s.max_budget() >= 0, "search.max_budget", "must not be negative");
+  auto metric = MetricHigherIsBetter(s.metric());
+  c.Require(metric.ok(), "search.metric", metric.status().message());
   c.Require(s.eta() >= 2 && s.eta() <= 100, "search.eta", "must be in [2, 100]");
   c.Require(s.max_budget() == 0 || (s.min_budget() >= 1 && s.min_budget() <= s.max_budget()),
             "search.min_budget", "must be in [1, max_budget]");

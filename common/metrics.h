@@ -97,7 +97,7 @@ double ComputeAuc(const std::vector<double>& scores, const std::vector<float>& l
 struct RegressionMetrics {
   uint64_t count = 0;            // examples with a finite prediction and label
   uint64_t nan_predictions = 0;  // skipped: prediction or label NaN or infinite
-  double mae = 0;  // mae, mse and rmse are NaN for count 0 (printed as null)
+  double mae = 0;                // mae, mse and rmse are NaN for count 0 (printed as null)
   double mse = 0;
   double rmse = 0;
 };

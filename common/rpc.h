@@ -54,8 +54,8 @@ struct PeerAddress {
   // for a client authenticated with a monitor key (which may only PING).
   int rank = -1;
   int fd = -1;  // the TCP connection's descriptor, -1 on inproc
-  // Nonzero: the request came sealed on the data socket under this session,
-  // and the reply goes back sealed the same way.
+  // Nonzero: the id of the data-plane session the request came sealed under
+  // on the data socket; the reply goes back sealed the same way.
   uint64_t data_session = 0;
 };
 

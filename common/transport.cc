@@ -144,21 +144,26 @@ void Transport::Authorize(const std::string& public_key, int rank) {
 
 ZapStats Transport::zap_stats() const { return {accepted_.load(), refused_.load()}; }
 
+zmq::socket_t Transport::NewRouter(int64_t max_frame_bytes) {
+  zmq::socket_t socket(context_, zmq::socket_type::router);
+  // Replies queued at close (the last shutdown release) still go out.
+  socket.set(zmq::sockopt::linger, 1000);
+  socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
+  socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+  socket.set(zmq::sockopt::maxmsgsize, max_frame_bytes > 0
+                                           ? std::min(max_frame_bytes, options_.max_message_bytes)
+                                           : options_.max_message_bytes);
+  // Replies go out with dontwait: a peer that went away (EHOSTUNREACH) or
+  // stopped reading (EAGAIN at the high-water mark) costs a counted drop,
+  // never a blocked loop (RpcServer::Reply).
+  socket.set(zmq::sockopt::router_mandatory, true);
+  return socket;
+}
+
 StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const CurveKeyPair& keys,
                                                std::string* endpoint, int64_t max_frame_bytes) {
   try {
-    zmq::socket_t socket(context_, zmq::socket_type::router);
-    // Replies queued at close (the last shutdown release) still go out.
-    socket.set(zmq::sockopt::linger, 1000);
-    socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
-    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
-    socket.set(zmq::sockopt::maxmsgsize, max_frame_bytes > 0
-                                             ? std::min(max_frame_bytes, options_.max_message_bytes)
-                                             : options_.max_message_bytes);
-    // Replies go out with dontwait: a peer that went away (EHOSTUNREACH) or
-    // stopped reading (EAGAIN at the high-water mark) costs a counted drop,
-    // never a blocked loop (RpcServer::Reply).
-    socket.set(zmq::sockopt::router_mandatory, true);
+    zmq::socket_t socket = NewRouter(max_frame_bytes);
     if (curve()) {
       socket.set(zmq::sockopt::curve_server, true);
       socket.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys.secret_key.data(), 32));
@@ -179,15 +184,8 @@ StatusOr<zmq::socket_t> Transport::BindService(const std::string& name, const Cu
 
 StatusOr<zmq::socket_t> Transport::BindData(std::string* endpoint, int64_t max_frame_bytes) {
   try {
-    zmq::socket_t socket(context_, zmq::socket_type::router);
-    socket.set(zmq::sockopt::linger, 1000);
-    socket.set(zmq::sockopt::sndhwm, kReplyHighWaterMark);
-    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
     // The envelope adds 16 bytes a frame, in its own frame: the limit holds.
-    socket.set(zmq::sockopt::maxmsgsize, max_frame_bytes > 0
-                                             ? std::min(max_frame_bytes, options_.max_message_bytes)
-                                             : options_.max_message_bytes);
-    socket.set(zmq::sockopt::router_mandatory, true);
+    zmq::socket_t socket = NewRouter(max_frame_bytes);
     socket.bind("tcp://" + options_.host + ":*");
     *endpoint = socket.get(zmq::sockopt::last_endpoint);
     return socket;

@@ -116,6 +116,10 @@ class Transport {
                                       const CurveKeyPair& keys, const std::string& routing_id);
 
  private:
+  // A ROUTER with the limits every service socket has: linger, high-water
+  // marks, the frame limit (min of `max_frame_bytes` > 0 and the transport's),
+  // ROUTER_MANDATORY replies.
+  zmq::socket_t NewRouter(int64_t max_frame_bytes);
   explicit Transport(const TransportOptions& options);
   Status StartAuthenticator();
   void ZapLoop(zmq::socket_t socket);

@@ -1,11 +1,24 @@
 #include "launch/cluster_job.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
+#include <cerrno>
+
 #include "common/logging.h"
 #include "common/subprocess.h"
 
 namespace metaps {
 
 using Json = nlohmann::json;
+
+StatusOr<std::string> SelfBinaryPath() {
+  char self[PATH_MAX];
+  if (realpath("/proc/self/exe", self) == nullptr) {
+    return ErrnoStatus("cannot find this binary's path (/proc/self/exe)", errno);
+  }
+  return std::string(self);
+}
 
 StatusOr<Json> RunClusterJob(const ClusterJobLauncher& launcher, const std::string& subcommand,
                              const std::vector<std::string>& args, const std::string& dir,

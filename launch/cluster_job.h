@@ -22,6 +22,10 @@ struct ClusterJobLauncher {
   std::vector<std::string> in_process_args;
 };
 
+// This binary's absolute path (/proc/self/exe), to start the cluster jobs
+// with the very build that drives them; Internal when it cannot be found.
+StatusOr<std::string> SelfBinaryPath();
+
 // Runs `subcommand args...`, with stdout in dir/<name>.stdout.txt and stderr
 // in dir/<name>.log.txt (dir is created), and returns its last
 // {"event":"<event>"} line (event: "export" for export, else "done").

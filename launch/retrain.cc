@@ -16,6 +16,7 @@
 #include <iostream>
 #include <set>
 
+#include "common/early_stop.h"
 #include "common/job_config.h"
 #include "common/json.h"
 #include "common/logging.h"
@@ -39,14 +40,11 @@ std::string Absolute(const std::string& path, const std::string& base) {
   return JoinPath(base, path);
 }
 
+// The metric's direction (common/early_stop.h); names are checked when the
+// pipeline file loads, so an unknown one here only comes from a test.
 bool HigherIsBetter(const std::string& metric) {
-  static const std::set<std::string> higher = {"auc", "accuracy", "precision", "recall",
-                                               "f1",  "mrr",      "gauc"};
-  if (higher.count(metric)) return true;
-  for (const char* prefix : {"ndcg@", "hit@", "recall@", "precision@", "map@"}) {
-    if (metric.rfind(prefix, 0) == 0) return true;
-  }
-  return false;
+  auto higher = MetricHigherIsBetter(metric);
+  return higher.ok() && *higher;
 }
 
 std::string Fmt(double v) {
@@ -116,8 +114,9 @@ StatusOr<config::PipelineConfig> LoadPipeline(const std::string& path,
             "min_eval_samples and min_train_samples must not be negative");
   for (int i = 0; i < g->rule_size(); ++i) {
     const config::GateRule& r = g->rule(i);
-    c.Require(!r.metric().empty(), "gate.rule",
-              "rule " + std::to_string(i + 1) + ": metric is required");
+    auto known = MetricHigherIsBetter(r.metric());
+    c.Require(known.ok(), "gate.rule",
+              "rule " + std::to_string(i + 1) + ": " + known.status().message());
     c.Require(!r.has_max_regression() || r.max_regression() >= 0, "gate.rule",
               "rule " + std::to_string(i + 1) + " (" + r.metric() +
                   "): max_regression must not be negative");

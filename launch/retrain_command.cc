@@ -1,8 +1,5 @@
 // `metaps retrain --pipeline PIPELINE.pbtxt`: one run of a retraining pipeline
 // (launch/retrain.h), for cron or a systemd timer.
-#include <limits.h>
-#include <stdlib.h>
-
 #include <iostream>
 
 #include "launch/retrain.h"
@@ -30,12 +27,12 @@ int RetrainCommand(int argc, char** argv) {
     std::cerr << "metaps retrain: " << pipeline.status().message() << "\n";
     return kRetrainUsage;
   }
-  char self[PATH_MAX];
-  if (realpath("/proc/self/exe", self) == nullptr) {
-    std::cerr << "metaps retrain: cannot find this binary's path (/proc/self/exe)\n";
+  auto self = SelfBinaryPath();
+  if (!self.ok()) {
+    std::cerr << "metaps retrain: " << self.status().message() << "\n";
     return kRetrainFailed;
   }
-  return RunRetrain(*pipeline, self);
+  return RunRetrain(*pipeline, *self);
 }
 
 }  // namespace metaps

@@ -15,6 +15,7 @@
 #include "common/job_config.h"
 #include "common/json.h"
 #include "common/subprocess.h"
+#include "launch/cluster_job.h"
 #include "launch/scale/report.h"
 #include "launch/scale/runs.h"
 #include "launch/scale/svg.h"
@@ -257,9 +258,8 @@ int ScaleCommand(int argc, char** argv) {
     o.out_dir = out_dir;
     o.launcher_override = launcher;
     o.dry_run = dry_run;
-    std::error_code ec;
-    o.bin = fs::canonical("/proc/self/exe", ec).string();
-    if (ec) o.bin = argv[0];
+    auto self = SelfBinaryPath();
+    o.bin = self.ok() ? *self : std::string(argv[0]);
     StatusOr<std::vector<RunRecord>> ran = RunSweep(sweep, o);
     if (!ran.ok()) {
       std::cerr << "metaps scale: " << ran.status().message() << "\n";

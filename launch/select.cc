@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/early_stop.h"
 #include "common/env.h"
 #include "common/job_config.h"
 #include "common/json.h"
@@ -20,11 +21,22 @@ namespace {
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+// search.metric is checked when the job loads (MetricHigherIsBetter).
 bool HigherIsBetter(const std::string& metric) {
-  for (const char* m : {"auc", "gauc", "accuracy", "precision", "recall", "f1", "mrr"}) {
-    if (metric == m) return true;
-  }
-  return metric.find('@') != std::string::npos;  // ndcg@k, hit@k, recall@k, ...
+  auto higher = MetricHigherIsBetter(metric);
+  return higher.ok() && *higher;
+}
+
+// The study's allocation, from its search block.
+HalvingOptions HalvingFor(const config::SearchConfig& search, size_t trials) {
+  HalvingOptions o;
+  o.num_trials = static_cast<int>(trials);
+  o.min_budget = search.min_budget();
+  o.max_budget = search.max_budget();
+  o.eta = search.eta();
+  o.asynchronous = search.asynchronous();
+  o.higher_is_better = HigherIsBetter(search.metric());
+  return o;
 }
 
 std::string Fmt(double v) {
@@ -75,14 +87,8 @@ Status Study::Load(const Json& j, const std::string& path) {
       !j["results"].is_array()) {
     return InvalidArgument(path + ": not a study state (no halving or results)");
   }
-  HalvingOptions ho;
-  ho.num_trials = static_cast<int>(trials_.size());
-  ho.min_budget = search_.min_budget();
-  ho.max_budget = search_.max_budget();
-  ho.eta = search_.eta();
-  ho.asynchronous = search_.asynchronous();
-  ho.higher_is_better = HigherIsBetter(search_.metric());
-  ASSIGN_OR_RETURN(h_, SuccessiveHalving::FromJson(ho, j["halving"], path));
+  ASSIGN_OR_RETURN(
+      h_, SuccessiveHalving::FromJson(HalvingFor(search_, trials_.size()), j["halving"], path));
   for (const Json& r : j["results"]) {
     if (!r.is_object() || !r.contains("trial") || !r["trial"].is_number_integer() ||
         !r.contains("rung") || !r["rung"].is_number_integer()) {
@@ -182,10 +188,9 @@ Status Study::RunRung(const SuccessiveHalving::Work& w, bool restarted) {
 }
 
 void Study::Progress(const RungResult& r) const {
-  int running = 0, stopped = 0, done = 0;
+  int stopped = 0, done = 0;
   for (int t = 0; t < static_cast<int>(trials_.size()); ++t) {
     const auto s = h_.state(t);
-    running += s == SuccessiveHalving::State::kRunning;
     stopped += s == SuccessiveHalving::State::kStopped || s == SuccessiveHalving::State::kFailed;
     done += s == SuccessiveHalving::State::kDone;
   }
@@ -208,7 +213,6 @@ void Study::Progress(const RungResult& r) const {
             << " open; best so far trial " << best << " ("
             << (best >= 0 ? Fmt(h_.value(best, h_.rung(best))) : "-") << "); examples "
             << h_.samples_used() << " of a full grid's " << h_.samples_full_grid() << "\n";
-  (void)running;
 }
 
 void Study::Leaderboard() const {
@@ -481,25 +485,10 @@ int RunSelect(const SelectOptions& o) {
     std::cerr << "metaps select: " << trials.status().message() << "\n";
     return 2;
   }
-  HalvingOptions ho;
-  ho.num_trials = static_cast<int>(trials->size());
-  ho.min_budget = search.min_budget();
-  ho.max_budget = search.max_budget();
-  ho.eta = search.eta();
-  ho.asynchronous = search.asynchronous();
-  ho.higher_is_better = HigherIsBetter(search.metric());
-  auto halving = SuccessiveHalving::Create(ho);
+  auto halving = SuccessiveHalving::Create(HalvingFor(search, trials->size()));
   if (!halving.ok()) {
     std::cerr << "metaps select: " << halving.status().message() << "\n";
     return 2;
-  }
-  const std::vector<Trial> list = *trials;
-  Study study(o, std::move(trials).value(), search, std::move(halving).value());
-  if (have) {
-    if (Status s = study.Load(saved, state); !s.ok()) {
-      std::cerr << "metaps select: " << s.message() << "\n";
-      return 2;
-    }
   }
   for (const char* dir : {"trials", "runs"}) {
     if (Status s = env->CreateDir(JoinPath(o.out, dir)); !s.ok()) {
@@ -507,13 +496,20 @@ int RunSelect(const SelectOptions& o) {
       return 1;
     }
   }
-  for (const Trial& t : list) {
+  for (const Trial& t : *trials) {
     const std::string path = JoinPath(o.out, "trials/trial-" + std::to_string(t.index) + ".pbtxt");
     const std::string text = "# Trial " + std::to_string(t.index) + " of " + o.config + ": " +
                              t.Describe() + "\n" + JobConfigToText(t.job);
     if (Status s = WriteFileAtomically(env, path, text); !s.ok()) {
       std::cerr << "metaps select: " << s.message() << "\n";
       return 1;
+    }
+  }
+  Study study(o, std::move(trials).value(), search, std::move(halving).value());
+  if (have) {
+    if (Status s = study.Load(saved, state); !s.ok()) {
+      std::cerr << "metaps select: " << s.message() << "\n";
+      return 2;
     }
   }
   return study.Run();

@@ -1,9 +1,6 @@
 // `metaps select --config JOB --out DIR`: a study over the job's search space
 // (launch/select.h); with --plan, only the trials, each checked like a job,
 // printed and written as job files.
-#include <limits.h>
-#include <stdlib.h>
-
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +8,7 @@
 #include "common/job_config.h"
 #include "common/json.h"
 #include "common/search_space.h"
+#include "launch/cluster_job.h"
 #include "launch/select.h"
 #include "launch/subcommands.h"
 
@@ -56,9 +54,9 @@ int SelectCommand(int argc, char** argv) {
       std::cerr << "metaps select: --out DIR (the study's directory) is required\n";
       return 2;
     }
-    char self[PATH_MAX];
-    if (realpath("/proc/self/exe", self) == nullptr) {
-      std::cerr << "metaps select: cannot find this binary's path (/proc/self/exe)\n";
+    auto self = SelfBinaryPath();
+    if (!self.ok()) {
+      std::cerr << "metaps select: " << self.status().message() << "\n";
       return 1;
     }
     SelectOptions o;
@@ -71,7 +69,7 @@ int SelectCommand(int argc, char** argv) {
     o.workers = static_cast<int>(workers);
     o.resume = resume;
     o.warm_start = warm_start;
-    o.self_binary = self;
+    o.self_binary = *self;
     return RunSelect(o);
   }
   auto job = LoadJobConfig(config_path, overrides);

@@ -271,7 +271,7 @@ TEST_F(DataPlaneTest, ANonMemberCanNeitherInjectNorReadAndEveryRejectionIsCounte
   attacker.Send(EncodeMessage(Pull(2, 1)));
   // 2. The captured request, replayed.
   attacker.Send(Copy(captured));
-  // 3. A request sealed under the other session's key, naming this session.
+  // 3. A request sealed under the other key pair's key, naming the attacked id.
   {
     auto foreign = DataSealer::Create(keys.id, other.to_server).value();
     for (int i = 0; i < 10; ++i) {  // a counter above the session's, so the tags are checked

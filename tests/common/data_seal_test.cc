@@ -185,7 +185,7 @@ TEST_F(DataSealTest, AMessageUnderAnotherSessionsKeyIsRejected) {
   ASSERT_TRUE(other_sealer->Seal(&foreign).ok());
   EXPECT_EQ(FailureClass(opener_->Open(&foreign)), "data session");
 
-  // Another key under this session's id (a non-member that read the id off
+  // Another key under the sealer's id (a non-member that read the id off
   // the wire): the tags fail.
   auto forger = DataSealer::Create(keys_.id, other.to_server).value();
   Parts forged = Plain(1, 100);
