@@ -99,6 +99,9 @@ TEST(SearchSpaceTest, BadParametersAreNamed) {
                        param { field: "model.hidden" grid: ["2"] })")
                 .find("searched twice"),
             std::string::npos);
+  EXPECT_NE(Message(R"(param { field: "model.hidden" grid: ["1"] } metric: "mrr")")
+                .find("search.metric: unknown metric 'mrr'"),
+            std::string::npos);
   EXPECT_NE(Message("").find("search.param: a search needs at least one param"), std::string::npos);
   // An error names the file and line of the search block.
   EXPECT_NE(Message(R"(param { field: "x" grid: ["1"] })").find("job.pbtxt:"), std::string::npos);

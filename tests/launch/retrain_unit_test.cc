@@ -220,6 +220,14 @@ TEST(RetrainPipelineFileTest, DefaultsPathsAndErrors) {
   EXPECT_NE(m.find("bad.pbtxt:4:1: keep_versions: must be at least 1"), std::string::npos) << m;
   EXPECT_NE(m.find("gate.split: 'train' is not one of test, valid"), std::string::npos) << m;
 
+  std::ofstream(dir + "/metric.pbtxt")
+      << "job: \"" << job << "\"\ndata_root: \"d\"\nstate_dir: \"s\"\n"
+      << "gate { rule { metric: \"aucc\" } }\n";
+  auto metric = LoadPipeline(dir + "/metric.pbtxt", {});
+  ASSERT_FALSE(metric.ok());
+  EXPECT_NE(metric.status().message().find("rule 1: unknown metric 'aucc'"), std::string::npos)
+      << metric.status().message();
+
   std::ofstream(dir + "/typo.pbtxt") << "name: \"p\"\nstat_dir: \"s\"\n";
   auto typo = LoadPipeline(dir + "/typo.pbtxt", {});
   ASSERT_FALSE(typo.ok());
