@@ -44,6 +44,18 @@ const char* RoleName(wire::Role role);
 constexpr uint32_t kGroupServers = 2;
 constexpr uint32_t kGroupWorkers = 4;
 constexpr uint32_t kGroupMembers = kGroupServers | kGroupWorkers;
+// A contiguous range of workers (model selection's worker groups): the flag
+// kGroupWorkerRange (bit 3), the first worker index in bits 4..17 and the count in bits 18..31. Never
+// combined with the bits above.
+constexpr uint32_t kGroupWorkerRange = 8;
+constexpr int kMaxWorkerRange = (1 << 14) - 1;
+// REQUIRES: 0 <= first, 1 <= count, first + count <= kMaxWorkerRange.
+constexpr uint32_t WorkerRangeGroup(int first, int count) {
+  return kGroupWorkerRange | (static_cast<uint32_t>(first) << 4) |
+         (static_cast<uint32_t>(count) << 18);
+}
+constexpr int WorkerRangeFirst(uint32_t group) { return static_cast<int>((group >> 4) & 0x3fff); }
+constexpr int WorkerRangeCount(uint32_t group) { return static_cast<int>(group >> 18); }
 
 class Bootstrap {
  public:

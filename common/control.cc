@@ -381,4 +381,53 @@ StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payl
   return m;
 }
 
+std::string EncodeTrialAssignment(control::TrialAssignment m) {
+  m.set_version(kControlVersion);
+  return m.SerializeAsString();
+}
+
+StatusOr<control::TrialAssignment> DecodeTrialAssignment(const std::string& payload,
+                                                         const std::string& from) {
+  ASSIGN_OR_RETURN(auto m, Parse<control::TrialAssignment>(payload, from));
+  if (m.kind() == control::TrialAssignment::RUN && (m.trial() < 0 || m.rung() < 0 ||
+                                                    m.max_steps() < 1 || m.job().empty())) {
+    return ProtocolError(from + ": TrialAssignment RUN without a trial, rung, max_steps or job");
+  }
+  return m;
+}
+
+std::string EncodeTrialReport(control::TrialReport m) {
+  m.set_version(kControlVersion);
+  return m.SerializeAsString();
+}
+
+StatusOr<control::TrialReport> DecodeTrialReport(const std::string& payload,
+                                                 const std::string& from) {
+  ASSIGN_OR_RETURN(auto m, Parse<control::TrialReport>(payload, from));
+  if (m.trial() < 0 || m.rung() < 0 || m.step() < 0) {
+    return ProtocolError(from + ": TrialReport.trial " + std::to_string(m.trial()) + " rung " +
+                         std::to_string(m.rung()) + " step " + std::to_string(m.step()));
+  }
+  return m;
+}
+
+std::string EncodeStudyEnd(control::StudyEnd m) {
+  m.set_version(kControlVersion);
+  return m.SerializeAsString();
+}
+
+StatusOr<control::StudyEnd> DecodeStudyEnd(const std::string& payload, const std::string& from) {
+  return Parse<control::StudyEnd>(payload, from);
+}
+
+std::string EncodeServerMemory(control::ServerMemory m) {
+  m.set_version(kControlVersion);
+  return m.SerializeAsString();
+}
+
+StatusOr<control::ServerMemory> DecodeServerMemory(const std::string& payload,
+                                                   const std::string& from) {
+  return Parse<control::ServerMemory>(payload, from);
+}
+
 }  // namespace metaps

@@ -94,4 +94,18 @@ StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payl
                                                          const std::vector<std::string>& names,
                                                          const std::string& from);
 
+// Model selection on one shared cluster (launch/study_cluster.h). Decode
+// checks the versions and ranges.
+std::string EncodeTrialAssignment(control::TrialAssignment m);
+StatusOr<control::TrialAssignment> DecodeTrialAssignment(const std::string& payload,
+                                                         const std::string& from);
+std::string EncodeTrialReport(control::TrialReport m);
+StatusOr<control::TrialReport> DecodeTrialReport(const std::string& payload,
+                                                 const std::string& from);
+std::string EncodeStudyEnd(control::StudyEnd m);
+StatusOr<control::StudyEnd> DecodeStudyEnd(const std::string& payload, const std::string& from);
+std::string EncodeServerMemory(control::ServerMemory m);
+StatusOr<control::ServerMemory> DecodeServerMemory(const std::string& payload,
+                                                   const std::string& from);
+
 }  // namespace metaps

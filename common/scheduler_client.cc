@@ -50,15 +50,37 @@ Status SchedulerClient::Register() {
 
 Message SchedulerClient::GatherRequest(const std::string& name, uint32_t group) const {
   Message m = MakeMessage(wire::BARRIER, view_.my_rank);
-  m.header.mutable_control()->set_name(name);
-  m.header.mutable_control()->set_group(group);
+  const bool scoped = scope_group_ != 0 && group == kGroupWorkers;
+  m.header.mutable_control()->set_name(scoped ? scope_prefix_ + name : name);
+  m.header.mutable_control()->set_group(scoped ? scope_group_ : group);
   return m;
+}
+
+SchedulerClient::Scope::Scope(SchedulerClient* client, std::string prefix, uint32_t group)
+    : client_(client) {
+  client_->scope_prefix_ = std::move(prefix);
+  client_->scope_group_ = group;
+}
+
+SchedulerClient::Scope::~Scope() {
+  client_->scope_prefix_.clear();
+  client_->scope_group_ = 0;
+}
+
+Status SchedulerClient::CheckScope(uint32_t group) const {
+  if (scope_group_ != 0 && group != kGroupWorkers) {
+    return InvalidArgument("a gather of group " + std::to_string(group) +
+                              " inside a worker group's scope (" + scope_prefix_ +
+                              "): trials gather among their own workers only");
+  }
+  return Status::Ok();
 }
 
 StatusOr<Message> SchedulerClient::Gather(const std::string& name, uint32_t group,
                                           const std::string& text,
                                           std::vector<zmq::message_t> frames) {
   RETURN_IF_ERROR(job_status());
+  RETURN_IF_ERROR(CheckScope(group));
   Message m = GatherRequest(name, group);
   m.header.mutable_control()->set_text(text);
   m.frames = std::move(frames);
@@ -69,6 +91,7 @@ StatusOr<Message> SchedulerClient::GatherPayload(const std::string& name, uint32
                                                  std::string payload,
                                                  std::vector<zmq::message_t> frames) {
   RETURN_IF_ERROR(job_status());
+  RETURN_IF_ERROR(CheckScope(group));
   Message m = GatherRequest(name, group);
   m.header.mutable_control()->set_payload(std::move(payload));
   m.frames = std::move(frames);
@@ -77,6 +100,10 @@ StatusOr<Message> SchedulerClient::GatherPayload(const std::string& name, uint32
 
 StatusOr<int64_t> SchedulerClient::Clock(int64_t clock) {
   RETURN_IF_ERROR(job_status());
+  if (scope_group_ != 0) {
+    return InvalidArgument("CLOCK inside a worker group's scope (" + scope_prefix_ +
+                              "): trials run BSP");
+  }
   Message m = MakeMessage(wire::CLOCK, view_.my_rank);
   m.header.set_clock(clock);
   ASSIGN_OR_RETURN(Message reply, CallAndWait(std::move(m)));

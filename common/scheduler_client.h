@@ -46,6 +46,22 @@ class SchedulerClient {
   StatusOr<Message> GatherPayload(const std::string& name, uint32_t group, std::string payload,
                                   std::vector<zmq::message_t> frames = {});
   Status Barrier(const std::string& name, uint32_t group) { return Gather(name, group).status(); }
+  // Model selection's worker groups: while a Scope lives, a gather of
+  // kGroupWorkers is a gather of `group` (a WorkerRangeGroup) named
+  // `prefix` + name, so a trial's trainer runs unchanged inside its group;
+  // a gather that includes the servers is refused (InvalidArgument).
+  // Clock (SSP/ASP) is refused too: trials run BSP. Not thread-safe with
+  // concurrent gathers on the same client (members call one at a time).
+  class Scope {
+   public:
+    Scope(SchedulerClient* client, std::string prefix, uint32_t group);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    SchedulerClient* client_;
+  };
   // Workers: reports that step `clock` is finished (its pushes acknowledged)
   // and returns once the job's consistency model lets this worker start the
   // next step. Returns the slowest worker's clock at that moment.
@@ -67,6 +83,8 @@ class SchedulerClient {
   StatusOr<Message> CallAndWait(Message request);
   // A BARRIER request for gather `name` of `group`.
   Message GatherRequest(const std::string& name, uint32_t group) const;
+  // FailedPrecondition for a gather of `group` that a Scope does not allow.
+  Status CheckScope(uint32_t group) const;
   void HeartbeatLoop();
   void Fail(const Status& status);
 
@@ -79,6 +97,9 @@ class SchedulerClient {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   Status job_status_;  // GUARDED_BY(mu_)
+  // The active Scope, if any: its prefix and worker group (0: none).
+  std::string scope_prefix_;
+  uint32_t scope_group_ = 0;
 };
 
 }  // namespace metaps

@@ -69,6 +69,21 @@ StatusOr<CurveKeyPair> RankKeys(const ClusterOptions& options) {
   return GenerateCurveKeyPair();
 }
 
+// The all-reduce group of worker `rank` (JobRoles::worker_group_size).
+int WorkerGroupOf(const ClusterLayout& layout, const JobRoles& roles, int rank) {
+  return roles.worker_group_size > 0 ? layout.WorkerIndex(rank) / roles.worker_group_size : 0;
+}
+
+// InvalidArgument unless the worker groups divide the workers.
+Status CheckWorkerGroups(const ClusterLayout& layout, const JobRoles& roles) {
+  if (roles.worker_group_size > 0 && layout.num_workers() % roles.worker_group_size != 0) {
+    return InvalidArgument("worker groups of " + std::to_string(roles.worker_group_size) +
+                           " do not divide the " + std::to_string(layout.num_workers()) +
+                           " workers");
+  }
+  return Status::Ok();
+}
+
 // Everything one rank does, in either mode.
 Status RunRank(Bootstrap* bootstrap, Transport* transport, const ClusterOptions& options,
                const ClusterLayout& layout, const JobRoles& roles, AllReduce* allreduce) {
@@ -183,13 +198,16 @@ int RunUnderMpi(const ClusterOptions& options, const JobRoles& roles) {
     auto transport = MakeTransport(options, /*mpi=*/true);
     if (!layout.ok()) {
       status = layout.status();
+    } else if (Status groups = CheckWorkerGroups(*layout, roles); !groups.ok()) {
+      status = groups;
     } else if (!transport.ok()) {
       status = transport.status();
     } else {
       // Collective over every rank: the workers' communicator for all-reduce.
       MPI_Comm workers;
       const bool is_worker = layout->RoleOf(rank) == wire::WORKER;
-      MPI_Comm_split(MPI_COMM_WORLD, is_worker ? 1 : MPI_UNDEFINED, rank, &workers);
+      const int group = is_worker ? WorkerGroupOf(*layout, roles, rank) : 0;
+      MPI_Comm_split(MPI_COMM_WORLD, is_worker ? 1 + group : MPI_UNDEFINED, rank, &workers);
       std::unique_ptr<AllReduce> allreduce;
       if (is_worker) allreduce = MakeMpiAllReduce(&workers);
       auto bootstrap = MakeMpiBootstrap();
@@ -212,8 +230,9 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
   InstallStopHandler();
   const int world = static_cast<int>(1 + options.servers + options.workers);
   auto layout = ClusterLayout::Make(world, static_cast<int>(options.servers));
-  if (!layout.ok()) {
-    METAPS_LOG(ERROR) << layout.status().message();
+  if (!layout.ok() || !CheckWorkerGroups(*layout, roles).ok()) {
+    METAPS_LOG(ERROR) << (layout.ok() ? CheckWorkerGroups(*layout, roles) : layout.status())
+                             .message();
     return 2;
   }
   auto transport = MakeTransport(options, /*mpi=*/false);
@@ -222,7 +241,12 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
     return 2;
   }
   InProcessRendezvous rendezvous(world);
-  InProcessAllReduceGroup allreduce_group(layout->num_workers());
+  const int group_size = roles.worker_group_size > 0 ? roles.worker_group_size
+                                                     : std::max(1, layout->num_workers());
+  std::vector<std::unique_ptr<InProcessAllReduceGroup>> allreduce_groups;
+  for (int g = 0; g * group_size < layout->num_workers(); ++g) {
+    allreduce_groups.push_back(std::make_unique<InProcessAllReduceGroup>(group_size));
+  }
   std::vector<Status> results(static_cast<size_t>(world));
   std::vector<std::thread> threads;
   for (int r = 0; r < world; ++r) {
@@ -230,7 +254,8 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
       auto bootstrap = rendezvous.ForRank(r);
       std::unique_ptr<AllReduce> allreduce;
       if (layout->RoleOf(r) == wire::WORKER) {
-        allreduce = allreduce_group.ForWorker(layout->WorkerIndex(r));
+        allreduce = allreduce_groups[static_cast<size_t>(WorkerGroupOf(*layout, roles, r))]
+                        ->ForWorker(layout->WorkerIndex(r) % group_size);
       }
       results[static_cast<size_t>(r)] =
           RunRank(bootstrap.get(), transport->get(), options, *layout, roles, allreduce.get());
@@ -316,6 +341,10 @@ Status RunMember(RankContext& ctx, const std::function<Status(SchedulerClient&)>
 
 int RunJob(const ClusterOptions& options, const JobRoles& roles) {
   signal(SIGPIPE, SIG_IGN);
+  if (roles.worker_group_size < 0) {
+    METAPS_LOG(ERROR) << "worker groups of " << roles.worker_group_size << " workers";
+    return 2;
+  }
   LogLevel level;
   if (!ParseLogLevel(options.log_level, &level)) {
     METAPS_LOG(ERROR) << "--log-level must be debug, info, warning or error, got '"

@@ -45,7 +45,7 @@ struct RankContext {
   RpcServer* rpc_server = nullptr;  // bound, not started
   RpcClient* rpc_client = nullptr;  // connected to the scheduler (members) and servers (workers)
   bool curve = false;
-  AllReduce* allreduce = nullptr;  // workers: dense all-reduce among the workers
+  AllReduce* allreduce = nullptr;  // workers: dense all-reduce among the workers (of the group)
   HeartbeatOptions heartbeat() const;
 };
 
@@ -55,6 +55,11 @@ struct JobRoles {
   // > 0: the servers' frame limit when it is below --max-message-mb (the
   // job's ServerFrameLimit, derived from its tables' dims).
   int64_t server_max_frame_bytes = 0;
+  // > 0: the workers are divided into groups of this many (worker indices
+  // [g*n, (g+1)*n)), and each worker's RankContext::allreduce sums over its
+  // own group only (model selection's trials). 0: one group of every worker.
+  // REQUIRES: divides the number of workers.
+  int worker_group_size = 0;
 };
 
 // Runs the job; returns the process exit code. Under mpirun a failing rank

@@ -10,6 +10,7 @@
 #include "common/search_space.h"
 #include "launch/cluster_job.h"
 #include "launch/select.h"
+#include "launch/study_cluster.h"
 #include "launch/subcommands.h"
 
 namespace metaps {
@@ -18,18 +19,24 @@ int SelectCommand(int argc, char** argv) {
   std::string config_path, out, data_dir, launcher;
   std::vector<std::string> overrides;
   bool plan = false, resume = false;
-  int64_t servers = 1, workers = 1;
+  bool shared_cluster = false;
+  int64_t group_workers = 1;
+  ClusterOptions cluster;
   FlagSet flags("select");
+  cluster.Register(&flags);
   flags.String("data", &data_dir, "the job's data directory (as for train)");
   flags.String("launcher", &launcher,
                "the words that start a trial's cluster job before the subcommand, e.g. "
                "\"launch/local.sh 1 2 --\" (with --workers 2); empty: this binary with every "
                "role as a thread");
-  flags.Int("servers", &servers, "servers of the in-process default launcher", 1, 1024);
-  flags.Int("workers", &workers,
-            "workers of each trial's job (also with --launcher: a rung's steps are its "
-            "examples / (batch_size * workers))",
-            1, 65536);
+  flags.Bool("shared-cluster", &shared_cluster,
+             "run the whole study as one cluster job (this command under mpirun, or every role "
+             "as a thread): every trial in its own table namespace on the same servers, the "
+             "workers divided into groups of --group-workers that train trials side by side");
+  flags.Int("group-workers", &group_workers,
+            "with --shared-cluster: workers per trial (a divisor of the workers); a rung's "
+            "steps are its examples / (batch_size * group-workers)",
+            1, kMaxWorkerRange);
   flags.Bool("resume", &resume, "go on with the study in --out after a kill");
   std::string warm_start;
   flags.String("warm-start", &warm_start,
@@ -65,11 +72,23 @@ int SelectCommand(int argc, char** argv) {
     o.data_dir = data_dir;
     o.out = out;
     o.launcher = launcher;
-    o.servers = static_cast<int>(servers);
-    o.workers = static_cast<int>(workers);
+    o.servers = static_cast<int>(cluster.servers);
+    o.workers = static_cast<int>(shared_cluster ? group_workers : cluster.workers);
     o.resume = resume;
     o.warm_start = warm_start;
     o.self_binary = *self;
+    if (shared_cluster) {
+      if (!launcher.empty()) {
+        std::cerr << "metaps select: --launcher runs each rung as its own job; --shared-cluster "
+                     "runs the study as one job (start this command under mpirun instead)\n";
+        return 2;
+      }
+      return RunSharedStudy(o, cluster, static_cast<int>(group_workers));
+    }
+    if (flags.WasSet("group-workers")) {
+      std::cerr << "metaps select: --group-workers needs --shared-cluster\n";
+      return 2;
+    }
     return RunSelect(o);
   }
   auto job = LoadJobConfig(config_path, overrides);

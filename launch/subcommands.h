@@ -3,7 +3,9 @@
 #pragma once
 
 #include "common/flags.h"
+#include "common/proto/job.pb.h"
 #include "launch/cluster_runner.h"
+#include "ps/table_spec.h"
 #include "scheduler/scheduler.h"
 
 namespace metaps {
@@ -30,5 +32,8 @@ int ParseSubcommandFlags(FlagSet& flags, int argc, char** argv);
 Status RunScheduler(RankContext& ctx, JobDriver* driver, int64_t staleness = -1);
 // Starts a worker's service socket answering every request with an error.
 void ServeNothing(RankContext& ctx);
+// A job's table `id` ("embedding" 0, "linear" 1) as the servers hold it.
+StatusOr<TableSpec> TableSpecFor(const config::TableConfig& c, uint32_t id, const char* name,
+                                 int dim);
 
 }  // namespace metaps

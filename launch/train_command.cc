@@ -23,7 +23,6 @@
 #include "worker/trainer.h"
 
 namespace metaps {
-namespace {
 
 StatusOr<TableSpec> TableSpecFor(const config::TableConfig& c, uint32_t id, const char* name,
                                  int dim) {
@@ -43,6 +42,8 @@ StatusOr<TableSpec> TableSpecFor(const config::TableConfig& c, uint32_t id, cons
   RETURN_IF_ERROR(ValidateTableSpec(t));
   return t;
 }
+
+namespace {
 
 int64_t Staleness(const config::ClusterConfig& c) {
   if (c.consistency() == "bsp") return 0;

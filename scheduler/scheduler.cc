@@ -79,6 +79,7 @@ void Scheduler::Abort(const Status& why) {
 }
 
 int Scheduler::ExpectedCount(uint32_t group) const {
+  if (group & kGroupWorkerRange) return WorkerRangeCount(group);
   int n = 0;
   if (group & kGroupServers) n += view_.layout.num_servers();
   if (group & kGroupWorkers) n += view_.layout.num_workers();
@@ -210,7 +211,14 @@ void Scheduler::OnGatherRequest(const PeerAddress& from, Message request, const 
   }
   const wire::Role role = view_.layout.RoleOf(from.rank);
   const uint32_t my_bit = role == wire::SERVER ? kGroupServers : kGroupWorkers;
-  if (group == 0 || (group & ~kGroupMembers) != 0 || !(group & my_bit)) {
+  bool in_group = group != 0 && (group & ~kGroupMembers) == 0 && (group & my_bit);
+  if (group & kGroupWorkerRange) {
+    const int first = WorkerRangeFirst(group), count = WorkerRangeCount(group);
+    const int index = view_.layout.WorkerIndex(from.rank);
+    in_group = role == wire::WORKER && count > 0 && first + count <= view_.layout.num_workers() &&
+               index >= first && index < first + count;
+  }
+  if (!in_group) {
     server_->Reply(
         from, MakeReply(request.header, 0,
                         InvalidArgument("gather '" + name + "': group " + std::to_string(group) +

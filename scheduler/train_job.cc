@@ -317,7 +317,7 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
         {"event", "done"},
         {"model", report_.model},
         {"servers", view_.layout.num_servers()},
-        {"workers", view_.layout.num_workers()},
+        {"workers", report_.workers > 0 ? report_.workers : view_.layout.num_workers()},
         {"steps", steps},
         {"samples", JsonCount(samples)},
         {"train_loss", loss},
@@ -340,8 +340,11 @@ Status TrainJob::OnGather(const std::string& name, std::vector<GatherEntry>& ent
     }
     const std::string text = JsonText(line);
     Record(text);
-    std::fputs((text + "\n").c_str(), stdout);
-    std::fflush(stdout);
+    if (!report_.quiet) {
+      std::fputs((text + "\n").c_str(), stdout);
+      std::fflush(stdout);
+    }
+    done_line_ = std::move(line);
     done_ = true;
     return Status::Ok();
   }

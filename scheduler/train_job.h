@@ -44,6 +44,11 @@ struct TrainReport {
   std::string output_dir;                       // empty: no metrics.jsonl
   int64_t max_steps = 0;                        // for the ETA, when known
   std::optional<config::EarlyStop> early_stop;  // set: decide early stopping
+  // A model-selection trial's rung on a shared cluster: the done line goes to
+  // metrics.jsonl and done_line() only, not to stdout, and names `workers`
+  // (the trial's worker group) as the job's workers.
+  bool quiet = false;
+  int workers = 0;  // 0: every worker of the cluster
 };
 
 class TrainJob : public JobDriver {
@@ -52,6 +57,8 @@ class TrainJob : public JobDriver {
   Status OnGather(const std::string& name, std::vector<GatherEntry>& entries,
                   wire::Control* reply) override;
   bool done() const { return done_; }
+  // The {"event":"done",...} object once done().
+  const OrderedJson& done_line() const { return done_line_; }
 
   // The numeric metrics of the latest eval of `split` ("valid", "test"), merged
   // over the workers, by the keys printed in its "metrics" object: e.g. "auc",
@@ -78,6 +85,7 @@ class TrainJob : public JobDriver {
   std::map<std::string, std::map<std::string, double>> last_metrics_;  // split -> flat metrics
   std::map<std::string, int64_t> last_metrics_step_;
   bool done_ = false;
+  OrderedJson done_line_;
   // Early stopping: the decision, and the watched metric of the last
   // validation evaluation (NaN until one).
   std::unique_ptr<EarlyStopper> early_stop_;

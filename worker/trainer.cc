@@ -451,6 +451,10 @@ Status Trainer::WriteState() const {
         env, EarlyStopStatePath(checkpoints_.dir, step_),
         job_.training().early_stop().metric() + " " + early_.Serialize() + "\n"));
   }
+  return WriteWorkerState(env, WorkerStatePath(checkpoints_.dir, step_), State());
+}
+
+WorkerState Trainer::State() const {
   WorkerState state;
   state.step = step_;
   state.epoch = epoch_;
@@ -458,7 +462,7 @@ Status Trainer::WriteState() const {
   state.samples = samples_;
   state.loss_sum = loss_sum_;
   state.dense_row = row_;
-  return WriteWorkerState(env, WorkerStatePath(checkpoints_.dir, step_), state);
+  return state;
 }
 
 Status Trainer::LoadState(int64_t step) {
@@ -518,6 +522,19 @@ Status Trainer::Run() {
                        << steps_in_epoch_ << " steps into it)";
       if (early_stop_) RETURN_IF_ERROR(ResumeEarlyStop());
     }
+  }
+  if (checkpoints_.mode == TrainerCheckpoints::Mode::kTrial && checkpoints_.trial_start) {
+    const WorkerState& start = *checkpoints_.trial_start;
+    if (start.dense_row.size() != row_.size()) {
+      return InvalidArgument("a trial's state of " + std::to_string(start.dense_row.size()) +
+                             " dense floats for a model of " + std::to_string(row_.size()));
+    }
+    row_ = start.dense_row;
+    step_ = start.step;
+    epoch_ = static_cast<int>(start.epoch);
+    steps_in_epoch_ = start.steps_in_epoch;
+    samples_ = start.samples;
+    loss_sum_ = start.loss_sum;
   }
   if (checkpoints_.mode == TrainerCheckpoints::Mode::kExport) {
     if (worker_index_ == 0) {
@@ -641,6 +658,7 @@ Status Trainer::Run() {
   RETURN_IF_ERROR(Evaluate("test", data_.test));
   RETURN_IF_ERROR(
       deps_.scheduler->GatherPayload("train/done", kGroupWorkers, EncodeDone(done)).status());
+  if (checkpoints_.mode == TrainerCheckpoints::Mode::kTrial) return Status::Ok();
   const bool save = !checkpoints_.dir.empty() &&
                     checkpoints_.mode == TrainerCheckpoints::Mode::kTrain && !early_stop_;
   return SyncServers(save ? control::ServerSync::END_CHECKPOINT : control::ServerSync::END);

@@ -30,7 +30,9 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/early_stop.h"
 #include "common/env.h"
@@ -65,6 +67,14 @@ struct TrainerDeps {
 OptimizerParams ToOptimizerParams(const config::OptimizerConfig& c);
 ModelOptions ToModelOptions(const config::ModelConfig& c);
 
+// worker-state-<step>.bin: what a worker needs to go on from a checkpoint
+// (written by worker 0, atomically, CRC32C-checked on read).
+struct WorkerState {
+  int64_t step = 0, epoch = 1, steps_in_epoch = 0;
+  double samples = 0, loss_sum = 0;
+  std::vector<float> dense_row;  // the dense weights, then their optimizer state
+};
+
 // Checkpoints: at every training.checkpoint_every steps and at the end (when
 // `checkpoint_dir` is set) workers and servers meet in gather "ps/sync/<k>"
 // with a typed ServerSync (CHECKPOINT, END, END_CHECKPOINT, ...; ps/server_control.h)
@@ -80,8 +90,13 @@ struct TrainerCheckpoints {
   bool resume = false;
   // After resuming: only evaluate (`metaps eval`), or only write the dense
   // weights to export_dir/dense.bin for serving (`metaps export`).
-  enum class Mode { kTrain, kEvaluate, kExport } mode = Mode::kTrain;
+  // kTrial: a model-selection trial on a shared cluster (launch/study_cluster.h):
+  // it starts from `trial_start` (the state its last rung ended with; none:
+  // from scratch), and ends without meeting the servers, which go on serving
+  // other trials. No checkpoints, no early stopping.
+  enum class Mode { kTrain, kEvaluate, kExport, kTrial } mode = Mode::kTrain;
   std::string export_dir;
+  std::optional<WorkerState> trial_start;
   // Warm start (`train --init-from`): with `resume`, the state is read from
   // this checkpoint directory instead of `dir`, and only the weights (with
   // their optimizer state) and the step count carry over: training starts at
@@ -90,14 +105,6 @@ struct TrainerCheckpoints {
 };
 
 std::string WorkerStatePath(const std::string& dir, int64_t step);
-
-// worker-state-<step>.bin: what a worker needs to go on from a checkpoint
-// (written by worker 0, atomically, CRC32C-checked on read).
-struct WorkerState {
-  int64_t step = 0, epoch = 1, steps_in_epoch = 0;
-  double samples = 0, loss_sum = 0;
-  std::vector<float> dense_row;  // the dense weights, then their optimizer state
-};
 Status WriteWorkerState(Env* env, const std::string& path, const WorkerState& state);
 // DataLoss unless the file is a state of `dense_floats` floats at `step`.
 StatusOr<WorkerState> ReadWorkerState(Env* env, const std::string& path, size_t dense_floats,
@@ -139,6 +146,9 @@ class Trainer {
 
   // The dense weights (num_dense floats), identical on every worker.
   const float* dense() const { return row_.data(); }
+  // Where training stands: step, position in the data, totals and the dense
+  // weights with their optimizer state (what a checkpoint's worker state holds).
+  WorkerState State() const;
 
  private:
   struct Timers {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -217,6 +218,59 @@ TEST(SchedulerTest, GatherWithAGroupThatExcludesTheCallerIsRefused) {
   });
   EXPECT_TRUE(result.scheduler.ok()) << result.scheduler;
   EXPECT_TRUE(result.members[1].ok()) << result.members[1];
+}
+
+// Model selection's worker groups: two ranges of two workers gather apart,
+// each under its own name prefix while a Scope lives; a scoped gather that
+// includes the servers, and a range that excludes the caller, are refused.
+TEST(SchedulerTest, WorkerRangeGroupsGatherApartUnderScopes) {
+  SumDriver driver;
+  auto result = RunCluster(1, 4, &driver, [&](int rank, SchedulerClient& s) -> Status {
+    if (rank == 1) return Status::Ok();  // the server
+    const int worker = rank - 2, g = worker / 2;
+    const uint32_t group = WorkerRangeGroup(2 * g, 2);
+    {
+      SchedulerClient::Scope scope(&s, "trial/" + std::to_string(g) + "/", group);
+      // Workers 0+1 are ranks 2+3, workers 2+3 ranks 4+5.
+      ASSIGN_OR_RETURN(Message m, s.Gather("eval", kGroupWorkers, std::to_string(rank)));
+      const int64_t want = g == 0 ? 5 : 9;
+      if (m.header.control().value() != want) {
+        return Internal("group " + std::to_string(g) + " sum " +
+                        std::to_string(m.header.control().value()));
+      }
+      if (s.Gather("ps/sync/0", kGroupMembers, "0").status().code() !=
+          StatusCode::kInvalidArgument) {
+        return Internal("a scoped gather with the servers was not refused");
+      }
+      if (s.Clock(1).status().code() != StatusCode::kInvalidArgument) {
+        return Internal("a scoped CLOCK was not refused");
+      }
+    }
+    // The scope is gone: the plain name and group again.
+    ASSIGN_OR_RETURN(Message all, s.Gather("all", kGroupWorkers, std::to_string(rank)));
+    if (all.header.control().value() != 14) return Internal("wrong sum of every worker");
+    // A range that does not hold the caller.
+    Status refused = s.Gather("other", WorkerRangeGroup(g == 0 ? 2 : 0, 2), "0").status();
+    if (refused.ok()) return Internal("a range without the caller was accepted");
+    return Status::Ok();
+  });
+  EXPECT_TRUE(result.scheduler.ok()) << result.scheduler;
+  for (int r = 1; r <= 5; ++r) EXPECT_TRUE(result.members[r].ok()) << r << result.members[r];
+  std::map<std::string, int> gathers(driver.gathers.begin(), driver.gathers.end());
+  EXPECT_EQ(gathers["trial/0/eval"], 2);
+  EXPECT_EQ(gathers["trial/1/eval"], 2);
+  EXPECT_EQ(gathers["all"], 4);
+  EXPECT_EQ(gathers.count("eval"), 0u);
+}
+
+TEST(ClusterLayoutTest, WorkerRangeGroupRoundTrips) {
+  constexpr uint32_t g = WorkerRangeGroup(37, 5);
+  static_assert((g & kGroupMembers) == 0, "a range never carries the role bits");
+  EXPECT_TRUE(g & kGroupWorkerRange);
+  EXPECT_EQ(WorkerRangeFirst(g), 37);
+  EXPECT_EQ(WorkerRangeCount(g), 5);
+  EXPECT_EQ(WorkerRangeFirst(WorkerRangeGroup(kMaxWorkerRange - 1, 1)), kMaxWorkerRange - 1);
+  EXPECT_EQ(WorkerRangeCount(WorkerRangeGroup(0, kMaxWorkerRange)), kMaxWorkerRange);
 }
 
 TEST(SchedulerClientTest, DetectsLostScheduler) {
