@@ -28,6 +28,8 @@ const char* StatusCodeName(StatusCode code) {
       return "ABORTED";
     case StatusCode::kInternal:
       return "INTERNAL";
+    case StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
   }
   return "UNKNOWN";
 }

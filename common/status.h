@@ -17,13 +17,14 @@ enum class StatusCode {
   kInvalidArgument,  // bad input: config, data line, CLI flag
   kNotFound,
   kAlreadyExists,
-  kDataLoss,          // checksum mismatch, truncated file
-  kDeadlineExceeded,  // a peer did not answer in time
-  kUnavailable,       // a peer is gone or unreachable
-  kPermissionDenied,  // authentication refused
-  kProtocolError,     // a malformed wire message
-  kAborted,           // the job was stopped
-  kInternal,          // an OS or library call failed
+  kDataLoss,           // checksum mismatch, truncated file
+  kDeadlineExceeded,   // a peer did not answer in time
+  kUnavailable,        // a peer is gone or unreachable
+  kPermissionDenied,   // authentication refused
+  kProtocolError,      // a malformed wire message
+  kAborted,            // the job was stopped
+  kInternal,           // an OS or library call failed
+  kResourceExhausted,  // a bound on what a peer may hold was reached (the last code)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -69,6 +70,9 @@ inline Status PermissionDenied(std::string m) {
 inline Status ProtocolError(std::string m) { return {StatusCode::kProtocolError, std::move(m)}; }
 inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status ResourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
+}
 
 // An OS call failed: "what: strerror(errno)".
 Status ErrnoStatus(const std::string& what, int err);

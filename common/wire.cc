@@ -126,7 +126,7 @@ Status ValidateHeader(const wire::Header& header, int world_size, int authentica
 Status ReplyStatus(const wire::Header& reply) {
   if (reply.status_code() == 0) return Status::Ok();
   const int code = reply.status_code();
-  if (code < 0 || code > static_cast<int>(StatusCode::kInternal)) {
+  if (code < 0 || code > static_cast<int>(StatusCode::kResourceExhausted)) {
     return ProtocolError("reply carries unknown status code " + std::to_string(code) + ": " +
                          reply.status_message());
   }

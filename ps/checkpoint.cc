@@ -424,6 +424,33 @@ Status ExportEmbeddings(Env* env, const std::string& path,
       [&](size_t t, FileWriter* w) { return WriteSortedValues(*tables[t], w); });
 }
 
+Status ExportEmbeddingsAs(Env* env, const std::string& path,
+                          const std::vector<const EmbeddingTable*>& tables,
+                          const std::vector<ExportAs>& as) {
+  if (as.size() != tables.size()) {
+    return InvalidArgument("export to '" + path + "': " + std::to_string(as.size()) +
+                           " names for " + std::to_string(tables.size()) + " tables");
+  }
+  for (size_t t = 0; t < as.size(); ++t) {
+    if (as[t].as_name.empty()) {
+      return InvalidArgument("export to '" + path + "': table id " + std::to_string(as[t].id) +
+                             " has an empty as_name");
+    }
+    for (size_t u = 0; u < t; ++u) {
+      if (as[u].as_id == as[t].as_id) {
+        return InvalidArgument("export to '" + path + "': as_id " + std::to_string(as[t].as_id) +
+                               " given twice");
+      }
+    }
+  }
+  return WriteExportFile(
+      env, path, tables.size(),
+      [&](size_t t) {
+        return TableInfo{as[t].as_id, as[t].as_name, tables[t]->dim()};
+      },
+      [&](size_t t, FileWriter* w) { return WriteSortedValues(*tables[t], w); });
+}
+
 Status WriteExportedEmbeddings(Env* env, const std::string& path,
                                const std::vector<ExportedTable>& tables) {
   for (const ExportedTable& t : tables) {

@@ -64,6 +64,20 @@ Status LoadShardsInto(Env* env, const std::string& root, const Manifest& manifes
 Status ExportEmbeddings(Env* env, const std::string& path,
                         const std::vector<const EmbeddingTable*>& tables);
 
+// A table to export (`id`) and what the export records it as: a model
+// selection trial's table at its namespace's id exports as the plain job's.
+struct ExportAs {
+  uint32_t id = 0;
+  uint32_t as_id = 0;
+  std::string as_name;
+};
+// ExportEmbeddings with tables[i] recorded as as[i].as_id and as[i].as_name.
+// InvalidArgument unless `as` has one entry per table, the as_ids are
+// distinct and each as_name is non-empty.
+Status ExportEmbeddingsAs(Env* env, const std::string& path,
+                          const std::vector<const EmbeddingTable*>& tables,
+                          const std::vector<ExportAs>& as);
+
 struct ExportedTable {
   uint32_t id = 0;
   std::string name;

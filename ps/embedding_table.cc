@@ -171,7 +171,7 @@ EmbeddingTable::~EmbeddingTable() = default;
 void EmbeddingTable::InitRow(uint64_t key, float* row) const {
   const InitializerSpec& init = spec_.init;
   const int dim = spec_.dim;
-  const uint64_t stream = RowStreamSeed(job_seed_, spec_.id, key);
+  const uint64_t stream = RowStreamSeed(job_seed_, SeedId(spec_), key);
   switch (init.kind) {
     case InitializerSpec::Kind::kZeros:
       std::memset(row, 0, sizeof(float) * dim);

@@ -19,6 +19,7 @@ Status ParameterServer::AddTable(const TableSpec& spec, uint64_t job_seed) {
   }
   ASSIGN_OR_RETURN(auto table, EmbeddingTable::Create(spec, job_seed));
   tables_[spec.id] = std::move(table);
+  table_clock_[spec.id] = origin_;
   return Status::Ok();
 }
 
@@ -38,49 +39,118 @@ Status ParameterServer::OnLoop(const std::function<Status()>& task) {
 }
 
 Status ParameterServer::CreateTable(const TableSpec& spec, uint64_t job_seed) {
+  return CreateTable(spec, job_seed, origin_);
+}
+
+Status ParameterServer::CreateTable(const TableSpec& spec, uint64_t job_seed,
+                                    int64_t clock_origin) {
   // The table is built (and validated) here; only the insertion runs on the loop.
   auto table = EmbeddingTable::Create(spec, job_seed);
   if (!table.ok()) return table.status();
   // Carried to the loop thread; freed with the task if it never runs.
   auto made = std::make_shared<std::unique_ptr<EmbeddingTable>>(std::move(table).value());
-  return OnLoop([this, made, id = spec.id]() -> Status {
-    if (tables_.count(id)) {
-      return Status(StatusCode::kAlreadyExists, "table id " + std::to_string(id) + " exists on " +
-                                                    view_.layout.Describe(view_.my_rank));
-    }
-    tables_[id] = std::move(*made);
-    return Status::Ok();
+  return OnLoop([this, made, clock_origin]() -> Status {
+    return InsertTable(std::move(*made), clock_origin, /*retry_ok=*/false);
   });
+}
+
+Status ParameterServer::InsertTable(std::unique_ptr<EmbeddingTable> table, int64_t clock_origin,
+                                    bool retry_ok) {
+  const uint32_t id = table->spec().id;
+  auto it = tables_.find(id);
+  if (it != tables_.end()) {
+    if (retry_ok && SameTableSpec(it->second->spec(), table->spec()) &&
+        it->second->job_seed() == table->job_seed()) {
+      return Status::Ok();
+    }
+    return Status(StatusCode::kAlreadyExists,
+                  "table id " + std::to_string(id) + " exists on " +
+                      view_.layout.Describe(view_.my_rank) +
+                      (retry_ok ? " with another spec (dim, optimizer, initializer or seed)" : ""));
+  }
+  if (tables_.size() >= kMaxTables) {
+    return ResourceExhausted(
+        view_.layout.Describe(view_.my_rank) + " holds " + std::to_string(tables_.size()) +
+        " tables, the most it may (table id " + std::to_string(id) + " refused)");
+  }
+  tables_[id] = std::move(table);
+  table_clock_[id] = clock_origin;
+  bsp_completed_[id] = clock_origin;
+  last_eviction_clock_[id] = clock_origin;
+  clock_ = std::max(clock_, clock_origin);
+  return Status::Ok();
+}
+
+Status ParameterServer::RemoveTable(uint32_t id, std::unique_ptr<EmbeddingTable>* dropped) {
+  auto it = tables_.find(id);
+  if (it == tables_.end()) {
+    return NotFound(view_.layout.Describe(view_.my_rank) + " has no table id " +
+                    std::to_string(id));
+  }
+  *dropped = std::move(it->second);
+  tables_.erase(it);
+  last_eviction_clock_.erase(id);
+  bsp_completed_.erase(id);
+  table_clock_.erase(id);
+  for (auto held = held_.begin(); held != held_.end();) {
+    if (held->first.first != id) {
+      ++held;
+      continue;
+    }
+    for (auto& [rank, push] : held->second) {
+      stats_.held_expired++;
+      rpc_->Reply(push.from, MakeReply(push.request.header, view_.my_rank,
+                                       Aborted("table " + std::to_string(id) + " was dropped")));
+    }
+    held = held_.erase(held);
+  }
+  return Status::Ok();
 }
 
 Status ParameterServer::DropTable(uint32_t id) {
   std::unique_ptr<EmbeddingTable> dropped;
-  RETURN_IF_ERROR(OnLoop([this, id, &dropped]() -> Status {
-    auto it = tables_.find(id);
-    if (it == tables_.end()) {
-      return NotFound(view_.layout.Describe(view_.my_rank) + " has no table id " +
-                      std::to_string(id));
-    }
-    dropped = std::move(it->second);
-    tables_.erase(it);
-    last_eviction_clock_.erase(id);
-    bsp_completed_.erase(id);
-    for (auto held = held_.begin(); held != held_.end();) {
-      if (held->first.first != id) {
-        ++held;
-        continue;
-      }
-      for (auto& [rank, push] : held->second) {
-        stats_.held_expired++;
-        rpc_->Reply(push.from, MakeReply(push.request.header, view_.my_rank,
-                                         Aborted("table " + std::to_string(id) + " was dropped")));
-      }
-      held = held_.erase(held);
-    }
-    return Status::Ok();
-  }));
+  RETURN_IF_ERROR(OnLoop([this, id, &dropped]() { return RemoveTable(id, &dropped); }));
   dropped.reset();  // freed here, off the loop thread
   return Status::Ok();
+}
+
+Status ParameterServer::HandleTableCreate(const PeerAddress& from, const Message& request) {
+  const std::string who = "TABLE_CREATE from rank " + std::to_string(from.rank);
+  ASSIGN_OR_RETURN(TableCreateRequest create,
+                   DecodeTableCreate(request.header.control().payload(), who));
+  if (create.spec.id != request.header.table_id()) {
+    return InvalidArgument(who + ": header table_id " + std::to_string(request.header.table_id()) +
+                           " but the payload's id is " + std::to_string(create.spec.id));
+  }
+  if (!tables_.count(create.spec.id) && tables_.size() >= kMaxTables) {
+    return ResourceExhausted(
+        view_.layout.Describe(view_.my_rank) + " holds " + std::to_string(tables_.size()) +
+        " tables, the most it may (table id " + std::to_string(create.spec.id) + " refused)");
+  }
+  ASSIGN_OR_RETURN(auto table, EmbeddingTable::Create(create.spec, create.job_seed));
+  return InsertTable(std::move(table), create.clock_origin, /*retry_ok=*/true);
+}
+
+Status ParameterServer::HandleTableDrop(const Message& request) {
+  std::unique_ptr<EmbeddingTable> dropped;
+  // Freed here, on the loop thread: the next request waits for it.
+  return RemoveTable(request.header.table_id(), &dropped);
+}
+
+Status ParameterServer::ExportTablesAs(Env* env, const std::string& path,
+                                       const std::vector<ExportAs>& tables) {
+  return OnLoop([&]() -> Status {
+    std::vector<const EmbeddingTable*> chosen;
+    for (const ExportAs& t : tables) {
+      auto it = tables_.find(t.id);
+      if (it == tables_.end()) {
+        return NotFound(view_.layout.Describe(view_.my_rank) + " has no table id " +
+                        std::to_string(t.id) + " to export as '" + t.as_name + "'");
+      }
+      chosen.push_back(it->second.get());
+    }
+    return ExportEmbeddingsAs(env, path, chosen, tables);
+  });
 }
 
 std::vector<uint32_t> ParameterServer::TableIds() {
@@ -196,11 +266,21 @@ void ParameterServer::SetClockOrigin(int64_t step) {
   for (auto& [id, t] : tables_) {
     int64_t& done = bsp_completed_[id];
     done = std::max(done, step);
+    int64_t& clock = table_clock_[id];
+    clock = std::max(clock, step);
   }
 }
 
+int ParameterServer::PushersOf(uint32_t table_id) const {
+  auto it = tables_.find(table_id);
+  if (it != tables_.end() && it->second->spec().bsp_pushers > 0) {
+    return it->second->spec().bsp_pushers;
+  }
+  return bsp_workers_;
+}
+
 Status ParameterServer::CheckClock(uint32_t table_id, int64_t clock) const {
-  if (bsp_workers_ > 1) {
+  if (PushersOf(table_id) > 1) {
     auto it = bsp_completed_.find(table_id);
     const int64_t done = it == bsp_completed_.end() ? origin_ : it->second;
     // A clock may repeat: at an epoch's end every worker pushes empty at the
@@ -213,13 +293,16 @@ Status ParameterServer::CheckClock(uint32_t table_id, int64_t clock) const {
     }
     return Status::Ok();
   }
-  // Overflow-safe: clock_ + lead cannot overflow (clock_ is bounded by
+  auto it = table_clock_.find(table_id);
+  const int64_t now = it == table_clock_.end() ? origin_ : it->second;
+  // Overflow-safe: now + lead cannot overflow (a table's clock is bounded by
   // accepted clocks), and clock is compared, not offset.
-  if (clock > clock_ + window_.lead || (window_.lag >= 0 && clock < clock_ - window_.lag)) {
+  if (clock > now + window_.lead || (window_.lag >= 0 && clock < now - window_.lag)) {
     return InvalidArgument(
-        "clock window: PUSH at clock " + std::to_string(clock) + " outside the accepted window (" +
-        (window_.lag >= 0 ? std::to_string(clock_ - window_.lag) : std::string("any")) + ".." +
-        std::to_string(clock_ + window_.lead) + ", server clock " + std::to_string(clock_) + ")");
+        "clock window: PUSH at clock " + std::to_string(clock) + " for table " +
+        std::to_string(table_id) + " outside the accepted window (" +
+        (window_.lag >= 0 ? std::to_string(now - window_.lag) : std::string("any")) + ".." +
+        std::to_string(now + window_.lead) + ", table clock " + std::to_string(now) + ")");
   }
   return Status::Ok();
 }
@@ -331,10 +414,12 @@ Status ParameterServer::HandlePush(const Message& request) {
         table->Push(keys + first, rows, request.FrameAs<float>(1 + c), request.header.clock()));
   }
   stats_.pushed_rows += n;
-  clock_ = std::max(clock_, request.header.clock());
-  // The server's clock, not the request's: one push cannot jump eviction
+  int64_t& now = table_clock_[table->spec().id];
+  now = std::max(now, request.header.clock());
+  clock_ = std::max(clock_, now);
+  // The table's clock, not the request's: one push cannot jump eviction
   // further than the clock window allows.
-  MaybeEvict(table, clock_);
+  MaybeEvict(table, now);
   return Status::Ok();
 }
 
@@ -350,7 +435,7 @@ void ParameterServer::HoldPush(const PeerAddress& from, Message request) {
     return;
   }
   step[from.rank] = HeldPush{from, std::move(request)};
-  if (static_cast<int>(step.size()) < bsp_workers_) return;
+  if (static_cast<int>(step.size()) < PushersOf(h.table_id())) return;
   // Every worker's push of this step is in: apply in rank order, then answer.
   auto held = std::move(step);
   held_.erase({h.table_id(), h.clock()});
@@ -404,16 +489,30 @@ void ParameterServer::Handle(const PeerAddress& from, Message request) {
     }
     case wire::PULL:
     case wire::PUSH:
-      // Only workers read and write tables (a monitor client never gets here).
+    case wire::TABLE_CREATE:
+    case wire::TABLE_DROP:
+      // Only workers read, write, create and drop tables (a monitor client
+      // never gets here).
       if (from.rank < 0 || view_.layout.RoleOf(from.rank) != wire::WORKER) {
         stats_.role_dropped++;
         rpc_->CountDrop(
             from, std::string("role: ") + MessageTypeName(h.type()) + " from " +
                       (from.rank < 0 ? "a client" : RoleName(view_.layout.RoleOf(from.rank))) +
                       " rank, only workers may");
-        rpc_->Reply(from,
-                    MakeReply(h, view_.my_rank, PermissionDenied("only workers may PUSH or PULL")));
+        const bool data = h.type() == wire::PULL || h.type() == wire::PUSH;
+        rpc_->Reply(from, MakeReply(h, view_.my_rank,
+                                    PermissionDenied(data ? "only workers may PUSH or PULL"
+                                                          : std::string("only workers may ") +
+                                                                MessageTypeName(h.type()))));
         return;
+      }
+      if (h.type() == wire::TABLE_CREATE) {
+        status = HandleTableCreate(from, request);
+        break;
+      }
+      if (h.type() == wire::TABLE_DROP) {
+        status = HandleTableDrop(request);
+        break;
       }
       if (from.fd >= 0) worker_fd_[from.rank] = from.fd;  // at most one entry per worker
       if (h.type() == wire::PULL) {
@@ -428,7 +527,7 @@ void ParameterServer::Handle(const PeerAddress& from, Message request) {
         rpc_->Reply(from, MakeReply(h, view_.my_rank, window));
         return;
       }
-      if (bsp_workers_ > 1) {
+      if (PushersOf(h.table_id()) > 1) {
         HoldPush(from, std::move(request));
         return;
       }

@@ -17,6 +17,7 @@
 #include "common/env.h"
 #include "common/rpc.h"
 #include "common/scheduler_client.h"
+#include "ps/checkpoint.h"
 #include "ps/embedding_table.h"
 
 namespace metaps {
@@ -30,8 +31,10 @@ struct ServerStats {
   uint64_t held_expired = 0;   // BSP pushes of a step that can no longer complete
 };
 
-// What a PUSH's clock may be, relative to the server's clock (the highest
-// clock of an accepted push, starting at the job's first step). A worker's
+// What a PUSH's clock may be, relative to its table's clock (the highest
+// clock of an accepted push of that table, starting at the job's first step,
+// or at the clock a table created at run time was given: trials at different
+// steps share the servers). A worker's
 // clock grows by one a step, so a legitimate push is never more than a step
 // ahead of the fastest worker's previous one, plus the steps in which that
 // worker had no keys on this server: kDefaultClockLead covers that. Behind:
@@ -58,17 +61,23 @@ class ParameterServer {
   // BSP with several workers: hold each (table, clock)'s pushes until all
   // `num_workers` workers have pushed it (empty pushes count), then apply them
   // in worker-rank order and acknowledge them. Order-sensitive optimizers
-  // (Adagrad, Adam, FTRL) then give the same tables on every rerun.
+  // (Adagrad, Adam, FTRL) then give the same tables on every rerun. A table
+  // whose spec has bsp_pushers > 0 uses that count instead (over 1:
+  // aggregated even when this is 0 or 1; 1: applied as they arrive).
   // REQUIRES: before Start(); every worker pushes every table to every server
   // once per clock (PsClient::Push with every_server).
   void EnableBspAggregation(int num_workers) { bsp_workers_ = num_workers; }
   // Sets which PUSH clocks are accepted (see ClockWindow); the default accepts
   // up to kDefaultClockLead ahead and any clock behind. REQUIRES: before Start().
   void SetClockWindow(const ClockWindow& window) { window_ = window; }
-  // The job's clock starts at `step` (a resumed job's restored step).
-  // REQUIRES: before Start(), or the job is quiesced.
+  // The job's clock starts at `step` (a resumed job's restored step): every
+  // table's clock is raised to it. REQUIRES: before Start(), or the job is
+  // quiesced.
   void SetClockOrigin(int64_t step);
+  // The highest clock of all tables (each table keeps its own).
   int64_t clock() const { return clock_; }
+  // Tables one server holds at most (TABLE_CREATE beyond it: ResourceExhausted).
+  static constexpr size_t kMaxTables = 4096;
 
   // Creates this server's shard of a table. REQUIRES: before Start().
   Status AddTable(const TableSpec& spec, uint64_t job_seed);
@@ -79,7 +88,11 @@ class ParameterServer {
   // use. DropTable frees the table's rows, optimizer state and index (its
   // slabs go back to the OS), answers its held BSP pushes Aborted, and later
   // requests for the id get "no table id"; NotFound for an unknown id.
+  // Its clock (and last completed BSP step) starts at the server's origin.
   Status CreateTable(const TableSpec& spec, uint64_t job_seed);
+  // The same with the table's clock starting at `clock_origin` (a trial
+  // created at its own step 0 on servers other trials pushed far ahead).
+  Status CreateTable(const TableSpec& spec, uint64_t job_seed, int64_t clock_origin);
   Status DropTable(uint32_t id);
   // The ids of the tables held now, and the memory they hold (TableStats::bytes
   // summed). Thread-safe, not from a request handler.
@@ -117,6 +130,14 @@ class ParameterServer {
   // until the caller's next collective (the job is quiesced, as for a save).
   StatusOr<int64_t> RestoreCheckpoint(Env* env, const std::string& root, int64_t step = -1);
 
+  // Writes this server's shard of tables[i].id in the export format
+  // (ExportEmbeddings), recorded as tables[i].as_id and as_name: a trial's
+  // tables export as a plain job's. Thread-safe while serving (the rows are
+  // read on the loop thread, between two requests); not from a handler.
+  // NotFound for an id this server does not hold.
+  using ExportAs = metaps::ExportAs;
+  Status ExportTablesAs(Env* env, const std::string& path, const std::vector<ExportAs>& tables);
+
   // REQUIRES: serving stopped or the caller tolerates concurrent updates.
   std::vector<const EmbeddingTable*> tables() const;
   ServerStats stats() const { return stats_; }  // REQUIRES: serving stopped
@@ -127,6 +148,17 @@ class ParameterServer {
   void HoldPush(const PeerAddress& from, Message request);
   // OK when a PUSH at `clock` for `table_id` is within the window.
   Status CheckClock(uint32_t table_id, int64_t clock) const;
+  // The workers whose pushes of a clock are aggregated (<= 1: none).
+  int PushersOf(uint32_t table_id) const;
+  // On the loop thread: adds `table` with its clock at `clock_origin`.
+  // `retry_ok`: an id held with the same spec and seed is OK (TABLE_CREATE).
+  Status InsertTable(std::unique_ptr<EmbeddingTable> table, int64_t clock_origin, bool retry_ok);
+  // On the loop thread: removes table `id`, answering its held pushes, and
+  // hands it to *dropped (to be freed by the caller).
+  Status RemoveTable(uint32_t id, std::unique_ptr<EmbeddingTable>* dropped);
+  // TABLE_CREATE and TABLE_DROP (from a worker).
+  Status HandleTableCreate(const PeerAddress& from, const Message& request);
+  Status HandleTableDrop(const Message& request);
   // Runs eviction on tables that have a policy, every evict_after_steps / 4
   // clocks (each run scans the table).
   void MaybeEvict(EmbeddingTable* table, int64_t clock);
@@ -150,11 +182,12 @@ class ParameterServer {
   // Bounded: only clocks in [completed, completed + 2] of a table are held.
   std::map<std::pair<uint32_t, int64_t>, std::map<int, HeldPush>> held_;
   std::map<uint32_t, int64_t> bsp_completed_;  // table -> last aggregated clock
+  std::map<uint32_t, int64_t> table_clock_;    // table -> highest accepted PUSH clock
   std::map<int, int> worker_fd_;               // worker rank -> its connection (tcp)
   void ExpireHeld(const std::string& why);
   ClockWindow window_;
   int64_t origin_ = 0;  // the job's first clock - 1
-  int64_t clock_ = 0;   // highest accepted PUSH clock (or origin_)
+  int64_t clock_ = 0;   // the highest table clock (or origin_)
   ServerStats stats_;
 };
 

@@ -1,7 +1,10 @@
 #include "ps/table_spec.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
+
+#include "common/proto/control.pb.h"
 
 namespace metaps {
 namespace {
@@ -126,7 +129,137 @@ Status ValidateTableSpec(const TableSpec& spec) {
   c.Require(spec.admit_after >= 0, "admit_after", "must be >= 0", spec.admit_after);
   c.Require(spec.evict_after_steps >= 0, "evict_after_steps", "must be >= 0",
             spec.evict_after_steps);
+  c.Require(spec.seed_id >= -1 && spec.seed_id <= std::numeric_limits<uint32_t>::max(), "seed_id",
+            "must be -1 (the id) or a table id in [0, 2^32)", spec.seed_id);
+  c.Require(spec.bsp_pushers >= 0 && spec.bsp_pushers <= kMaxBspPushers, "bsp_pushers",
+            "must be in [0, 65535]", spec.bsp_pushers);
   return c.status();
+}
+
+bool SameTableSpec(const TableSpec& a, const TableSpec& b) {
+  const OptimizerSpec& x = a.optimizer;
+  const OptimizerSpec& y = b.optimizer;
+  return a.id == b.id && a.name == b.name && a.dim == b.dim && a.init.kind == b.init.kind &&
+         a.init.uniform_limit == b.init.uniform_limit &&
+         a.init.normal_stddev == b.init.normal_stddev && x.kind == y.kind && x.lr == y.lr &&
+         x.beta1 == y.beta1 && x.beta2 == y.beta2 && x.eps == y.eps &&
+         x.initial_accumulator == y.initial_accumulator && x.l1 == y.l1 && x.l2 == y.l2 &&
+         x.lr_power == y.lr_power && x.ftrl_beta == y.ftrl_beta &&
+         x.weight_decay == y.weight_decay && x.decoupled_weight_decay == y.decoupled_weight_decay &&
+         x.adam_global_step == y.adam_global_step && a.admit_after == b.admit_after &&
+         a.evict_after_steps == b.evict_after_steps && a.seed_id == b.seed_id &&
+         a.bsp_pushers == b.bsp_pushers;
+}
+
+namespace {
+
+constexpr uint32_t kTableCreateVersion = 1;
+
+const char* InitializerName(InitializerSpec::Kind kind) {
+  switch (kind) {
+    case InitializerSpec::Kind::kZeros:
+      return "zeros";
+    case InitializerSpec::Kind::kUniform:
+      return "uniform";
+    case InitializerSpec::Kind::kNormal:
+      return "normal";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string EncodeTableCreate(const TableCreateRequest& request) {
+  const TableSpec& spec = request.spec;
+  control::TableCreate m;
+  m.set_version(kTableCreateVersion);
+  m.set_id(spec.id);
+  m.set_name(spec.name);
+  m.set_dim(spec.dim);
+  m.set_initializer(InitializerName(spec.init.kind));
+  m.set_init_scale(spec.init.kind == InitializerSpec::Kind::kUniform  ? spec.init.uniform_limit
+                   : spec.init.kind == InitializerSpec::Kind::kNormal ? spec.init.normal_stddev
+                                                                      : 0.0f);
+  const OptimizerSpec& o = spec.optimizer;
+  control::TableCreate::Optimizer* p = m.mutable_optimizer();
+  p->set_kind(OptimizerKindName(o.kind));
+  p->set_lr(o.lr);
+  p->set_beta1(o.beta1);
+  p->set_beta2(o.beta2);
+  p->set_eps(o.eps);
+  p->set_initial_accumulator(o.initial_accumulator);
+  p->set_l1(o.l1);
+  p->set_l2(o.l2);
+  p->set_lr_power(o.lr_power);
+  p->set_ftrl_beta(o.ftrl_beta);
+  p->set_weight_decay(o.weight_decay);
+  p->set_decoupled_weight_decay(o.decoupled_weight_decay);
+  p->set_adam_global_step(o.adam_global_step);
+  m.set_admit_after(spec.admit_after);
+  m.set_evict_after_steps(spec.evict_after_steps);
+  m.set_seed_id(spec.seed_id);
+  m.set_bsp_pushers(spec.bsp_pushers);
+  m.set_job_seed(request.job_seed);
+  m.set_clock_origin(request.clock_origin);
+  return m.SerializeAsString();
+}
+
+StatusOr<TableCreateRequest> DecodeTableCreate(const std::string& payload,
+                                               const std::string& from) {
+  control::TableCreate m;
+  if (payload.empty() || !m.ParseFromString(payload)) {
+    return InvalidArgument(from + ": not a TableCreate payload (" + std::to_string(payload.size()) +
+                           " bytes)");
+  }
+  if (m.version() != kTableCreateVersion) {
+    return InvalidArgument(from + ": TableCreate.version " + std::to_string(m.version()) +
+                           ", this build speaks " + std::to_string(kTableCreateVersion));
+  }
+  TableCreateRequest r;
+  TableSpec& spec = r.spec;
+  spec.id = m.id();
+  spec.name = m.name();
+  spec.dim = m.dim();
+  if (m.initializer() == "zeros") {
+    spec.init = InitializerSpec::Zeros();
+  } else if (m.initializer() == "uniform") {
+    spec.init = InitializerSpec::Uniform(m.init_scale());
+  } else if (m.initializer() == "normal") {
+    spec.init = InitializerSpec::Normal(m.init_scale());
+  } else {
+    return InvalidArgument(from + ": table '" + spec.name + "' (id " + std::to_string(spec.id) +
+                           "): initializer must be zeros, uniform or normal, got '" +
+                           m.initializer() + "'");
+  }
+  const control::TableCreate::Optimizer& p = m.optimizer();
+  OptimizerSpec& o = spec.optimizer;
+  if (!ParseOptimizerKind(p.kind(), &o.kind)) {
+    return InvalidArgument(from + ": table '" + spec.name + "' (id " + std::to_string(spec.id) +
+                           "): optimizer.kind must be sgd, adagrad, adam or ftrl, got '" +
+                           p.kind() + "'");
+  }
+  o.lr = p.lr();
+  o.beta1 = p.beta1();
+  o.beta2 = p.beta2();
+  o.eps = p.eps();
+  o.initial_accumulator = p.initial_accumulator();
+  o.l1 = p.l1();
+  o.l2 = p.l2();
+  o.lr_power = p.lr_power();
+  o.ftrl_beta = p.ftrl_beta();
+  o.weight_decay = p.weight_decay();
+  o.decoupled_weight_decay = p.decoupled_weight_decay();
+  o.adam_global_step = p.adam_global_step();
+  spec.admit_after = m.admit_after();
+  spec.evict_after_steps = m.evict_after_steps();
+  spec.seed_id = m.seed_id();
+  spec.bsp_pushers = m.bsp_pushers();
+  r.job_seed = m.job_seed();
+  r.clock_origin = m.clock_origin();
+  if (Status valid = ValidateTableSpec(spec); !valid.ok()) {
+    return InvalidArgument(from + ": " + valid.message());
+  }
+  return r;
 }
 
 }  // namespace metaps

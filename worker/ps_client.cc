@@ -1,6 +1,7 @@
 #include "worker/ps_client.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "common/key_dedup.h"
@@ -396,7 +397,7 @@ PsFuture PsClient::StreamPull(uint32_t table_id, const uint64_t* keys, size_t n,
     uint64_t* piece_keys = frame.data<uint64_t>();
     for (size_t r = 0; r < rows; ++r) piece_keys[r] = unique[ids[r]];
     Message m = MakeMessage(wire::PULL, view_.my_rank);
-    m.header.set_table_id(table_id);
+    m.header.set_table_id(table_base_ + table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
     m.AddWritableFrame(std::move(frame));
     st.pieces.push_back({static_cast<int>(s), unsent[s], rows, false});
@@ -461,7 +462,7 @@ PsFuture PsClient::Pull(uint32_t table_id, const KeyPlan& plan, float* out, Pull
   st.pieces = CutPieces(*st.plan, RowsPerPiece(st.dim));
   for (const Piece& piece : st.pieces) {
     Message m = MakeMessage(wire::PULL, view_.my_rank);
-    m.header.set_table_id(table_id);
+    m.header.set_table_id(table_base_ + table_id);
     m.header.set_read_only(mode == PullMode::kReadOnly);
     m.AddFrame(KeyFrame(st.plan, piece.server, piece.first, piece.rows));
     st.replies.push_back(rpc_->Call(view_.layout.ServerRank(piece.server), std::move(m), timeout_));
@@ -494,7 +495,7 @@ PsFuture PsClient::Push(uint32_t table_id, const KeyPlan& plan, const float* gra
   // order, so it has the same bits however the request is cut.
   auto make_push = [&](int server, size_t first, size_t rows) {
     Message m = MakeMessage(wire::PUSH, view_.my_rank);
-    m.header.set_table_id(table_id);
+    m.header.set_table_id(table_base_ + table_id);
     m.header.set_clock(clock);
     m.AddFrame(rows == 0 ? zmq::message_t() : KeyFrame(plan.data_, server, first, rows));
     return m;
@@ -672,6 +673,60 @@ Status PsFuture::Wait() {
   }
   if (writer.stream) StreamFence();
   return first_error;
+}
+
+Status PsClient::CallEveryServer(const Message& request, const std::string& what) {
+  std::vector<std::pair<int, std::future<StatusOr<Message>>>> replies;
+  for (int s = 0; s < view_.layout.num_servers(); ++s) {
+    Message m;
+    m.header = request.header;
+    const int rank = view_.layout.ServerRank(s);
+    replies.emplace_back(rank, rpc_->Call(rank, std::move(m), timeout_));
+  }
+  Status first_error;
+  for (auto& [rank, future] : replies) {
+    StatusOr<Message> reply = future.get();
+    Status status = reply.ok() ? ReplyStatus(reply->header) : reply.status();
+    if (!status.ok() && first_error.ok()) {
+      first_error = Status(status.code(),
+                           what + " on " + view_.layout.Describe(rank) + ": " + status.message());
+    }
+  }
+  return first_error;
+}
+
+Status PsClient::CreateTable(const TableSpec& spec, uint64_t job_seed, int64_t clock_origin) {
+  const uint64_t wire_id = uint64_t{table_base_} + spec.id;
+  if (wire_id > UINT32_MAX) {
+    return InvalidArgument("table '" + spec.name + "': table base " + std::to_string(table_base_) +
+                           " + id " + std::to_string(spec.id) + " is over 2^32 - 1");
+  }
+  TableCreateRequest create;
+  create.spec = spec;
+  create.spec.id = static_cast<uint32_t>(wire_id);
+  create.job_seed = job_seed;
+  create.clock_origin = clock_origin;
+  RETURN_IF_ERROR(ValidateTableSpec(create.spec));
+  Message m = MakeMessage(wire::TABLE_CREATE, view_.my_rank);
+  m.header.set_table_id(create.spec.id);
+  m.header.mutable_control()->set_payload(EncodeTableCreate(create));
+  RETURN_IF_ERROR(CallEveryServer(
+      m, "TABLE_CREATE of table " + std::to_string(wire_id) + " ('" + spec.name + "')"));
+  AddTable(spec.id, spec.dim);
+  return Status::Ok();
+}
+
+Status PsClient::DropTable(uint32_t table_id) {
+  const uint64_t wire_id = uint64_t{table_base_} + table_id;
+  if (wire_id > UINT32_MAX) {
+    return InvalidArgument("table base " + std::to_string(table_base_) + " + id " +
+                           std::to_string(table_id) + " is over 2^32 - 1");
+  }
+  Message m = MakeMessage(wire::TABLE_DROP, view_.my_rank);
+  m.header.set_table_id(static_cast<uint32_t>(wire_id));
+  RETURN_IF_ERROR(CallEveryServer(m, "TABLE_DROP of table " + std::to_string(wire_id)));
+  RemoveTable(table_id);
+  return Status::Ok();
 }
 
 Status WaitAll(std::vector<PsFuture>* futures) {

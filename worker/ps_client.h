@@ -29,6 +29,7 @@
 
 #include "common/cluster.h"
 #include "common/rpc.h"
+#include "ps/table_spec.h"
 
 namespace metaps {
 
@@ -81,6 +82,26 @@ class PsClient {
   // `rpc` must be connected to every server; borrowed.
   PsClient(RpcClient* rpc, const ClusterView& view,
            std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+
+  // A table namespace (a model selection trial's): every table id this
+  // client's calls take is logical, and travels as table_base() + id. 0 (the
+  // default): ids are the servers'. REQUIRES: no call in flight; base + id
+  // stays below 2^32 for every id used.
+  void set_table_base(uint32_t base) { table_base_ = base; }
+  uint32_t table_base() const { return table_base_; }
+
+  // Creates table table_base() + spec.id (spec.id logical) on every server
+  // (TABLE_CREATE, over CURVE), its rows seeded from `job_seed` (and
+  // spec.seed_id) and its clock starting at `clock_origin`, then declares it
+  // here (AddTable). Waits for every server; the first error names the
+  // server. Retrying after an error is safe: a server that already holds
+  // the same table answers OK. REQUIRES: a worker's client (servers refuse
+  // other ranks).
+  Status CreateTable(const TableSpec& spec, uint64_t job_seed, int64_t clock_origin);
+  // Drops table table_base() + id on every server (TABLE_DROP), then forgets
+  // it here (RemoveTable). NotFound from a server that does not hold it.
+  // REQUIRES: no call on it in flight.
+  Status DropTable(uint32_t table_id);
 
   // Declares a table's dimension. REQUIRES: before any call on it.
   void AddTable(uint32_t table_id, int dim) { dims_[table_id] = dim; }
@@ -135,11 +156,14 @@ class PsClient {
                       bool keys_unique, PullMode mode, KeyPlan* plan);
   StatusOr<int> Dim(uint32_t table_id) const;
   static PsFuture TooManyKeys(size_t n);  // an error future
+  // Sends `request` to every server and waits for each reply.
+  Status CallEveryServer(const Message& request, const std::string& what);
 
   RpcClient* rpc_;
   const ClusterView& view_;
   std::chrono::milliseconds timeout_;
-  std::map<uint32_t, int> dims_;
+  std::map<uint32_t, int> dims_;  // by logical id
+  uint32_t table_base_ = 0;
 };
 
 }  // namespace metaps
