@@ -45,8 +45,8 @@ constexpr uint32_t kGroupServers = 2;
 constexpr uint32_t kGroupWorkers = 4;
 constexpr uint32_t kGroupMembers = kGroupServers | kGroupWorkers;
 // A contiguous range of workers (model selection's worker groups): the flag
-// kGroupWorkerRange (bit 3), the first worker index in bits 4..17 and the count in bits 18..31. Never
-// combined with the bits above.
+// kGroupWorkerRange (bit 3), the first worker index in bits 4..17 and the count in bits 18..31.
+// Never combined with the bits above.
 constexpr uint32_t kGroupWorkerRange = 8;
 constexpr int kMaxWorkerRange = (1 << 14) - 1;
 // REQUIRES: 0 <= first, 1 <= count, first + count <= kMaxWorkerRange.

@@ -389,8 +389,8 @@ std::string EncodeTrialAssignment(control::TrialAssignment m) {
 StatusOr<control::TrialAssignment> DecodeTrialAssignment(const std::string& payload,
                                                          const std::string& from) {
   ASSIGN_OR_RETURN(auto m, Parse<control::TrialAssignment>(payload, from));
-  if (m.kind() == control::TrialAssignment::RUN && (m.trial() < 0 || m.rung() < 0 ||
-                                                    m.max_steps() < 1 || m.job().empty())) {
+  if (m.kind() == control::TrialAssignment::RUN &&
+      (m.trial() < 0 || m.rung() < 0 || m.max_steps() < 1 || m.job().empty())) {
     return ProtocolError(from + ": TrialAssignment RUN without a trial, rung, max_steps or job");
   }
   return m;

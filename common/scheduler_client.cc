@@ -70,8 +70,8 @@ SchedulerClient::Scope::~Scope() {
 Status SchedulerClient::CheckScope(uint32_t group) const {
   if (scope_group_ != 0 && group != kGroupWorkers) {
     return InvalidArgument("a gather of group " + std::to_string(group) +
-                              " inside a worker group's scope (" + scope_prefix_ +
-                              "): trials gather among their own workers only");
+                           " inside a worker group's scope (" + scope_prefix_ +
+                           "): trials gather among their own workers only");
   }
   return Status::Ok();
 }
@@ -102,7 +102,7 @@ StatusOr<int64_t> SchedulerClient::Clock(int64_t clock) {
   RETURN_IF_ERROR(job_status());
   if (scope_group_ != 0) {
     return InvalidArgument("CLOCK inside a worker group's scope (" + scope_prefix_ +
-                              "): trials run BSP");
+                           "): trials run BSP");
   }
   Message m = MakeMessage(wire::CLOCK, view_.my_rank);
   m.header.set_clock(clock);

@@ -231,8 +231,8 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
   const int world = static_cast<int>(1 + options.servers + options.workers);
   auto layout = ClusterLayout::Make(world, static_cast<int>(options.servers));
   if (!layout.ok() || !CheckWorkerGroups(*layout, roles).ok()) {
-    METAPS_LOG(ERROR) << (layout.ok() ? CheckWorkerGroups(*layout, roles) : layout.status())
-                             .message();
+    METAPS_LOG(ERROR)
+        << (layout.ok() ? CheckWorkerGroups(*layout, roles) : layout.status()).message();
     return 2;
   }
   auto transport = MakeTransport(options, /*mpi=*/false);
@@ -241,8 +241,8 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
     return 2;
   }
   InProcessRendezvous rendezvous(world);
-  const int group_size = roles.worker_group_size > 0 ? roles.worker_group_size
-                                                     : std::max(1, layout->num_workers());
+  const int group_size =
+      roles.worker_group_size > 0 ? roles.worker_group_size : std::max(1, layout->num_workers());
   std::vector<std::unique_ptr<InProcessAllReduceGroup>> allreduce_groups;
   for (int g = 0; g * group_size < layout->num_workers(); ++g) {
     allreduce_groups.push_back(std::make_unique<InProcessAllReduceGroup>(group_size));
@@ -254,8 +254,9 @@ int RunInProcess(const ClusterOptions& options, const JobRoles& roles) {
       auto bootstrap = rendezvous.ForRank(r);
       std::unique_ptr<AllReduce> allreduce;
       if (layout->RoleOf(r) == wire::WORKER) {
-        allreduce = allreduce_groups[static_cast<size_t>(WorkerGroupOf(*layout, roles, r))]
-                        ->ForWorker(layout->WorkerIndex(r) % group_size);
+        allreduce =
+            allreduce_groups[static_cast<size_t>(WorkerGroupOf(*layout, roles, r))]->ForWorker(
+                layout->WorkerIndex(r) % group_size);
       }
       results[static_cast<size_t>(r)] =
           RunRank(bootstrap.get(), transport->get(), options, *layout, roles, allreduce.get());

@@ -35,8 +35,7 @@ Status RunRung(Study* study, const ClusterJobLauncher& launcher, const Successiv
   const auto start = Clock::now();
   auto done = RunClusterJob(launcher, "train", args, study->TrialDir(w.trial),
                             "rung-" + std::to_string(w.rung));
-  return study->Record(w, steps, done,
-                       std::chrono::duration<double>(Clock::now() - start).count());
+  return study->Record(w, steps, done, std::chrono::duration<double>(Clock::now() - start).count());
 }
 
 int Fail(const Status& s) {
@@ -79,12 +78,11 @@ int RunSelect(const SelectOptions& o) {
   }
   auto best = study.Finish();
   if (!best.ok()) return Fail(best.status());
-  auto exported = RunClusterJob(
-      launcher, "export",
-      {"--config", study.TrialFile(*best), "--checkpoint",
-       JoinPath(study.TrialDir(*best), "checkpoints"), "--out", study.Path("best-model"), "--data",
-       o.data_dir},
-      study.TrialDir(*best), "export");
+  auto exported = RunClusterJob(launcher, "export",
+                                {"--config", study.TrialFile(*best), "--checkpoint",
+                                 JoinPath(study.TrialDir(*best), "checkpoints"), "--out",
+                                 study.Path("best-model"), "--data", o.data_dir},
+                                study.TrialDir(*best), "export");
   if (!exported.ok()) return Fail(exported.status());
   study.PrintDone(*best, OrderedJson::object());
   return 0;

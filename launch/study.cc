@@ -237,7 +237,6 @@ Status Study::Record(const SuccessiveHalving::Work& w, int64_t steps, const Stat
   return Status::Ok();
 }
 
-
 void Study::Progress(const RungResult& r) const {
   int stopped = 0, done = 0;
   for (int t = 0; t < static_cast<int>(trials_.size()); ++t) {
@@ -399,8 +398,7 @@ StatusOr<std::unique_ptr<Study>> Study::Open(const SelectOptions& o) {
                              t.Describe() + "\n" + JobConfigToText(t.job);
     RETURN_IF_ERROR(WriteFileAtomically(env, path, text));
   }
-  std::unique_ptr<Study> study(
-      new Study(o, std::move(trials).value(), search, std::move(halving)));
+  std::unique_ptr<Study> study(new Study(o, std::move(trials).value(), search, std::move(halving)));
   if (have) {
     if (Status s = study->Load(saved, state); !s.ok()) return InvalidArgument(s.message());
   }

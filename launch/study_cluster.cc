@@ -135,8 +135,7 @@ class StudyDriver final : public JobDriver {
   // A group's gather must come from exactly that group's workers.
   Status CheckGroup(const std::string& name, int group, const std::vector<GatherEntry>& entries) {
     if (group < 0 || group >= view_.layout.num_workers() / group_workers_) {
-      return ProtocolError("study gather '" + name + "': no worker group " +
-                           std::to_string(group));
+      return ProtocolError("study gather '" + name + "': no worker group " + std::to_string(group));
     }
     for (const GatherEntry& e : entries) {
       if (view_.layout.RoleOf(e.rank) != wire::WORKER ||
@@ -181,7 +180,8 @@ class StudyDriver final : public JobDriver {
 
   Status OnNext(int group, wire::Control* reply) {
     if (running_.count(group)) {
-      return ProtocolError("worker group " + std::to_string(group) + " asked for work while trial " +
+      return ProtocolError("worker group " + std::to_string(group) +
+                           " asked for work while trial " +
                            std::to_string(running_[group].work.trial) + " runs there");
     }
     ASSIGN_OR_RETURN(auto next, NextWork());
@@ -225,8 +225,7 @@ class StudyDriver final : public JobDriver {
           a.set_create_tables(true);
           if (w.from > 0 || rebuild) {
             std::cerr << "metaps select: trial " << w.trial << " has no tables on the servers "
-                      << "(a resumed study): training it from scratch to " << w.to
-                      << " examples\n";
+                      << "(a resumed study): training it from scratch to " << w.to << " examples\n";
           }
         }
         tables_[t] = true;
@@ -304,14 +303,14 @@ class StudyDriver final : public JobDriver {
       ASSIGN_OR_RETURN(control::ServerMemory m,
                        DecodeServerMemory(e.request.header.control().payload(), from));
       const double mib = 1 << 20;
-      servers.push_back({{"server", view_.layout.ServerIndex(e.rank)},
-                         {"rss_start_mib", m.rss_start() / mib},
-                         {"rss_peak_mib", m.rss_peak() / mib},
-                         {"rss_end_mib", m.rss_end() / mib},
-                         {"end_over_start", m.rss_start() > 0 ? static_cast<double>(m.rss_end()) /
-                                                                    m.rss_start()
-                                                              : 0.0},
-                         {"tables_left", m.tables_left()}});
+      servers.push_back(
+          {{"server", view_.layout.ServerIndex(e.rank)},
+           {"rss_start_mib", m.rss_start() / mib},
+           {"rss_peak_mib", m.rss_peak() / mib},
+           {"rss_end_mib", m.rss_end() / mib},
+           {"end_over_start",
+            m.rss_start() > 0 ? static_cast<double>(m.rss_end()) / m.rss_start() : 0.0},
+           {"tables_left", m.tables_left()}});
     }
     finished_ = !stopping_;
     if (stopping_) {
@@ -406,15 +405,13 @@ Status RunStudyWorker(RankContext& ctx, SchedulerClient& scheduler, const std::s
     if (!a.state_file().empty()) {
       const int n_dense = static_cast<int>(model->num_dense());
       const size_t floats = static_cast<size_t>(
-          n_dense +
-          OptimizerStateFloats(ToOptimizerParams(job.dense_optimizer()).kind, n_dense));
+          n_dense + OptimizerStateFloats(ToOptimizerParams(job.dense_optimizer()).kind, n_dense));
       ASSIGN_OR_RETURN(trial.trial_start,
                        ReadWorkerState(env, a.state_file(), floats, a.state_step()));
     }
     WorkerState end;
     {
-      SchedulerClient::Scope scope(&scheduler, "trial/" + std::to_string(a.trial()) + "/",
-                                   group);
+      SchedulerClient::Scope scope(&scheduler, "trial/" + std::to_string(a.trial()) + "/", group);
       Trainer trainer(job, data, TrainerDeps{&ps, &scheduler, ctx.allreduce, model.get()}, local,
                       group_workers, trial);
       RETURN_IF_ERROR(trainer.Run().Annotate(source));
