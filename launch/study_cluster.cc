@@ -1,5 +1,6 @@
 #include "launch/study_cluster.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -49,11 +50,12 @@ uint64_t ResidentBytes() {
   return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
-uint64_t PeakResidentBytes() {
+// A "Name:  N kB" line of /proc/self/status, in bytes.
+uint64_t StatusBytes(const std::string& name) {
   std::ifstream status("/proc/self/status");
   std::string word;
   while (status >> word) {
-    if (word == "VmHWM:") {
+    if (word == name) {
       uint64_t kib = 0;
       status >> kib;
       return kib << 10;
@@ -61,6 +63,10 @@ uint64_t PeakResidentBytes() {
   }
   return 0;
 }
+uint64_t PeakResidentBytes() { return StatusBytes("VmHWM:"); }
+// Resident and not backed by a file: the heap and the tables' slabs, not the
+// code and libraries a trial's first requests page in.
+uint64_t AnonymousBytes() { return StatusBytes("RssAnon:"); }
 
 // "<a>/<b>" -> a, b (non-negative decimals); false for anything else.
 bool ParseGroupAndRound(const std::string& text, int64_t* group, int64_t* round) {
@@ -208,6 +214,7 @@ class StudyDriver final : public JobDriver {
                            std::nullopt};
         report.quiet = true;
         report.workers = group_workers_;
+        report.label = "trial " + std::to_string(w.trial) + ": ";
         run.job = std::make_unique<TrainJob>(view_, report);
         a.set_kind(control::TrialAssignment::RUN);
         a.set_trial(w.trial);
@@ -310,6 +317,8 @@ class StudyDriver final : public JobDriver {
            {"rss_end_mib", m.rss_end() / mib},
            {"end_over_start",
             m.rss_start() > 0 ? static_cast<double>(m.rss_end()) / m.rss_start() : 0.0},
+           {"anon_start_mib", m.anon_start() / mib},
+           {"anon_end_mib", m.anon_end() / mib},
            {"tables_left", m.tables_left()}});
     }
     finished_ = !stopping_;
@@ -439,8 +448,10 @@ Status RunStudyServer(RankContext& ctx) {
   // Trials run BSP; each table has its own clock and its group's pushers.
   server.SetClockWindow(ClockWindow::ForStaleness(0));
   server.Start();
-  const uint64_t rss_start = ResidentBytes();
   return RunMember(ctx, [&](SchedulerClient& scheduler) -> Status {
+    // Every member is up and connected (and the data plane's sessions open):
+    // what the servers hold before the first trial.
+    const uint64_t rss_start = ResidentBytes(), anon_start = AnonymousBytes();
     ASSIGN_OR_RETURN(Message m, scheduler.Gather("study/end", kGroupMembers));
     ASSIGN_OR_RETURN(control::StudyEnd end,
                      DecodeStudyEnd(m.header.control().payload(), "study/end"));
@@ -451,10 +462,15 @@ Status RunStudyServer(RankContext& ctx) {
           {{end.table_base(), 0, "embedding"}, {end.table_base() + 1, 1, "linear"}}));
     }
     for (uint32_t id : server.TableIds()) RETURN_IF_ERROR(server.DropTable(id));
+    // The tables' slabs went back to the OS as they were dropped; the heap
+    // the trials' messages used is returned too.
+    malloc_trim(0);
     control::ServerMemory memory;
     memory.set_rss_start(rss_start);
     memory.set_rss_end(ResidentBytes());
     memory.set_rss_peak(PeakResidentBytes());
+    memory.set_anon_start(anon_start);
+    memory.set_anon_end(AnonymousBytes());
     memory.set_tables_left(server.TableIds().size());
     return scheduler.GatherPayload("study/memory", kGroupMembers, EncodeServerMemory(memory))
         .status();

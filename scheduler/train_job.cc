@@ -220,7 +220,8 @@ Status TrainJob::OnEval(const std::string& split, int64_t step, std::vector<Gath
   }
   const OrderedJson record = {
       {"event", "eval"}, {"split", split}, {"step", step}, {"metrics", obj.Json()}};
-  METAPS_LOG(INFO) << "eval " << split << " at step " << step << ": " << JsonText(obj.Json());
+  METAPS_LOG(INFO) << report_.label << "eval " << split << " at step " << step << ": "
+                   << JsonText(obj.Json());
   Record(JsonText(record));
   return Status::Ok();
 }

@@ -48,7 +48,8 @@ struct TrainReport {
   // metrics.jsonl and done_line() only, not to stdout, and names `workers`
   // (the trial's worker group) as the job's workers.
   bool quiet = false;
-  int workers = 0;  // 0: every worker of the cluster
+  int workers = 0;    // 0: every worker of the cluster
+  std::string label;  // prefixes its log lines, e.g. "trial 3: "
 };
 
 class TrainJob : public JobDriver {
