@@ -583,6 +583,39 @@ TEST_F(CheckpointTest, ExportIsInKeyOrderAndEqualTablesExportEqualBytes) {
   EXPECT_GT(bytes[0].size(), 300u * 24);
 }
 
+// A table exported under another id and name reads back as that table, with
+// the same rows; the names must be one per table, distinct and non-empty.
+TEST_F(CheckpointTest, ExportAsRecordsTheGivenIdAndName) {
+  const std::vector<TableSpec> specs = {Spec(1000, "trial-emb", OptimizerKind::kAdagrad, 4),
+                                        Spec(1001, "trial-lin", OptimizerKind::kSgd, 1)};
+  Server s(specs);
+  Train(&s, 0, 1, 0, 50, 2);
+  ASSERT_TRUE(env_->CreateDir(root_).ok());
+  const std::string plain = JoinPath(root_, "plain.emb"), as = JoinPath(root_, "as.emb");
+  ASSERT_TRUE(ExportEmbeddings(env_, plain, s.View()).ok());
+  ASSERT_TRUE(
+      ExportEmbeddingsAs(env_, as, s.View(), {{1000, 0, "embedding"}, {1001, 1, "linear"}}).ok());
+  auto p = ReadExportedEmbeddings(env_, plain);
+  auto a = ReadExportedEmbeddings(env_, as);
+  ASSERT_TRUE(p.ok() && a.ok());
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ((*a)[0].id, 0u);
+  EXPECT_EQ((*a)[0].name, "embedding");
+  EXPECT_EQ((*a)[1].id, 1u);
+  EXPECT_EQ((*a)[1].name, "linear");
+  for (size_t t = 0; t < 2; ++t) {
+    EXPECT_EQ((*a)[t].dim, (*p)[t].dim);
+    EXPECT_EQ((*a)[t].keys, (*p)[t].keys);
+    EXPECT_EQ((*a)[t].values, (*p)[t].values);
+  }
+  EXPECT_EQ(ExportEmbeddingsAs(env_, as, s.View(), {{1000, 0, "embedding"}}).code(),
+            StatusCode::kInvalidArgument);
+  Status twice = ExportEmbeddingsAs(env_, as, s.View(), {{1000, 0, "a"}, {1001, 0, "b"}});
+  EXPECT_NE(twice.message().find("as_id 0 given twice"), std::string::npos) << twice;
+  Status unnamed = ExportEmbeddingsAs(env_, as, s.View(), {{1000, 0, ""}, {1001, 1, "b"}});
+  EXPECT_NE(unnamed.message().find("empty as_name"), std::string::npos) << unnamed;
+}
+
 TEST_F(CheckpointTest, ExportClaimingMoreThanItHoldsIsRefusedWithoutAllocating) {
   const std::vector<TableSpec> specs = {Spec(1, "emb", OptimizerKind::kSgd, 2)};
   Server s(specs);

@@ -81,6 +81,32 @@ TEST(EmbeddingTableTest, InitializationIsDeterministicAcrossStripesAndOrder) {
   EXPECT_EQ(a->stats().rows, 1000u);
 }
 
+// A table at another id seeded as table 0 (a trial's, in its namespace)
+// starts from exactly table 0's rows; without seed_id it does not.
+TEST(EmbeddingTableTest, SeedIdGivesAnotherIdTheSameInitialRows) {
+  TableSpec job;
+  job.id = 0;
+  job.name = "job";
+  job.dim = 8;
+  job.init = InitializerSpec::Normal(0.1f);
+  TableSpec trial = job;
+  trial.id = 1000;
+  trial.seed_id = 0;
+  TableSpec unseeded = job;
+  unseeded.id = 1000;
+  auto a = EmbeddingTable::Create(job, 99).value();
+  auto b = EmbeddingTable::Create(trial, 99).value();
+  auto c = EmbeddingTable::Create(unseeded, 99).value();
+  const std::vector<uint64_t> keys = {1, 2, 3, 1ULL << 50, ~0ULL};
+  std::vector<float> ra(keys.size() * 8), rb(keys.size() * 8), rc(keys.size() * 8);
+  ASSERT_TRUE(a->Pull(keys.data(), keys.size(), ra.data()).ok());
+  ASSERT_TRUE(b->Pull(keys.data(), keys.size(), rb.data()).ok());
+  ASSERT_TRUE(c->Pull(keys.data(), keys.size(), rc.data()).ok());
+  EXPECT_EQ(ra, rb);
+  EXPECT_NE(ra, rc);
+  EXPECT_EQ(b->spec().id, 1000u);  // recorded (checkpoints, exports) under its own id
+}
+
 TEST(EmbeddingTableTest, PullThenPushMatchesTheRulesForEveryOptimizer) {
   for (OptimizerKind kind :
        {OptimizerKind::kSgd, OptimizerKind::kAdagrad, OptimizerKind::kAdam, OptimizerKind::kFtrl}) {

@@ -14,82 +14,11 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "ps/checkpoint.h"
 #include "ps/server.h"
+#include "tests/worker/ps_cluster.h"
 #include "worker/meta/meta_trainer.h"
 
 namespace metaps {
 namespace {
-
-constexpr uint64_t kSeed = 7;
-
-TableSpec Spec(uint32_t id, int dim, OptimizerKind kind, float lr) {
-  TableSpec t;
-  t.id = id;
-  t.name = "t" + std::to_string(id);
-  t.dim = dim;
-  t.init = InitializerSpec::Uniform(0.5f);
-  t.optimizer.kind = kind;
-  t.optimizer.lr = lr;
-  return t;
-}
-
-// S servers and one worker (the test thread), every rank's sockets in-process.
-class PsCluster {
- public:
-  PsCluster(int servers, const std::vector<TableSpec>& tables, int bsp_workers = 0) {
-    TransportOptions t;
-    t.curve = false;
-    t.scheme = "inproc";
-    transport_ = Transport::Create(t).value();
-    static std::atomic<int> counter{0};
-    const int id = counter++;
-    view_.layout = ClusterLayout::Make(servers + 2, servers).value();
-    view_.peers.resize(static_cast<size_t>(servers + 2));
-    worker_view_ = view_;
-    for (int s = 0; s < servers; ++s) {
-      RpcServer::Options o;
-      o.name = "ps" + std::to_string(id) + "-" + std::to_string(s);
-      o.world_size = servers + 2;
-      rpc_.push_back(RpcServer::Create(transport_.get(), {}, o).value());
-      const int rank = view_.layout.ServerRank(s);
-      worker_view_.peers[static_cast<size_t>(rank)].set_endpoint(rpc_.back()->endpoint());
-    }
-    for (int s = 0; s < servers; ++s) {
-      server_views_.push_back(std::make_unique<ClusterView>(worker_view_));
-      server_views_.back()->my_rank = view_.layout.ServerRank(s);
-      servers_.push_back(std::make_unique<ParameterServer>(rpc_[static_cast<size_t>(s)].get(),
-                                                           *server_views_.back()));
-      for (const auto& spec : tables) EXPECT_TRUE(servers_.back()->AddTable(spec, kSeed).ok());
-      if (bsp_workers > 0) servers_.back()->EnableBspAggregation(bsp_workers);
-      servers_.back()->Start();
-    }
-    worker_view_.my_rank = view_.layout.WorkerRank(0);
-    rpc_client_ =
-        RpcClient::Create(transport_.get(), {}, worker_view_.my_rank, servers + 2, "w").value();
-    for (int s = 0; s < servers; ++s) {
-      const int rank = view_.layout.ServerRank(s);
-      rpc_client_->AddPeer(rank, worker_view_.peer(rank).endpoint(), "");
-    }
-    client_ = std::make_unique<PsClient>(rpc_client_.get(), worker_view_);
-    for (const auto& spec : tables) client_->AddTable(spec.id, spec.dim);
-  }
-  ~PsCluster() {
-    rpc_client_->Close();
-    servers_.clear();
-  }
-  PsClient& client() { return *client_; }
-  ParameterServer& server(int s) { return *servers_[static_cast<size_t>(s)]; }
-  RpcClient& rpc() { return *rpc_client_; }
-  const ClusterView& worker_view() const { return worker_view_; }
-
- private:
-  std::unique_ptr<Transport> transport_;
-  ClusterView view_, worker_view_;
-  std::vector<std::unique_ptr<ClusterView>> server_views_;
-  std::vector<std::unique_ptr<RpcServer>> rpc_;
-  std::vector<std::unique_ptr<ParameterServer>> servers_;
-  std::unique_ptr<RpcClient> rpc_client_;
-  std::unique_ptr<PsClient> client_;
-};
 
 TEST(PsClientTest, PullReassemblesRowsInCallerOrderAcrossServers) {
   const TableSpec spec = Spec(3, 5, OptimizerKind::kSgd, 0.1f);
