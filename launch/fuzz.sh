@@ -18,7 +18,7 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(wire_fuzz data_open_fuzz control_fuzz job_config_fuzz criteo_fuzz avazu_fuzz libsvm_fuzz movielens_ratings_fuzz
-           movielens_side_fuzz scenario_csv_fuzz checkpoint_manifest_fuzz checkpoint_shard_fuzz)
+           movielens_side_fuzz scenario_csv_fuzz checkpoint_manifest_fuzz checkpoint_shard_fuzz table_create_fuzz)
 fi
 
 cxx=${METAPS_FUZZ_CXX:-}

@@ -77,7 +77,7 @@ Status ParameterServer::InsertTable(std::unique_ptr<EmbeddingTable> table, int64
   table_clock_[id] = clock_origin;
   bsp_completed_[id] = clock_origin;
   last_eviction_clock_[id] = clock_origin;
-  clock_ = std::max(clock_, clock_origin);
+  RaiseClock(clock_origin);
   return Status::Ok();
 }
 
@@ -262,7 +262,7 @@ void ParameterServer::SetClockOrigin(int64_t step) {
   // Never backwards: an early-stopping restore of an older step mid-job keeps
   // the workers' clocks.
   origin_ = std::max(origin_, step);
-  clock_ = std::max(clock_, step);
+  RaiseClock(step);
   for (auto& [id, t] : tables_) {
     int64_t& done = bsp_completed_[id];
     done = std::max(done, step);
@@ -416,7 +416,7 @@ Status ParameterServer::HandlePush(const Message& request) {
   stats_.pushed_rows += n;
   int64_t& now = table_clock_[table->spec().id];
   now = std::max(now, request.header.clock());
-  clock_ = std::max(clock_, now);
+  RaiseClock(now);
   // The table's clock, not the request's: one push cannot jump eviction
   // further than the clock window allows.
   MaybeEvict(table, now);

@@ -74,8 +74,8 @@ class ParameterServer {
   // table's clock is raised to it. REQUIRES: before Start(), or the job is
   // quiesced.
   void SetClockOrigin(int64_t step);
-  // The highest clock of all tables (each table keeps its own).
-  int64_t clock() const { return clock_; }
+  // The highest clock of all tables (each table keeps its own). Thread-safe.
+  int64_t clock() const { return clock_.load(std::memory_order_relaxed); }
   // Tables one server holds at most (TABLE_CREATE beyond it: ResourceExhausted).
   static constexpr size_t kMaxTables = 4096;
 
@@ -187,7 +187,13 @@ class ParameterServer {
   void ExpireHeld(const std::string& why);
   ClockWindow window_;
   int64_t origin_ = 0;  // the job's first clock - 1
-  int64_t clock_ = 0;   // the highest table clock (or origin_)
+  // The highest table clock (or origin_); written on the loop thread only.
+  std::atomic<int64_t> clock_{0};
+  void RaiseClock(int64_t clock) {
+    if (clock > clock_.load(std::memory_order_relaxed)) {
+      clock_.store(clock, std::memory_order_relaxed);
+    }
+  }
   ServerStats stats_;
 };
 

@@ -1,8 +1,10 @@
 #include "ps/table_spec.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "common/proto/control.pb.h"
 
@@ -136,16 +138,25 @@ Status ValidateTableSpec(const TableSpec& spec) {
   return c.status();
 }
 
+namespace {
+
+// Floats compared by their bits: a spec that travelled equals itself (NaN
+// included), and -0 differs from 0 as on the wire.
+bool Same(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
+
+}  // namespace
+
 bool SameTableSpec(const TableSpec& a, const TableSpec& b) {
   const OptimizerSpec& x = a.optimizer;
   const OptimizerSpec& y = b.optimizer;
   return a.id == b.id && a.name == b.name && a.dim == b.dim && a.init.kind == b.init.kind &&
-         a.init.uniform_limit == b.init.uniform_limit &&
-         a.init.normal_stddev == b.init.normal_stddev && x.kind == y.kind && x.lr == y.lr &&
-         x.beta1 == y.beta1 && x.beta2 == y.beta2 && x.eps == y.eps &&
-         x.initial_accumulator == y.initial_accumulator && x.l1 == y.l1 && x.l2 == y.l2 &&
-         x.lr_power == y.lr_power && x.ftrl_beta == y.ftrl_beta &&
-         x.weight_decay == y.weight_decay && x.decoupled_weight_decay == y.decoupled_weight_decay &&
+         Same(a.init.uniform_limit, b.init.uniform_limit) &&
+         Same(a.init.normal_stddev, b.init.normal_stddev) && x.kind == y.kind && Same(x.lr, y.lr) &&
+         Same(x.beta1, y.beta1) && Same(x.beta2, y.beta2) && Same(x.eps, y.eps) &&
+         Same(x.initial_accumulator, y.initial_accumulator) && Same(x.l1, y.l1) &&
+         Same(x.l2, y.l2) && Same(x.lr_power, y.lr_power) && Same(x.ftrl_beta, y.ftrl_beta) &&
+         Same(x.weight_decay, y.weight_decay) &&
+         Same(x.decoupled_weight_decay, y.decoupled_weight_decay) &&
          x.adam_global_step == y.adam_global_step && a.admit_after == b.admit_after &&
          a.evict_after_steps == b.evict_after_steps && a.seed_id == b.seed_id &&
          a.bsp_pushers == b.bsp_pushers;
@@ -232,6 +243,27 @@ StatusOr<TableCreateRequest> DecodeTableCreate(const std::string& payload,
                            m.initializer() + "'");
   }
   const control::TableCreate::Optimizer& p = m.optimizer();
+  // Every float finite, used by the rule or not: a table's spec is compared
+  // field by field when a request is retried.
+  const std::pair<const char*, float> floats[] = {
+      {"init_scale", m.init_scale()},
+      {"optimizer.lr", p.lr()},
+      {"optimizer.beta1", p.beta1()},
+      {"optimizer.beta2", p.beta2()},
+      {"optimizer.eps", p.eps()},
+      {"optimizer.initial_accumulator", p.initial_accumulator()},
+      {"optimizer.l1", p.l1()},
+      {"optimizer.l2", p.l2()},
+      {"optimizer.lr_power", p.lr_power()},
+      {"optimizer.ftrl_beta", p.ftrl_beta()},
+      {"optimizer.weight_decay", p.weight_decay()},
+      {"optimizer.decoupled_weight_decay", p.decoupled_weight_decay()}};
+  for (const auto& [field, value] : floats) {
+    if (!std::isfinite(value)) {
+      return InvalidArgument(from + ": table '" + spec.name + "' (id " + std::to_string(spec.id) +
+                             "): " + field + " must be finite, got " + std::to_string(value));
+    }
+  }
   OptimizerSpec& o = spec.optimizer;
   if (!ParseOptimizerKind(p.kind(), &o.kind)) {
     return InvalidArgument(from + ": table '" + spec.name + "' (id " + std::to_string(spec.id) +
