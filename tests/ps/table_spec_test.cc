@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "common/proto/control.pb.h"
@@ -136,6 +137,11 @@ TEST(TableSpecTest, BadTableCreatePayloadsAreErrors) {
   auto kind = DecodeTableCreate(m.SerializeAsString(), "rank 3");
   EXPECT_NE(kind.status().message().find("optimizer.kind"), std::string::npos) << kind.status();
   m.mutable_optimizer()->set_kind("sgd");
+  m.mutable_optimizer()->set_beta1(std::nanf(""));  // unused by sgd, still refused
+  auto nan = DecodeTableCreate(m.SerializeAsString(), "rank 3");
+  EXPECT_NE(nan.status().message().find("optimizer.beta1 must be finite"), std::string::npos)
+      << nan.status();
+  m.mutable_optimizer()->set_beta1(0.9f);
   m.set_version(9);
   auto version = DecodeTableCreate(m.SerializeAsString(), "rank 3");
   EXPECT_NE(version.status().message().find("TableCreate.version 9"), std::string::npos)
