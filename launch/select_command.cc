@@ -83,7 +83,7 @@ int SelectCommand(int argc, char** argv) {
                      "runs the study as one job (start this command under mpirun instead)\n";
         return 2;
       }
-      return RunSharedStudy(o, cluster, static_cast<int>(group_workers));
+      return RunSharedStudy(o, cluster, flags.WasSet("servers"), static_cast<int>(group_workers));
     }
     if (flags.WasSet("group-workers")) {
       std::cerr << "metaps select: --group-workers needs --shared-cluster\n";

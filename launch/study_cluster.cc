@@ -270,11 +270,9 @@ class StudyDriver final : public JobDriver {
       RETURN_IF_ERROR(study_->Save());
     }
     running_.erase(it);
-    // Trials that can never run again free their tables.
+    // Trials that can neither run again nor win free their tables.
     for (int k = 0; k < study_->num_trials(); ++k) {
-      const auto state = study_->halving().state(k);
-      if (tables_[static_cast<size_t>(k)] && (state == SuccessiveHalving::State::kStopped ||
-                                              state == SuccessiveHalving::State::kFailed)) {
+      if (tables_[static_cast<size_t>(k)] && study_->halving().Settled(k)) {
         tables_[static_cast<size_t>(k)] = false;
         to_drop_.push_back(TableBase(k));
       }
@@ -479,7 +477,8 @@ Status RunStudyServer(RankContext& ctx) {
 
 }  // namespace
 
-int RunSharedStudy(const SelectOptions& o, const ClusterOptions& cluster, int group_workers) {
+int RunSharedStudy(const SelectOptions& o, ClusterOptions cluster, bool servers_given,
+                   int group_workers) {
   // Checked in every process before any rank starts: the trials parse, and
   // they train BSP without a meta block.
   auto trials = LoadTrials(o.config, o.overrides);
@@ -499,6 +498,8 @@ int RunSharedStudy(const SelectOptions& o, const ClusterOptions& cluster, int gr
       return 2;
     }
   }
+  // As for train: the job's cluster.servers unless --servers is given.
+  if (!servers_given && !trials->empty()) cluster.servers = trials->front().job.cluster().servers();
   bool finished = false, scheduler_here = false;
   JobRoles roles;
   roles.worker_group_size = group_workers;

@@ -38,8 +38,10 @@
 namespace metaps {
 
 // Runs (or resumes) the study in o.out on the cluster `cluster` describes
-// (mpirun's ranks, or every role as a thread of this process). Returns the
-// exit code: 0 done, 1 failed, 2 a usage error.
-int RunSharedStudy(const SelectOptions& o, const ClusterOptions& cluster, int group_workers);
+// (mpirun's ranks, or every role as a thread of this process; the servers are
+// the job's cluster.servers unless `servers_given`). Returns the exit code:
+// 0 done, 1 failed, 2 a usage error.
+int RunSharedStudy(const SelectOptions& o, ClusterOptions cluster, bool servers_given,
+                   int group_workers);
 
 }  // namespace metaps

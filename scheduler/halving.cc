@@ -205,6 +205,34 @@ int SuccessiveHalving::best() const {
   return best;
 }
 
+bool SuccessiveHalving::Settled(int trial) const {
+  const TrialState& t = trials_[static_cast<size_t>(trial)];
+  if (t.state == State::kFailed || t.state == State::kStopped) return true;
+  if (t.state != State::kPaused) return false;  // pending, running, done
+  int top = -1;
+  for (const TrialState& s : trials_) top = std::max(top, s.done_rung);
+  const int rung = t.done_rung;
+  if (rung >= top) return false;                        // it may yet be the best
+  if (!std::isfinite(value(trial, rung))) return true;  // never promoted
+  std::vector<int> reported;
+  for (int i = 0; i < o_.num_trials; ++i) {
+    const TrialState& s = trials_[static_cast<size_t>(i)];
+    if (s.state == State::kFailed) continue;
+    if (s.done_rung >= rung) {
+      reported.push_back(i);
+    } else if (s.state != State::kStopped) {
+      return false;  // it may still report `rung` and change the ranks
+    }
+  }
+  std::sort(reported.begin(), reported.end(), [&](int a, int b) { return Better(a, b, rung); });
+  size_t keep = reported.size() / static_cast<size_t>(o_.eta);
+  if (!o_.asynchronous) keep = std::max<size_t>(keep, 1);
+  for (size_t k = 0; k < keep && k < reported.size(); ++k) {
+    if (reported[k] == trial) return false;
+  }
+  return true;
+}
+
 Json SuccessiveHalving::ToJson() const {
   Json trials = Json::array();
   for (const TrialState& t : trials_) {

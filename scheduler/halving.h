@@ -70,6 +70,11 @@ class SuccessiveHalving {
   int64_t samples_full_grid() const;
   // The trial with the best value at the highest rung any trial finished (-1: none).
   int best() const;
+  // True once `trial` can neither run another rung nor end as best(): it
+  // failed or was stopped, or it is paused below the highest finished rung
+  // and its rung's reports are all in and rank it out of promotion. A study
+  // may free what such a trial holds (its tables).
+  bool Settled(int trial) const;
 
   nlohmann::json ToJson() const;
   // The state ToJson wrote for the same options; InvalidArgument naming

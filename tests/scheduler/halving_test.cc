@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 namespace metaps {
 namespace {
@@ -115,6 +116,36 @@ TEST(HalvingTest, AsynchronousPromotionOnAnOutOfOrderSequence) {
   ASSERT_TRUE(h.Report(6, 0, std::nan("")).ok());
   EXPECT_TRUE(std::isnan(h.value(6, 0)));
   EXPECT_EQ(h.state(6), State::kPaused);
+}
+
+// A settled trial (whose tables a study may free) never runs again and never
+// ends as the best; under both rules some trials settle before the study ends.
+TEST(HalvingTest, SettledTrialsNeverRunAgainNorWin) {
+  const double value[9] = {0.3, 0.9, 0.1, 0.5, 0.7, 0.2, 0.8, 0.4, 0.6};
+  for (bool asynchronous : {true, false}) {
+    auto h = SuccessiveHalving::Create(Options(9, asynchronous)).value();
+    std::set<int> settled;
+    size_t settled_while_running = 0;
+    for (;;) {
+      const auto w = h.Next();
+      if (w.kind == Kind::kDone) break;
+      ASSERT_EQ(w.kind, Kind::kRun);  // one group
+      EXPECT_EQ(settled.count(w.trial), 0u) << "settled trial " << w.trial << " ran again";
+      EXPECT_FALSE(h.Settled(w.trial));  // running
+      ASSERT_TRUE(h.Report(w.trial, w.rung, value[w.trial] + w.rung).ok());
+      for (int k = 0; k < 9; ++k) {
+        if (h.Settled(k)) settled.insert(k);
+      }
+      settled_while_running = settled.size();
+    }
+    EXPECT_GT(settled_while_running, 0u) << asynchronous;
+    ASSERT_GE(h.best(), 0);
+    EXPECT_EQ(settled.count(h.best()), 0u);
+    EXPECT_FALSE(h.Settled(h.best()));
+    // Trial 2 (the worst) settles; trial 1 (the best) never does.
+    EXPECT_TRUE(h.Settled(2)) << asynchronous;
+    EXPECT_EQ(h.best(), 1);
+  }
 }
 
 TEST(HalvingTest, OneRungIsAGridAndFailuresStop) {
