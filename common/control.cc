@@ -359,7 +359,13 @@ StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payl
   if (m.tasks() < 0 || m.tasks() > (int64_t{1} << 40)) {
     return ProtocolError(from + ": MetaEvalPartial.tasks is negative or absurd");
   }
-  for (const auto* list : {&m.before(), &m.adapted()}) {
+  if (m.both_new_tasks() < 0 || m.both_new_tasks() > m.tasks()) {
+    return ProtocolError(from + ": MetaEvalPartial.both_new_tasks is outside [0, tasks]");
+  }
+  for (const auto* list :
+       {&m.before(), &m.adapted(), &m.both_new_before(), &m.both_new_adapted()}) {
+    const bool both_new = list == &m.both_new_before() || list == &m.both_new_adapted();
+    const int64_t most = both_new ? m.both_new_tasks() : m.tasks();
     std::vector<std::string> seen;
     for (const auto& s : *list) {
       if (std::find(seen.begin(), seen.end(), s.name()) != seen.end()) {
@@ -372,9 +378,10 @@ StatusOr<control::MetaEvalPartial> DecodeMetaEvalPartial(const std::string& payl
                              "' is not one this job reports");
       }
       // A sum may be NaN or infinite: a diverged model is reported (as null), not refused.
-      if (s.count() < 0 || s.count() > m.tasks()) {
+      if (s.count() < 0 || s.count() > most) {
         return ProtocolError(from + ": MetaEvalPartial metric " + s.name() +
-                             " has a count outside [0, tasks]");
+                             " has a count outside [0, " + (both_new ? "both_new_tasks" : "tasks") +
+                             "]");
       }
     }
   }

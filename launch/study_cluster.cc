@@ -210,8 +210,10 @@ class StudyDriver final : public JobDriver {
         run.rebuild = rebuild;
         run.steps = StepsForSamples(w.to, trial.job.data().batch_size(), group_workers_);
         run.start = Clock::now();
-        TrainReport report{trial.job.model().family(), study_->TrialDir(w.trial), run.steps,
-                           std::nullopt};
+        TrainReport report;
+        report.model = trial.job.model().family();
+        report.output_dir = study_->TrialDir(w.trial);
+        report.max_steps = run.steps;
         report.quiet = true;
         report.workers = group_workers_;
         report.label = "trial " + std::to_string(w.trial) + ": ";

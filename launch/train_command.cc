@@ -207,10 +207,11 @@ int RunModelJob(const std::string& command, int argc, char** argv) {
   // 8 MiB floor.
   roles.server_max_frame_bytes = ServerFrameLimit(std::max(embedding->dim, linear->dim));
   roles.scheduler = [&](RankContext& ctx) -> Status {
-    TrainReport report{
-        job.model().family(), trains ? job.output_dir() : "",
-        command == "meta-train" ? job.meta().outer_steps() : job.training().max_steps(),
-        std::nullopt};
+    TrainReport report;
+    report.model = job.model().family();
+    report.output_dir = trains ? job.output_dir() : "";
+    report.max_steps =
+        command == "meta-train" ? job.meta().outer_steps() : job.training().max_steps();
     if (command == "meta-train") {
       MetaReport meta{report, job.training().seed(), job.meta().tasks_per_step(),
                       job.model().loss() == "logistic"};

@@ -89,8 +89,9 @@ Status MetaTrainJob::OnIndex(std::vector<GatherEntry>& entries) {
 Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
                             std::vector<GatherEntry>& entries) {
   const std::vector<std::string> names = MetaTaskMetricNames(report_.logistic);
-  int64_t tasks = 0;
-  std::map<std::string, std::pair<double, int64_t>> before, adapted;
+  int64_t tasks = 0, both_new_tasks = 0;
+  std::map<std::string, std::pair<double, int64_t>> before, adapted, both_new_before,
+      both_new_adapted;
   for (auto& e : entries) {
     const std::string from = "meta/eval from " + view_.Describe(e.rank);
     ASSIGN_OR_RETURN(control::MetaEvalPartial p,
@@ -103,6 +104,15 @@ Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
     for (const auto& s : p.adapted()) {
       adapted[s.name()].first += s.sum();
       adapted[s.name()].second += s.count();
+    }
+    both_new_tasks += p.both_new_tasks();
+    for (const auto& s : p.both_new_before()) {
+      both_new_before[s.name()].first += s.sum();
+      both_new_before[s.name()].second += s.count();
+    }
+    for (const auto& s : p.both_new_adapted()) {
+      both_new_adapted[s.name()].first += s.sum();
+      both_new_adapted[s.name()].second += s.count();
     }
   }
   // Every task of the split, each once (the workers' shares partition it).
@@ -124,12 +134,21 @@ Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
     }
     return json;
   };
-  const std::string line = JsonText({{"event", "meta_eval"},
-                                     {"split", split},
-                                     {"step", step},
-                                     {"tasks", tasks},
-                                     {"before", object("before", before)},
-                                     {"adapted", object("adapted", adapted)}});
+  OrderedJson record = {{"event", "meta_eval"},
+                        {"split", split},
+                        {"step", step},
+                        {"tasks", tasks},
+                        {"before", object("before", before)},
+                        {"adapted", object("adapted", adapted)}};
+  // Tasks with query examples on the other side's new ids (new users on new
+  // items): their metrics on those examples alone.
+  if (both_new_tasks > 0) {
+    flat["both_new/tasks"] = static_cast<double>(both_new_tasks);
+    record["both_new"] = {{"tasks", both_new_tasks},
+                          {"before", object("both_new/before", both_new_before)},
+                          {"adapted", object("both_new/adapted", both_new_adapted)}};
+  }
+  const std::string line = JsonText(record);
   for (const auto& [key, value] : flat) {
     if (!std::isfinite(value)) {
       METAPS_LOG(WARNING) << split << " " << key << " is not finite: the model or its inner loop "

@@ -13,6 +13,12 @@
 namespace metaps {
 namespace {
 
+TrainReport Report(const std::string& model) {
+  TrainReport r;
+  r.model = model;
+  return r;
+}
+
 TEST(JsonNumberTest, IntegersExactAndDoublesRoundTrip) {
   EXPECT_EQ(JsonText(JsonCount(1998650.0)), "1998650");
   EXPECT_EQ(JsonText(JsonCount(9007199254740991.0)), "9007199254740991");
@@ -93,8 +99,7 @@ TEST_F(TrainJobTest, TwoWorkersPartialsMergeToOneWorkersMetrics) {
       p->gauc.Add(user, score, label);
     }
   }
-  TrainJob one(view_, TrainReport{"deepfm", "", 0, {}}),
-      two(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob one(view_, Report("deepfm")), two(view_, Report("deepfm"));
   const auto a = Eval(&one, {&whole});
   const auto b = Eval(&two, {&halves[0], &halves[1]});
   EXPECT_EQ(a, b);  // every number, bit for bit
@@ -112,16 +117,16 @@ TEST_F(TrainJobTest, OneScenarioIsNotSplitOutUnlessMultiScenario) {
   const uint32_t scenario = 0;
   const float scores[2] = {0.2f, 0.8f}, labels[2] = {0, 1};
   for (int i = 0; i < 2; ++i) p.scenarios.AddBatch(&scenario, &scores[i], &labels[i], 1);
-  TrainJob plain(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob plain(view_, Report("deepfm"));
   EXPECT_EQ(Eval(&plain, {&p}).count("per_scenario/0/auc"), 0u);
-  TrainJob multi(view_, TrainReport{"multi_scenario", "", 0, {}});
+  TrainJob multi(view_, Report("multi_scenario"));
   const auto m = Eval(&multi, {&p});
   EXPECT_EQ(m.at("per_scenario/0/auc"), 1.0);
   EXPECT_EQ(m.count("gauc"), 0u);  // no known user
 }
 
 TEST_F(TrainJobTest, DoneLinePrintsCountsAsIntegers) {
-  TrainJob job(view_, TrainReport{"mf", "", 0, {}});
+  TrainJob job(view_, Report("mf"));
   std::vector<GatherEntry> entries(2);
   for (int w = 0; w < 2; ++w) {
     entries[w].rank = 2 + w;
@@ -160,7 +165,7 @@ TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
   e.request.AddCopy(junk, sizeof(junk));
   std::vector<GatherEntry> entries;
   entries.push_back(std::move(e));
-  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob job(view_, Report("deepfm"));
   wire::Control reply;
   EXPECT_EQ(job.OnGather("eval/valid/1", entries, &reply).code(), StatusCode::kProtocolError);
 }
@@ -168,7 +173,7 @@ TEST_F(TrainJobTest, UnknownEvalFrameIsAProtocolError) {
 // The accumulator kind is a typed EvalPartial, the same from every worker.
 TEST_F(TrainJobTest, EvalPartialKindIsTypedAndAgreed) {
   Partial p;
-  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob job(view_, Report("deepfm"));
   wire::Control reply;
   std::vector<GatherEntry> entries;
   entries.push_back(Entry(2, p));
@@ -188,7 +193,7 @@ TEST_F(TrainJobTest, EvalPartialKindIsTypedAndAgreed) {
 // protocol error (it used to reach std::stoll, whose exception aborted the
 // scheduler).
 TEST_F(TrainJobTest, MalformedStepsArePeerErrorsNotCrashes) {
-  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob job(view_, Report("deepfm"));
   wire::Control reply;
   std::vector<GatherEntry> none;
   for (const char* name : {"eval/valid/x7", "eval/valid/", "eval/valid", "eval/valid/-3",
@@ -212,7 +217,7 @@ TEST_F(TrainJobTest, MalformedStepsArePeerErrorsNotCrashes) {
 // ps/sync passes the workers' ServerSync to everyone, after checking it and
 // that every worker said the same.
 TEST_F(TrainJobTest, ServerSyncIsCheckedAndTheSameFromEveryWorker) {
-  TrainJob job(view_, TrainReport{"deepfm", "", 0, {}});
+  TrainJob job(view_, Report("deepfm"));
   std::vector<GatherEntry> entries(3);
   entries[0].rank = 1;  // the server says nothing
   for (int w : {1, 2}) {

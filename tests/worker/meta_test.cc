@@ -88,6 +88,45 @@ TEST(TaskIndexTest, SizesSplitsAndSupportBeforeQuery) {
   }
 }
 
+// "Both new": a meta-valid or meta-test user's query examples on items that
+// no meta-train user rated, exactly; meta-train tasks have none.
+TEST(TaskIndexTest, BothNewMarksQueryItemsNoTrainTaskHas) {
+  Batch data;
+  data.Reset(UserItemSchema());
+  // Every user rates items 0..3 (shared) and then 1000 + u, 2000 + u (own).
+  for (uint64_t u = 0; u < 200; ++u) {
+    for (uint64_t k = 0; k < 4; ++k) AddRating(&data, u, k, 3.0f, static_cast<int64_t>(k));
+    AddRating(&data, u, 1000 + u, 4.0f, 10);
+    AddRating(&data, u, 2000 + (u % 50), 5.0f, 11);  // shared by users u, u+50, ...
+  }
+  auto index = BuildTaskIndex(data, Meta(), 7);
+  ASSERT_TRUE(index.ok()) << index.status();
+  std::set<uint64_t> train_items;
+  for (uint32_t t : index->train) {
+    for (const auto* part : {&index->tasks[t].support, &index->tasks[t].query}) {
+      for (uint32_t p : *part) train_items.insert(data.item_ids[p]);
+    }
+  }
+  size_t marked = 0;
+  for (const MetaTask& t : index->tasks) {
+    ASSERT_EQ(t.query.size(), 2u);  // the own item (time 10), then 2000 + u % 50
+    std::set<uint32_t> want;
+    if (t.split != TaskSplit::kTrain) {
+      for (uint32_t i = 0; i < t.query.size(); ++i) {
+        if (!train_items.count(data.item_ids[t.query[i]])) want.insert(i);
+      }
+    }
+    EXPECT_EQ(std::set<uint32_t>(t.query_both_new.begin(), t.query_both_new.end()), want)
+        << "task " << t.id;
+    // A user's own item 1000 + u is new unless the user is a meta-train one.
+    if (t.split != TaskSplit::kTrain) {
+      EXPECT_TRUE(want.count(0)) << t.id;
+      marked += want.size();
+    }
+  }
+  EXPECT_GT(marked, 0u);
+}
+
 // k-shot training episodes: meta-train tasks take their first k examples by
 // time as support; meta-valid and meta-test tasks keep the last-`query` split.
 TEST(TaskIndexTest, TrainSupportMakesKShotTrainingEpisodes) {
@@ -201,6 +240,31 @@ TEST_F(TaskStepTest, BuildSharesOneKeySetAndSplitsIndices) {
   EXPECT_EQ(task_.emb.row_index[1][1], Row(2002));
   task_.Use(TaskPart::kAll);
   EXPECT_EQ(task_.emb.row_index[1].size(), 3u);
+}
+
+// The cold-start scores of the task above: the query (A, 5) predicted 3.6
+// before and 3.702 after the two inner steps; the "both new" subset of the
+// query (here all of it) scores the same, and no subset scores nothing.
+TEST_F(TaskStepTest, ScoreTaskScoresTheQueryAndItsBothNewSubset) {
+  InnerLoop loop{2, 0.1f, AdaptScope::kDenseAndTaskRow};
+  auto metric = [](const std::vector<std::pair<std::string, double>>& m, const std::string& name) {
+    for (const auto& [k, v] : m) {
+      if (k == name) return v;
+    }
+    return -1.0;
+  };
+  TaskBatch copy = task_;
+  auto plain = ScoreTask(model_.get(), &copy, loop, dense_, /*logistic=*/false);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_NEAR(metric(plain->before, "mae"), 1.4, 1e-5);
+  EXPECT_NEAR(metric(plain->adapted, "mae"), 1.298, 1e-5);
+  EXPECT_TRUE(plain->both_new_before.empty());
+  EXPECT_TRUE(plain->both_new_adapted.empty());
+  copy = task_;
+  auto subset = ScoreTask(model_.get(), &copy, loop, dense_, false, nullptr, {0});
+  ASSERT_TRUE(subset.ok()) << subset.status();
+  EXPECT_EQ(subset->both_new_before, plain->before);
+  EXPECT_EQ(subset->both_new_adapted, plain->adapted);
 }
 
 // Two inner steps (lr 0.1) adapt u_S, b_S and mu only:
@@ -386,6 +450,22 @@ TEST(MetaControlTest, MessagesAreChecked) {
   s->set_sum(NAN);  // a diverged model: reported, not refused
   EXPECT_TRUE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
   s->set_count(-1);
+  EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  s->set_count(2);
+  // "Both new" sums: counted against both_new_tasks, itself at most tasks.
+  p.set_both_new_tasks(1);
+  auto* b_new = p.add_both_new_adapted();
+  b_new->set_name("mae");
+  b_new->set_sum(0.5);
+  b_new->set_count(1);
+  EXPECT_TRUE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  b_new->set_count(2);  // more than both_new_tasks
+  EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  b_new->set_count(1);
+  b_new->set_name("auc");
+  EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
+  b_new->set_name("mae");
+  p.set_both_new_tasks(3);  // more than tasks
   EXPECT_FALSE(DecodeMetaEvalPartial(EncodeMetaEvalPartial(p), names, "x").ok());
   control::MetaIndex index;
   EXPECT_FALSE(DecodeMetaIndex(EncodeMetaIndex(index), "x").ok());  // no meta-train task

@@ -49,9 +49,15 @@ struct PsClusterClient {
 
 // S servers and worker 0's client, every rank's sockets in-process.
 class PsCluster {
+  static PsClusterOptions WithBspWorkers(int bsp_workers) {
+    PsClusterOptions o;
+    o.bsp_workers = bsp_workers;
+    return o;
+  }
+
  public:
   PsCluster(int servers, const std::vector<TableSpec>& tables, int bsp_workers = 0)
-      : PsCluster(servers, tables, PsClusterOptions{bsp_workers}) {}
+      : PsCluster(servers, tables, WithBspWorkers(bsp_workers)) {}
   PsCluster(int servers, const std::vector<TableSpec>& tables, const PsClusterOptions& options)
       : world_(servers + 1 + options.workers) {
     TransportOptions t;

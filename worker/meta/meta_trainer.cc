@@ -228,8 +228,8 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
 
 Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
   const std::vector<uint32_t>& tasks = index_.of(split);
-  MetricSums before, adapted;
-  int64_t count = 0;
+  MetricSums before, adapted, both_new_before, both_new_adapted;
+  int64_t count = 0, both_new_count = 0;
   // At the end, with an output dir: one line per task of this worker's share.
   std::string records;
   const bool write = final && !job_.output_dir().empty();
@@ -249,18 +249,26 @@ Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
     RETURN_IF_ERROR(BuildAndPullAll(chunk, PsClient::PullMode::kReadOnly, &keys, &plan));
     for (size_t c = 0; c < chunk.size(); ++c) {
       const MetaTask& task = *chunk[c];
-      ASSIGN_OR_RETURN(TaskScores scores,
-                       ScoreTask(deps_.model, &step_tasks_[c], loop_, dense_, logistic_));
+      ASSIGN_OR_RETURN(TaskScores scores, ScoreTask(deps_.model, &step_tasks_[c], loop_, dense_,
+                                                    logistic_, nullptr, task.query_both_new));
       before.Add(scores.before);
       adapted.Add(scores.adapted);
       ++count;
+      if (!task.query_both_new.empty()) {
+        both_new_before.Add(scores.both_new_before);
+        both_new_adapted.Add(scores.both_new_adapted);
+        ++both_new_count;
+      }
       if (write) {
         records += JsonText({{"split", TaskSplitName(split)},
                              {"task", task.id},
                              {"support", task.support.size()},
                              {"query", task.query.size()},
                              {"before", TaskMetricsJson(scores.before)},
-                             {"adapted", TaskMetricsJson(scores.adapted)}}) +
+                             {"adapted", TaskMetricsJson(scores.adapted)},
+                             {"both_new", task.query_both_new.size()},
+                             {"both_new_before", TaskMetricsJson(scores.both_new_before)},
+                             {"both_new_adapted", TaskMetricsJson(scores.both_new_adapted)}}) +
                    "\n";
       }
     }
@@ -277,6 +285,9 @@ Status MetaTrainer::Evaluate(TaskSplit split, bool final) {
   partial.set_tasks(count);
   before.To(partial.mutable_before());
   adapted.To(partial.mutable_adapted());
+  partial.set_both_new_tasks(both_new_count);
+  both_new_before.To(partial.mutable_both_new_before());
+  both_new_adapted.To(partial.mutable_both_new_adapted());
   return deps_.scheduler
       ->GatherPayload(
           "meta/eval/" + std::string(TaskSplitName(split)) + "/" + std::to_string(step_),

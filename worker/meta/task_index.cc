@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "common/hash.h"
 
@@ -36,6 +37,8 @@ uint64_t TaskIndex::Digest() const {
     for (uint32_t p : t.support) add(p);
     add(UINT64_MAX);
     for (uint32_t p : t.query) add(p);
+    add(UINT64_MAX - 1);
+    for (uint32_t p : t.query_both_new) add(p);
   }
   add(dropped_small);
   add(dropped_large);
@@ -90,6 +93,24 @@ StatusOr<TaskIndex> BuildTaskIndex(const Batch& data, const config::MetaConfig& 
                                        : index.test)
         .push_back(at);
     index.tasks.push_back(std::move(task));
+  }
+  // "Both new": the other ids no meta-train task has.
+  const std::vector<uint64_t>& others = by_user ? data.item_ids : data.user_ids;
+  if (others.size() == data.size()) {
+    std::unordered_set<uint64_t> seen;
+    for (uint32_t t : index.train) {
+      for (const auto* part : {&index.tasks[t].support, &index.tasks[t].query}) {
+        for (uint32_t p : *part) seen.insert(others[p]);
+      }
+    }
+    for (MetaTask& task : index.tasks) {
+      if (task.split == TaskSplit::kTrain) continue;
+      for (size_t i = 0; i < task.query.size(); ++i) {
+        if (!seen.count(others[task.query[i]])) {
+          task.query_both_new.push_back(static_cast<uint32_t>(i));
+        }
+      }
+    }
   }
   if (index.train.empty()) {
     return InvalidArgument("meta-learning: no meta-train task (" +

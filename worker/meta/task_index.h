@@ -12,7 +12,9 @@
 // k > 0 take their first k as support (the examples between are unused). A
 // support example never comes after a query example in time and the two never
 // share an example. The split is a hash of (training.seed, task id): the same
-// for any worker count, any data order and any rerun.
+// for any worker count, any data order and any rerun. A meta-valid or
+// meta-test task's query examples whose other id (the item of a user task,
+// the user of an item task) no meta-train task has are its "both new" ones.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,10 @@ struct MetaTask {
   uint64_t id = 0;  // the user or item id
   TaskSplit split = TaskSplit::kTrain;
   std::vector<uint32_t> support, query;  // example positions in the dataset
+  // Meta-valid and meta-test tasks: the indices into `query` of the examples
+  // whose other id (the item of a user task, the user of an item task)
+  // appears in no meta-train task: "both new" (a new user on a new item).
+  std::vector<uint32_t> query_both_new;
   size_t size() const { return support.size() + query.size(); }
 };
 

@@ -168,17 +168,32 @@ StatusOr<double> OuterSignal(Model* model, TaskBatch* task, MetaAlgorithm algori
 
 StatusOr<TaskScores> ScoreTask(Model* model, TaskBatch* task, const InnerLoop& loop,
                                const std::vector<float>& dense, bool logistic,
-                               std::vector<float>* adapted_dense) {
+                               std::vector<float>* adapted_dense,
+                               const std::vector<uint32_t>& both_new) {
   TaskScores scores;
   const size_t q = task->query.size();
   std::vector<float> predictions(q), weights = dense;
+  std::vector<float> subset_predictions, subset_labels;
+  auto both_new_metrics = [&]() {
+    subset_predictions.clear();
+    subset_labels.clear();
+    for (uint32_t i : both_new) {
+      if (i >= q) continue;
+      subset_predictions.push_back(predictions[i]);
+      subset_labels.push_back(task->query.labels[i]);
+    }
+    return TaskQueryMetrics(subset_predictions.data(), subset_labels.data(),
+                            subset_predictions.size(), logistic);
+  };
   task->Use(TaskPart::kQuery);
   RETURN_IF_ERROR(model->Forward(task->query, task->emb, weights.data(), predictions.data()));
   scores.before = TaskQueryMetrics(predictions.data(), task->query.labels.data(), q, logistic);
+  if (!both_new.empty()) scores.both_new_before = both_new_metrics();
   RETURN_IF_ERROR(Adapt(model, task, TaskPart::kSupport, loop, &weights).status());
   task->Use(TaskPart::kQuery);
   RETURN_IF_ERROR(model->Forward(task->query, task->emb, weights.data(), predictions.data()));
   scores.adapted = TaskQueryMetrics(predictions.data(), task->query.labels.data(), q, logistic);
+  if (!both_new.empty()) scores.both_new_adapted = both_new_metrics();
   if (adapted_dense != nullptr) *adapted_dense = std::move(weights);
   return scores;
 }

@@ -91,11 +91,15 @@ StatusOr<double> OuterSignal(Model* model, TaskBatch* task, MetaAlgorithm algori
 // metrics (common/task_metrics.h) at `dense` and those rows, then again after
 // Adapt on the support set. On return task->emb holds the adapted rows and
 // *adapted_dense (when not null) the adapted dense weights.
+// With `both_new` (indices into the query set, MetaTask::query_both_new) not
+// empty, the same metrics of those query examples alone too.
 struct TaskScores {
   std::vector<std::pair<std::string, double>> before, adapted;
+  std::vector<std::pair<std::string, double>> both_new_before, both_new_adapted;
 };
 StatusOr<TaskScores> ScoreTask(Model* model, TaskBatch* task, const InnerLoop& loop,
                                const std::vector<float>& dense, bool logistic,
-                               std::vector<float>* adapted_dense = nullptr);
+                               std::vector<float>* adapted_dense = nullptr,
+                               const std::vector<uint32_t>& both_new = {});
 
 }  // namespace metaps
