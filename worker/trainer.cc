@@ -14,6 +14,7 @@
 #include "worker/data/prefetching_reader.h"
 #include "worker/data/shuffling_reader.h"
 #include "worker/ranking_eval.h"
+#include "worker/step.h"
 
 namespace metaps {
 namespace {
@@ -244,12 +245,9 @@ Status Trainer::Step(Reader* reader, bool* done) {
     timers_.compute += Since(t);
 
     t = Clock::now();
-    std::vector<PsFuture> pushes;
-    for (auto& table : emb_.tables) {
-      pushes.push_back(
-          deps_.ps->Push(table.table_id, plan_, table.grads.data(), step_ + 1, aggregated_pushes_));
-    }
-    for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
+    signals_.clear();
+    for (const auto& table : emb_.tables) signals_.push_back({table.table_id, table.grads.data()});
+    RETURN_IF_ERROR(PushTables(deps_.ps, &plan_, signals_, step_ + 1, aggregated_pushes_));
     timers_.push += Since(t);
     for (size_t i = 0; i < num_dense; ++i) reduce_[i] = double(dense_grad_[i]) * double(n);
     reduce_[num_dense] = static_cast<double>(n);
@@ -257,28 +255,22 @@ Status Trainer::Step(Reader* reader, bool* done) {
   }
   if (n == 0 && aggregated_pushes_) {
     // The servers wait for one push per worker per step, data or not.
-    std::vector<PsFuture> pushes;
+    signals_.clear();
     const uint32_t tables = deps_.model->NeedsLinearTable() ? 2 : 1;
-    for (uint32_t table = 0; table < tables; ++table) {
-      pushes.push_back(deps_.ps->Push(table, nullptr, 0, nullptr, step_ + 1, true));
-    }
-    for (auto& p : pushes) RETURN_IF_ERROR(p.Wait());
+    for (uint32_t table = 0; table < tables; ++table) signals_.push_back({table, nullptr});
+    RETURN_IF_ERROR(PushTables(deps_.ps, nullptr, signals_, step_ + 1, /*every_server=*/true));
   }
-  // A stop request reaches workers at different moments; voting in the
-  // all-reduce makes them all stop after the same step.
-  reduce_[num_dense + 2] = deps_.scheduler->stop_requested() ? 1.0 : 0.0;
   t = Clock::now();
-  RETURN_IF_ERROR(deps_.allreduce->Sum(reduce_.data(), reduce_.size()));
+  RETURN_IF_ERROR(
+      ReduceStep(deps_.allreduce, deps_.scheduler, &reduce_, num_dense + 2, &stop_requested_));
   timers_.allreduce += Since(t);
-  stop_requested_ = reduce_[num_dense + 2] > 0;
   const double total = reduce_[num_dense];
   if (total == 0) {
     *done = true;
     return Status::Ok();
   }
   // The mean gradient over every worker's examples, then the same step everywhere.
-  for (size_t i = 0; i < num_dense; ++i) dense_grad_[i] = static_cast<float>(reduce_[i] / total);
-  ApplyOptimizer(dense_optimizer_, row_.data(), dense_grad_.data(), static_cast<int>(num_dense));
+  ApplyDenseStep(dense_optimizer_, reduce_.data(), total, num_dense, &dense_grad_, row_.data());
   ++step_;
   samples_ += total;
   loss_sum_ += reduce_[num_dense + 1];

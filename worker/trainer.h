@@ -46,6 +46,7 @@
 #include "worker/embedding_batch.h"
 #include "worker/model.h"
 #include "worker/ps_client.h"
+#include "worker/step.h"
 
 namespace metaps {
 
@@ -219,7 +220,8 @@ class Trainer {
   std::vector<uint32_t> row_uses_;  // scratch: uses of each of emb_'s rows by the batch
   Batch batch_;
   EmbeddingBatch emb_;
-  KeyPlan plan_;  // emb_'s keys (the same for every table), sliced by server
+  KeyPlan plan_;                      // emb_'s keys (the same for every table), sliced by server
+  std::vector<TableSignal> signals_;  // scratch: the tables' gradients to push
   EmbeddingBatchBuilder builder_;
   const bool prefetch_rows_;
   Prefetch next_;

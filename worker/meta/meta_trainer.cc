@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/task_metrics.h"
 #include "worker/data/feature_hash.h"
+#include "worker/step.h"
 
 namespace metaps {
 namespace {
@@ -191,33 +192,21 @@ Status MetaTrainer::OuterStep(const control::MetaBatch& batch) {
   size_t meta_batch = 0;
   for (const auto& w : batch.workers()) meta_batch += static_cast<size_t>(w.tasks_size());
   const float scale = meta_batch > 0 ? 1.0f / static_cast<float>(meta_batch) : 0.0f;
-  std::vector<PsFuture> pushes;
-  if (!keys.empty()) {
-    for (size_t tb = 0; tb < tables; ++tb) {
-      for (float& v : sums[tb]) v *= scale;
-      pushes.push_back(deps_.ps->Push(static_cast<uint32_t>(tb), plan, sums[tb].data(), step_ + 1,
-                                      /*every_server=*/true));
-    }
-  } else {
-    for (size_t tb = 0; tb < tables; ++tb) {
-      pushes.push_back(
-          deps_.ps->Push(static_cast<uint32_t>(tb), nullptr, 0, nullptr, step_ + 1, true));
-    }
+  std::vector<TableSignal> signals;
+  for (size_t tb = 0; tb < tables; ++tb) {
+    for (float& v : sums[tb]) v *= scale;
+    signals.push_back({static_cast<uint32_t>(tb), sums[tb].data()});
   }
-  RETURN_IF_ERROR(WaitAll(&pushes));
+  // Every worker pushes every table to every server each step (the servers
+  // aggregate the BSP step), with no keys too.
+  RETURN_IF_ERROR(PushTables(deps_.ps, keys.empty() ? nullptr : &plan, signals, step_ + 1,
+                             /*every_server=*/true));
   timers_.push += Since(t);
-  // A stop request reaches workers at different moments: they vote.
-  reduce[n + 3] = deps_.scheduler->stop_requested() ? 1.0 : 0.0;
   t = Clock::now();
-  RETURN_IF_ERROR(deps_.allreduce->Sum(reduce.data(), reduce.size()));
+  RETURN_IF_ERROR(ReduceStep(deps_.allreduce, deps_.scheduler, &reduce, n + 3, &stop_requested_));
   timers_.allreduce += Since(t);
-  stop_requested_ = reduce[n + 3] > 0;
-  const double total_tasks = reduce[n];
-  std::vector<float> grad(n);
-  for (size_t i = 0; i < n; ++i) {
-    grad[i] = total_tasks > 0 ? static_cast<float>(reduce[i] / total_tasks) : 0.0f;
-  }
-  ApplyOptimizer(dense_optimizer_, dense_row_.data(), grad.data(), static_cast<int>(n));
+  std::vector<float> grad;
+  ApplyDenseStep(dense_optimizer_, reduce.data(), reduce[n], n, &grad, dense_row_.data());
   std::copy(dense_row_.begin(), dense_row_.begin() + static_cast<ptrdiff_t>(n), dense_.begin());
   ++step_;
   loss_sum_ += reduce[n + 1];
