@@ -97,22 +97,18 @@ Status MetaTrainJob::OnEval(const std::string& split, int64_t step,
     ASSIGN_OR_RETURN(control::MetaEvalPartial p,
                      DecodeMetaEvalPartial(e.request.header.control().payload(), names, from));
     tasks += p.tasks();
-    for (const auto& s : p.before()) {
-      before[s.name()].first += s.sum();
-      before[s.name()].second += s.count();
-    }
-    for (const auto& s : p.adapted()) {
-      adapted[s.name()].first += s.sum();
-      adapted[s.name()].second += s.count();
-    }
     both_new_tasks += p.both_new_tasks();
-    for (const auto& s : p.both_new_before()) {
-      both_new_before[s.name()].first += s.sum();
-      both_new_before[s.name()].second += s.count();
-    }
-    for (const auto& s : p.both_new_adapted()) {
-      both_new_adapted[s.name()].first += s.sum();
-      both_new_adapted[s.name()].second += s.count();
+    const std::pair<const google::protobuf::RepeatedPtrField<control::MetaEvalPartial::MetricSum>*,
+                    std::map<std::string, std::pair<double, int64_t>>*>
+        lists[] = {{&p.before(), &before},
+                   {&p.adapted(), &adapted},
+                   {&p.both_new_before(), &both_new_before},
+                   {&p.both_new_adapted(), &both_new_adapted}};
+    for (const auto& [list, sums] : lists) {
+      for (const auto& s : *list) {
+        (*sums)[s.name()].first += s.sum();
+        (*sums)[s.name()].second += s.count();
+      }
     }
   }
   // Every task of the split, each once (the workers' shares partition it).

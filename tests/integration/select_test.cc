@@ -14,6 +14,7 @@ namespace metaps {
 namespace {
 
 using metaps::testing::Env;
+using metaps::testing::Events;
 using metaps::testing::Subprocess;
 
 class SelectTest : public metaps::testing::CtrDataTest {};
@@ -99,16 +100,6 @@ std::string WriteStudy(const std::string& path) {
                          "scale: \"log\" } }\n"
                       << "  samples: 3\n  max_budget: 24000\n}\n";
   return path;
-}
-
-std::vector<nlohmann::json> Events(const std::vector<std::string>& lines,
-                                   const std::string& event) {
-  std::vector<nlohmann::json> out;
-  for (const std::string& l : lines) {
-    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
-    if (j.is_object() && j.value("event", "") == event) out.push_back(j);
-  }
-  return out;
 }
 
 // Under mpirun: the study's best trial, retrained from its best.pbtxt in one

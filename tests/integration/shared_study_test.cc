@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "tests/integration/ctr_data_test.h"
 
@@ -18,26 +17,11 @@ namespace metaps {
 namespace {
 
 using metaps::testing::Env;
+using metaps::testing::Events;
+using metaps::testing::ReadFile;
 using metaps::testing::Subprocess;
 
 class SharedStudyTest : public metaps::testing::CtrDataTest {};
-
-std::vector<nlohmann::json> Events(const std::vector<std::string>& lines,
-                                   const std::string& event) {
-  std::vector<nlohmann::json> out;
-  for (const std::string& l : lines) {
-    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
-    if (j.is_object() && j.value("event", "") == event) out.push_back(j);
-  }
-  return out;
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Four trials: two embedding dims x two embedding optimizers, one rung (a
 // grid run to completion) of 6000 examples.
@@ -135,9 +119,9 @@ TEST_F(SharedStudyTest, UnderMpirunGroupsOfTwoPickATrialItsJobFileReproduces) {
                        *dir_ + "/again/checkpoints", "--out", *dir_ + "/again-model"});
   ASSERT_EQ(exported.Wait(), 0) << exported.stderr_text();
   for (const char* file : {"server-0.emb", "server-1.emb", "dense.bin"}) {
-    const std::string want = ReadBytes(*dir_ + "/again-model/" + file);
+    const std::string want = ReadFile(*dir_ + "/again-model/" + file);
     EXPECT_FALSE(want.empty()) << file;
-    EXPECT_TRUE(ReadBytes(*dir_ + "/mpi/best-model/" + file) == want) << file;
+    EXPECT_TRUE(ReadFile(*dir_ + "/mpi/best-model/" + file) == want) << file;
   }
 }
 
@@ -188,9 +172,9 @@ TEST_F(SharedStudyTest, AKilledStudyResumesWithTheSameDecisions) {
   EXPECT_EQ(got_done[0]["best"], want_done[0]["best"]);
   EXPECT_EQ(got_done[0]["value"], want_done[0]["value"]);
   for (const char* file : {"server-0.emb", "dense.bin"}) {
-    const std::string want = ReadBytes(*dir_ + "/reference/best-model/" + file);
+    const std::string want = ReadFile(*dir_ + "/reference/best-model/" + file);
     EXPECT_FALSE(want.empty()) << file;
-    EXPECT_TRUE(ReadBytes(*dir_ + "/killed/best-model/" + file) == want) << file;
+    EXPECT_TRUE(ReadFile(*dir_ + "/killed/best-model/" + file) == want) << file;
   }
 }
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -171,6 +172,17 @@ inline double SplitMetric(const std::string& line, const std::string& split,
     return -1;
   }
   return std::stod(m[1]);
+}
+
+// The JSON object lines of `lines` whose "event" is `event`, in order.
+inline std::vector<nlohmann::json> Events(const std::vector<std::string>& lines,
+                                          const std::string& event) {
+  std::vector<nlohmann::json> out;
+  for (const std::string& l : lines) {
+    nlohmann::json j = nlohmann::json::parse(l, nullptr, false);
+    if (j.is_object() && j.value("event", "") == event) out.push_back(j);
+  }
+  return out;
 }
 
 }  // namespace metaps::testing
