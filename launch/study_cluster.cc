@@ -323,7 +323,7 @@ class StudyDriver final : public JobDriver {
     }
     finished_ = !stopping_;
     if (stopping_) {
-      std::cerr << "metaps select: stopped; `metaps select --resume --out " << study_->Path("")
+      std::cerr << "metaps select: stopped; `metaps select --resume --out " << study_->options().out
                 << "` goes on with it\n";
       return Status::Ok();
     }
