@@ -396,9 +396,15 @@ std::string EncodeTrialAssignment(control::TrialAssignment m) {
 StatusOr<control::TrialAssignment> DecodeTrialAssignment(const std::string& payload,
                                                          const std::string& from) {
   ASSIGN_OR_RETURN(auto m, Parse<control::TrialAssignment>(payload, from));
+  if (!control::TrialAssignment::Kind_IsValid(m.kind())) {
+    return ProtocolError(from + ": TrialAssignment.kind " + std::to_string(m.kind()));
+  }
   if (m.kind() == control::TrialAssignment::RUN &&
-      (m.trial() < 0 || m.rung() < 0 || m.max_steps() < 1 || m.job().empty())) {
-    return ProtocolError(from + ": TrialAssignment RUN without a trial, rung, max_steps or job");
+      (m.trial() < 0 || m.rung() < 0 || m.max_steps() < 1 || m.job().empty() ||
+       m.table_base() == 0)) {
+    return ProtocolError(from +
+                         ": TrialAssignment RUN without a trial, rung, max_steps, job or table "
+                         "namespace");
   }
   return m;
 }

@@ -57,14 +57,16 @@ Message SchedulerClient::GatherRequest(const std::string& name, uint32_t group) 
 }
 
 SchedulerClient::Scope::Scope(SchedulerClient* client, std::string prefix, uint32_t group)
-    : client_(client) {
+    : client_(client),
+      saved_prefix_(std::move(client->scope_prefix_)),
+      saved_group_(client->scope_group_) {
   client_->scope_prefix_ = std::move(prefix);
   client_->scope_group_ = group;
 }
 
 SchedulerClient::Scope::~Scope() {
-  client_->scope_prefix_.clear();
-  client_->scope_group_ = 0;
+  client_->scope_prefix_ = std::move(saved_prefix_);
+  client_->scope_group_ = saved_group_;
 }
 
 Status SchedulerClient::CheckScope(uint32_t group) const {

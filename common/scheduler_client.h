@@ -61,6 +61,8 @@ class SchedulerClient {
 
    private:
     SchedulerClient* client_;
+    std::string saved_prefix_;  // the enclosing scope's, restored at the end
+    uint32_t saved_group_ = 0;
   };
   // Workers: reports that step `clock` is finished (its pushes acknowledged)
   // and returns once the job's consistency model lets this worker start the
@@ -83,7 +85,7 @@ class SchedulerClient {
   StatusOr<Message> CallAndWait(Message request);
   // A BARRIER request for gather `name` of `group`.
   Message GatherRequest(const std::string& name, uint32_t group) const;
-  // FailedPrecondition for a gather of `group` that a Scope does not allow.
+  // InvalidArgument for a gather of `group` that a Scope does not allow.
   Status CheckScope(uint32_t group) const;
   void HeartbeatLoop();
   void Fail(const Status& status);

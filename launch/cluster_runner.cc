@@ -76,6 +76,10 @@ int WorkerGroupOf(const ClusterLayout& layout, const JobRoles& roles, int rank) 
 
 // InvalidArgument unless the worker groups divide the workers.
 Status CheckWorkerGroups(const ClusterLayout& layout, const JobRoles& roles) {
+  if (roles.worker_group_size > 0 && layout.num_workers() > kMaxWorkerRange) {
+    return InvalidArgument("worker groups need at most " + std::to_string(kMaxWorkerRange) +
+                           " workers, the job has " + std::to_string(layout.num_workers()));
+  }
   if (roles.worker_group_size > 0 && layout.num_workers() % roles.worker_group_size != 0) {
     return InvalidArgument("worker groups of " + std::to_string(roles.worker_group_size) +
                            " do not divide the " + std::to_string(layout.num_workers()) +

@@ -305,7 +305,10 @@ void Study::Leaderboard() const {
 StatusOr<int> Study::Finish() {
   Leaderboard();
   const int best = h_.best();
-  if (best < 0) return Internal("no trial finished a rung");
+  if (best < 0) {
+    return Internal("no trial finished a rung with a finite " + search_.metric() +
+                    " (every trial failed or diverged)");
+  }
   Env* env = Env::Default();
   std::string text;
   RETURN_IF_ERROR(env->ReadFileToString(TrialFile(best), &text));

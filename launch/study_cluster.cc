@@ -92,8 +92,9 @@ class StudyDriver final : public JobDriver {
     for (const char* prefix : {"study/next/", "study/ready/", "study/report/"}) {
       const std::string p = prefix;
       if (name.rfind(p, 0) != 0) continue;
-      if (!ParseGroupAndRound(name.substr(p.size()), &group, &round)) {
-        return ProtocolError("study gather '" + name + "': not <group>/<round>");
+      if (!ParseGroupAndRound(name.substr(p.size()), &group, &round) ||
+          group >= view_.layout.num_workers() / group_workers_) {
+        return ProtocolError("study gather '" + name + "': not <group>/<round> of a worker group");
       }
       RETURN_IF_ERROR(CheckGroup(name, static_cast<int>(group), entries));
       if (p == "study/next/") return OnNext(static_cast<int>(group), reply);
@@ -120,6 +121,7 @@ class StudyDriver final : public JobDriver {
   }
 
   void OnStopRequested() override {
+    if (ended_) return;  // the study is over: its results stand
     if (!stopping_) {
       std::cerr << "metaps select: stop requested: the running rungs end, their results are not "
                    "recorded; --resume goes on with the study\n";
@@ -143,6 +145,11 @@ class StudyDriver final : public JobDriver {
     if (group < 0 || group >= view_.layout.num_workers() / group_workers_) {
       return ProtocolError("study gather '" + name + "': no worker group " + std::to_string(group));
     }
+    if (static_cast<int>(entries.size()) != group_workers_) {
+      return ProtocolError("study gather '" + name + "' joined by " +
+                           std::to_string(entries.size()) + " workers, not the group's " +
+                           std::to_string(group_workers_));
+    }
     for (const GatherEntry& e : entries) {
       if (view_.layout.RoleOf(e.rank) != wire::WORKER ||
           view_.layout.WorkerIndex(e.rank) / group_workers_ != group) {
@@ -165,17 +172,13 @@ class StudyDriver final : public JobDriver {
       return std::make_pair(w, false);
     }
     w = study_->Next();
-    RETURN_IF_ERROR(study_->Save());  // the decision, before acting on it
+    // The decision, before acting on it (a WAIT decides nothing).
+    if (w.kind != SuccessiveHalving::Work::Kind::kWait) RETURN_IF_ERROR(study_->Save());
     if (w.kind != SuccessiveHalving::Work::Kind::kDone) return std::make_pair(w, false);
     const SuccessiveHalving& h = study_->halving();
     const int best = h.best();
+    // A rebuild in flight has set tables_[best]: the others get DONE.
     if (best < 0 || tables_[static_cast<size_t>(best)]) return std::make_pair(w, false);
-    for (const auto& [g, run] : running_) {
-      if (run.rebuild) {
-        w.kind = SuccessiveHalving::Work::Kind::kWait;
-        return std::make_pair(w, false);
-      }
-    }
     w.kind = SuccessiveHalving::Work::Kind::kRun;
     w.trial = best;
     w.rung = h.rung(best);
@@ -283,6 +286,7 @@ class StudyDriver final : public JobDriver {
   }
 
   Status OnEnd(wire::Control* reply) {
+    ended_ = true;
     control::StudyEnd end;
     if (stopping_) {
       reply->set_payload(EncodeStudyEnd(end));
@@ -347,6 +351,7 @@ class StudyDriver final : public JobDriver {
   std::map<int, int64_t> state_step_;
   std::vector<uint32_t> to_drop_;  // namespaces to drop, not yet given to a group
   bool stopping_ = false, finished_ = false;
+  bool ended_ = false;  // "study/end" answered
   int best_ = -1;
   const Clock::time_point started_ = Clock::now();
 };
@@ -477,6 +482,16 @@ Status RunStudyServer(RankContext& ctx) {
   });
 }
 
+// Empty when `trial` can run on a shared cluster, else why not.
+std::string SharedTrialProblem(const Trial& trial) {
+  if (trial.job.cluster().consistency() != "bsp") return "cluster.consistency must be bsp";
+  if (trial.job.has_meta()) return "meta-train trials need --launcher (not --shared-cluster)";
+  if (trial.job.training().has_early_stop()) {
+    return "training.early_stop is not used by a study (halving decides): remove it";
+  }
+  return "";
+}
+
 }  // namespace
 
 int RunSharedStudy(const SelectOptions& o, ClusterOptions cluster, bool servers_given,
@@ -489,12 +504,7 @@ int RunSharedStudy(const SelectOptions& o, ClusterOptions cluster, bool servers_
     return 2;
   }
   for (const Trial& t : *trials) {
-    std::string why;
-    if (t.job.cluster().consistency() != "bsp") why = "cluster.consistency must be bsp";
-    if (t.job.has_meta()) why = "meta-train trials need --launcher (not --shared-cluster)";
-    if (t.job.training().has_early_stop()) {
-      why = "training.early_stop is not used by a study (halving decides): remove it";
-    }
+    const std::string why = SharedTrialProblem(t);
     if (!why.empty()) {
       std::cerr << "metaps select: --shared-cluster: trial " << t.index << ": " << why << "\n";
       return 2;
@@ -512,6 +522,13 @@ int RunSharedStudy(const SelectOptions& o, ClusterOptions cluster, bool servers_
                              std::to_string(ctx.view.layout.num_workers()) + " workers");
     }
     ASSIGN_OR_RETURN(auto study, Study::Open(o));
+    // The trials that run (a resumed or warm-started study's own list).
+    for (int t = 0; t < study->num_trials(); ++t) {
+      const std::string why = SharedTrialProblem(study->trial(t));
+      if (!why.empty()) {
+        return InvalidArgument("--shared-cluster: trial " + std::to_string(t) + ": " + why);
+      }
+    }
     StudyDriver driver(ctx.view, study.get(), group_workers);
     scheduler_here = true;
     RETURN_IF_ERROR(RunScheduler(ctx, &driver, /*staleness=*/0));

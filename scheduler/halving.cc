@@ -63,20 +63,25 @@ bool SuccessiveHalving::Better(int a, int b, int rung) const {
   return a < b;
 }
 
+bool SuccessiveHalving::RungComplete(int rung) const {
+  for (const TrialState& t : trials_) {
+    if (t.state == State::kFailed || t.done_rung >= rung) continue;
+    if (t.running_rung == rung || (rung == 0 && t.state == State::kPending)) return false;
+    if (!o_.asynchronous && rung > 0 && t.state == State::kPaused && t.done_rung == rung - 1) {
+      return false;  // a survivor of the rung below, still to be promoted
+    }
+  }
+  return true;
+}
+
 int SuccessiveHalving::Promotable(int rung) const {
   if (rung + 1 >= num_rungs()) return -1;
   std::vector<int> reported;  // finished `rung` (and maybe more)
-  bool complete = true;
   for (int i = 0; i < o_.num_trials; ++i) {
     const TrialState& t = trials_[static_cast<size_t>(i)];
-    if (t.state == State::kFailed) continue;
-    if (t.done_rung >= rung) {
-      reported.push_back(i);
-    } else if (t.running_rung == rung || (rung == 0 && t.state == State::kPending)) {
-      complete = false;
-    }
+    if (t.state != State::kFailed && t.done_rung >= rung) reported.push_back(i);
   }
-  if (!o_.asynchronous && (!complete || reported.empty())) return -1;
+  if (!o_.asynchronous && (!RungComplete(rung) || reported.empty())) return -1;
   std::sort(reported.begin(), reported.end(), [&](int a, int b) { return Better(a, b, rung); });
   size_t keep = reported.size() / static_cast<size_t>(o_.eta);
   if (!o_.asynchronous) keep = std::max<size_t>(keep, 1);
@@ -147,15 +152,12 @@ Status SuccessiveHalving::Report(int trial, int rung, double value) {
   t.state = rung + 1 == num_rungs() ? State::kDone : State::kPaused;
   if (!o_.asynchronous && rung + 1 < num_rungs()) {
     // A complete rung decides for good: who is not among its survivors stops.
-    bool complete = true;
     std::vector<int> reported;
     for (int i = 0; i < o_.num_trials; ++i) {
       const TrialState& s = trials_[static_cast<size_t>(i)];
-      if (s.state == State::kFailed) continue;
-      if (s.done_rung >= rung) reported.push_back(i);
-      if (s.running_rung == rung || (rung == 0 && s.state == State::kPending)) complete = false;
+      if (s.state != State::kFailed && s.done_rung >= rung) reported.push_back(i);
     }
-    if (complete) {
+    if (RungComplete(rung)) {
       std::sort(reported.begin(), reported.end(), [&](int a, int b) { return Better(a, b, rung); });
       const size_t keep = std::max<size_t>(reported.size() / static_cast<size_t>(o_.eta), 1);
       for (size_t k = keep; k < reported.size(); ++k) {
@@ -199,6 +201,7 @@ int SuccessiveHalving::best() const {
   int best = -1;
   for (int i = 0; i < o_.num_trials; ++i) {
     if (trials_[static_cast<size_t>(i)].done_rung != top || top < 0) continue;
+    if (trials_[static_cast<size_t>(i)].state == State::kFailed) continue;
     if (!std::isfinite(value(i, top))) continue;
     if (best < 0 || Better(i, best, top)) best = i;
   }
@@ -207,6 +210,9 @@ int SuccessiveHalving::best() const {
 
 bool SuccessiveHalving::Settled(int trial) const {
   const TrialState& t = trials_[static_cast<size_t>(trial)];
+  // The study ends by stopping its paused trials, the best one too when no
+  // trial reached the last rung: it is never settled.
+  if (trial == best()) return false;
   if (t.state == State::kFailed || t.state == State::kStopped) return true;
   if (t.state != State::kPaused) return false;  // pending, running, done
   int top = -1;

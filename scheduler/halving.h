@@ -70,10 +70,10 @@ class SuccessiveHalving {
   int64_t samples_full_grid() const;
   // The trial with the best value at the highest rung any trial finished (-1: none).
   int best() const;
-  // True once `trial` can neither run another rung nor end as best(): it
-  // failed or was stopped, or it is paused below the highest finished rung
-  // and its rung's reports are all in and rank it out of promotion. A study
-  // may free what such a trial holds (its tables).
+  // True once `trial` can neither run another rung nor end as best(): it is
+  // not best() and it failed or was stopped, or it is paused below the
+  // highest finished rung and its rung's reports are all in and rank it out
+  // of promotion. A study may free what such a trial holds (its tables).
   bool Settled(int trial) const;
 
   nlohmann::json ToJson() const;
@@ -94,6 +94,11 @@ class SuccessiveHalving {
   bool Better(int a, int b, int rung) const;  // a ranks above b at `rung`
   // A trial of `rung` to promote now, or -1.
   int Promotable(int rung) const;
+  // True unless a trial may still report `rung` from below: it runs that rung,
+  // it is a new trial (rung 0), or (synchronous rungs) it is a survivor of the
+  // rung below that has not been promoted yet. A complete rung's reports are
+  // all in, whatever order its trials ran in.
+  bool RungComplete(int rung) const;
 
   HalvingOptions o_;
   std::vector<int64_t> budgets_;

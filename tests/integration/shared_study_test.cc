@@ -178,6 +178,59 @@ TEST_F(SharedStudyTest, AKilledStudyResumesWithTheSameDecisions) {
   }
 }
 
+// ASHA with one group decides the same on every run. With four rungs and six
+// trials no trial climbs to the last rung, so the study ends by stopping its
+// best trial. Killed and resumed, the study retrains the promoted trials whose
+// tables the kill lost; resumed once it is over, it rebuilds the best trial's
+// tables for the export once (and ends) instead of dropping them as settled.
+TEST_F(SharedStudyTest, AKilledAshaStudyWhoseBestStoppedBelowTheTopResumes) {
+  const std::string job = WriteStudy(*dir_ + "/asha.pbtxt", /*asynchronous=*/true);
+  auto run = [&](const std::string& out, bool resume) {
+    std::vector<std::string> argv = {
+        Env("METAPS_BIN"),       "select", "--shared-cluster", "--config", job, "--set",
+        "search.min_budget=888", "--data", *dir_ + "/ctr",     "--out",    out};
+    if (resume) argv.push_back("--resume");
+    return argv;
+  };
+  Subprocess reference(run(*dir_ + "/asha-reference", false));
+  ASSERT_EQ(reference.Wait(), 0) << reference.stderr_text();
+  const auto want = Events(reference.stdout_lines(), "leaderboard");
+  const auto want_done = Events(reference.stdout_lines(), "select_done");
+  ASSERT_EQ(want_done.size(), 1u);
+  EXPECT_LT(want_done[0]["rung"].get<int>(), 3);  // below the last rung
+
+  Subprocess killed(run(*dir_ + "/asha-killed", false));
+  ASSERT_TRUE(killed.WaitForStderr("trial 5 rung 0"));
+  kill(-killed.pid(), SIGKILL);
+  killed.Wait();
+  ASSERT_TRUE(Events(killed.stdout_lines(), "select_done").empty());
+  Subprocess resumed(run(*dir_ + "/asha-killed", true));
+  ASSERT_EQ(resumed.Wait(), 0) << resumed.stderr_text();
+  EXPECT_NE(resumed.stderr_text().find("has no tables on the servers"), std::string::npos);
+  EXPECT_EQ(Events(resumed.stdout_lines(), "leaderboard"), want);
+  const auto got_done = Events(resumed.stdout_lines(), "select_done");
+  ASSERT_EQ(got_done.size(), 1u);
+  EXPECT_EQ(got_done[0]["best"], want_done[0]["best"]);
+  EXPECT_EQ(got_done[0]["value"], want_done[0]["value"]);
+  for (const char* file : {"server-0.emb", "dense.bin"}) {
+    const std::string want_file = ReadFile(*dir_ + "/asha-reference/best-model/" + file);
+    EXPECT_FALSE(want_file.empty()) << file;
+    EXPECT_TRUE(ReadFile(*dir_ + "/asha-killed/best-model/" + file) == want_file) << file;
+  }
+  // The finished study resumed: nothing to run but the best trial's rebuild.
+  Subprocess again(run(*dir_ + "/asha-reference", true));
+  ASSERT_EQ(again.Wait(), 0) << again.stderr_text();
+  EXPECT_NE(again.stderr_text().find("trial " + want_done[0]["best"].dump() +
+                                     " has no tables on the servers"),
+            std::string::npos)
+      << again.stderr_text();
+  const auto again_done = Events(again.stdout_lines(), "select_done");
+  ASSERT_EQ(again_done.size(), 1u);
+  EXPECT_EQ(again_done[0]["best"], want_done[0]["best"]);
+  EXPECT_TRUE(ReadFile(*dir_ + "/asha-reference/best-model/server-0.emb") ==
+              ReadFile(*dir_ + "/asha-killed/best-model/server-0.emb"));
+}
+
 TEST_F(SharedStudyTest, UsageErrorsAreRefusedBeforeAnythingRuns) {
   const std::string job = WriteGrid(*dir_ + "/usage.pbtxt");
   Subprocess uneven({Env("METAPS_BIN"), "select", "--shared-cluster", "--workers", "3",

@@ -148,6 +148,47 @@ TEST(HalvingTest, SettledTrialsNeverRunAgainNorWin) {
   }
 }
 
+// Synchronous rungs wait for every survivor of the rung below: with one
+// group and rung-1 values that reverse rung 0's order, trial 8 (first to run
+// rung 1) does not go up before 7 and 6 have reported; 6 wins rung 1.
+TEST(HalvingTest, SynchronousRungsWaitForTheSurvivorsOfTheRungBelow) {
+  auto h = SuccessiveHalving::Create(Options(9, false)).value();
+  std::map<int, std::vector<int>> by_rung;
+  for (;;) {
+    const auto w = h.Next();
+    if (w.kind == Kind::kDone) break;
+    ASSERT_EQ(w.kind, Kind::kRun);
+    by_rung[w.rung].push_back(w.trial);
+    const double v = w.rung == 0 ? w.trial : 10.0 - w.trial;
+    ASSERT_TRUE(h.Report(w.trial, w.rung, v).ok());
+  }
+  EXPECT_EQ(by_rung[1], (std::vector<int>{8, 7, 6}));
+  EXPECT_EQ(by_rung[2], (std::vector<int>{6}));
+  EXPECT_EQ(h.best(), 6);
+}
+
+// When no trial reaches the last rung (ASHA, too few trials to climb), the
+// study ends by stopping the paused trials, the best one among them: it is
+// still the best and never settled (its tables must stay for the export).
+TEST(HalvingTest, TheBestIsNeverSettledEvenWhenStopped) {
+  HalvingOptions o = Options(4, true);
+  o.max_budget = 2700;  // rungs 100, 300, 900, 2700
+  auto h = SuccessiveHalving::Create(o).value();
+  for (;;) {
+    const auto w = h.Next();
+    if (w.kind == Kind::kDone) break;
+    ASSERT_TRUE(h.Report(w.trial, w.rung, static_cast<double>(w.trial)).ok());
+  }
+  const int best = h.best();
+  ASSERT_GE(best, 0);
+  EXPECT_LT(h.rung(best), 3);
+  EXPECT_EQ(h.state(best), State::kStopped);
+  EXPECT_FALSE(h.Settled(best));
+  for (int t = 0; t < 4; ++t) {
+    if (t != best) EXPECT_TRUE(h.Settled(t)) << t;
+  }
+}
+
 TEST(HalvingTest, OneRungIsAGridAndFailuresStop) {
   HalvingOptions o = Options(4, true);
   o.max_budget = 100;
