@@ -185,7 +185,9 @@ TEST(HalvingTest, TheBestIsNeverSettledEvenWhenStopped) {
   EXPECT_EQ(h.state(best), State::kStopped);
   EXPECT_FALSE(h.Settled(best));
   for (int t = 0; t < 4; ++t) {
-    if (t != best) EXPECT_TRUE(h.Settled(t)) << t;
+    if (t != best) {
+      EXPECT_TRUE(h.Settled(t)) << t;
+    }
   }
 }
 

@@ -647,9 +647,9 @@ TEST(PsClientTest, TablesCreatedAndDroppedWhileServing) {
   ASSERT_TRUE(cluster.client().Pull(5, keys.data(), keys.size(), rows.data()).Wait().ok());
   ASSERT_TRUE(cluster.client().Push(5, keys.data(), keys.size(), grads.data(), 1).Wait().ok());
   ASSERT_TRUE(cluster.client().Pull(5, keys.data(), keys.size(), rows.data()).Wait().ok());
-  reference->Pull(keys.data(), keys.size(), want.data());
-  reference->Push(keys.data(), keys.size(), grads.data(), 1);
-  reference->Pull(keys.data(), keys.size(), want.data());
+  ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
+  ASSERT_TRUE(reference->Push(keys.data(), keys.size(), grads.data(), 1).ok());
+  ASSERT_TRUE(reference->Pull(keys.data(), keys.size(), want.data()).ok());
   EXPECT_EQ(rows, want);
   const size_t bytes_full = cluster.server(0).TableBytes() + cluster.server(1).TableBytes();
   EXPECT_GT(bytes_full, bytes_before + keys.size() * 16 * sizeof(float));
