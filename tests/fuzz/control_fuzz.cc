@@ -1,6 +1,7 @@
-// Fuzzes the typed control decoders (common/control.h) with arbitrary
-// payloads: every decoder must return a value or a ProtocolError, and a
-// payload it accepts must encode back to one it accepts with the same fields.
+// Fuzzes the typed control decoders (common/control.h), model selection's
+// study messages included, with arbitrary payloads: every decoder must return
+// a value or a ProtocolError, and a payload it accepts must encode back to
+// one it accepts with the same fields.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -74,6 +75,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto ping = metaps::DecodePingReport(payload, "fuzz");
   if (ping.ok() && !metaps::DecodePingReport(metaps::EncodePingReport(*ping), "again").ok()) {
+    std::abort();
+  }
+  // Model selection on a shared cluster (launch/study_cluster.h).
+  auto assignment = metaps::DecodeTrialAssignment(payload, "fuzz");
+  if (assignment.ok()) {
+    auto again = metaps::DecodeTrialAssignment(metaps::EncodeTrialAssignment(*assignment), "again");
+    if (!again.ok() || again->kind() != assignment->kind()) std::abort();
+    if (assignment->kind() == metaps::control::TrialAssignment::RUN &&
+        (assignment->trial() < 0 || assignment->max_steps() < 1 || assignment->table_base() == 0)) {
+      std::abort();
+    }
+  } else if (assignment.status().code() != metaps::StatusCode::kProtocolError) {
+    std::abort();
+  }
+  auto report = metaps::DecodeTrialReport(payload, "fuzz");
+  if (report.ok() &&
+      (report->trial() < 0 || report->rung() < 0 || report->step() < 0 ||
+       !metaps::DecodeTrialReport(metaps::EncodeTrialReport(*report), "again").ok())) {
+    std::abort();
+  }
+  auto end = metaps::DecodeStudyEnd(payload, "fuzz");
+  if (end.ok() && !metaps::DecodeStudyEnd(metaps::EncodeStudyEnd(*end), "again").ok()) {
+    std::abort();
+  }
+  auto memory = metaps::DecodeServerMemory(payload, "fuzz");
+  if (memory.ok() &&
+      !metaps::DecodeServerMemory(metaps::EncodeServerMemory(*memory), "again").ok()) {
     std::abort();
   }
   return 0;
