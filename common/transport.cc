@@ -144,6 +144,15 @@ void Transport::Authorize(const std::string& public_key, int rank) {
 
 ZapStats Transport::zap_stats() const { return {accepted_.load(), refused_.load()}; }
 
+zmq::socket_t Transport::NewDealer() {
+  zmq::socket_t socket(context_, zmq::socket_type::dealer);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::sndhwm, 0);
+  socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
+  socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+  return socket;
+}
+
 zmq::socket_t Transport::NewRouter(int64_t max_frame_bytes) {
   zmq::socket_t socket(context_, zmq::socket_type::router);
   // Replies queued at close (the last shutdown release) still go out.
@@ -196,11 +205,7 @@ StatusOr<zmq::socket_t> Transport::BindData(std::string* endpoint, int64_t max_f
 
 StatusOr<zmq::socket_t> Transport::ConnectData(const std::string& endpoint) {
   try {
-    zmq::socket_t socket(context_, zmq::socket_type::dealer);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
-    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    zmq::socket_t socket = NewDealer();
     socket.connect(endpoint);
     return socket;
   } catch (const zmq::error_t& e) {
@@ -213,11 +218,7 @@ StatusOr<zmq::socket_t> Transport::ConnectPeer(const std::string& endpoint,
                                                const CurveKeyPair& keys,
                                                const std::string& routing_id) {
   try {
-    zmq::socket_t socket(context_, zmq::socket_type::dealer);
-    socket.set(zmq::sockopt::linger, 0);
-    socket.set(zmq::sockopt::sndhwm, 0);
-    socket.set(zmq::sockopt::rcvhwm, kReceiveHighWaterMark);
-    socket.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    zmq::socket_t socket = NewDealer();
     // No fixed routing id: the ROUTER assigns a unique one per connection.
     // A peer-chosen id ("r2") could be squatted by another client first, and
     // the ROUTER refuses a second connection with an id in use.

@@ -120,6 +120,9 @@ class Transport {
   // marks, the frame limit (min of `max_frame_bytes` > 0 and the transport's),
   // ROUTER_MANDATORY replies.
   zmq::socket_t NewRouter(int64_t max_frame_bytes);
+  // A DEALER with the options every client socket shares (no linger, no send
+  // limit, the receive high-water mark and frame limit).
+  zmq::socket_t NewDealer();
   explicit Transport(const TransportOptions& options);
   Status StartAuthenticator();
   void ZapLoop(zmq::socket_t socket);

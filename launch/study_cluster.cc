@@ -82,7 +82,7 @@ class StudyDriver final : public JobDriver {
         study_(study),
         group_workers_(group_workers),
         tables_(static_cast<size_t>(study->num_trials()), false),
-        has_state_(static_cast<size_t>(study->num_trials()), false) {
+        state_step_(static_cast<size_t>(study->num_trials()), -1) {
     for (const auto& w : study_->Interrupted()) interrupted_.push_back(w);
   }
 
@@ -228,9 +228,9 @@ class StudyDriver final : public JobDriver {
         a.set_table_base(TableBase(w.trial));
         a.set_max_steps(run.steps);
         a.set_run_dir(study_->TrialDir(w.trial));
-        if (tables_[t] && has_state_[t] && w.from > 0) {
+        if (tables_[t] && state_step_[t] >= 0 && w.from > 0) {
           a.set_state_file(StateFile(study_->TrialDir(w.trial)));
-          a.set_state_step(state_step_[w.trial]);
+          a.set_state_step(state_step_[t]);
         } else {
           // A new trial, or one whose tables a kill lost: from scratch.
           if (tables_[t]) a.add_drop_bases(TableBase(w.trial));
@@ -241,7 +241,7 @@ class StudyDriver final : public JobDriver {
           }
         }
         tables_[t] = true;
-        has_state_[t] = false;
+        state_step_[t] = -1;
         running_[group] = std::move(run);
         break;
       }
@@ -266,8 +266,7 @@ class StudyDriver final : public JobDriver {
                            (run.job->done() ? "" : " and it sent no done line"));
     }
     const int t = run.work.trial;
-    has_state_[static_cast<size_t>(t)] = true;
-    state_step_[t] = r.step();
+    state_step_[static_cast<size_t>(t)] = r.step();
     const double seconds = std::chrono::duration<double>(Clock::now() - run.start).count();
     if (!run.rebuild && !stopping_) {
       const Json done = Json::parse(JsonText(run.job->done_line()), nullptr, false);
@@ -347,8 +346,8 @@ class StudyDriver final : public JobDriver {
   std::deque<SuccessiveHalving::Work> interrupted_;
   std::map<int, Running> running_;  // by worker group
   std::vector<bool> tables_;        // the trial's tables exist on the servers
-  std::vector<bool> has_state_;     // and its state file is theirs
-  std::map<int, int64_t> state_step_;
+  // The step of the trial's state file, which goes with its tables; -1: none.
+  std::vector<int64_t> state_step_;
   std::vector<uint32_t> to_drop_;  // namespaces to drop, not yet given to a group
   bool stopping_ = false, finished_ = false;
   bool ended_ = false;  // "study/end" answered
