@@ -12,6 +12,7 @@
 
 #include "common/data_seal.h"
 #include "common/rpc.h"
+#include "tests/common/raw_dealer.h"
 
 namespace metaps {
 namespace {
@@ -163,37 +164,11 @@ TEST(DataPlaneOptionsTest, UnknownDataPlaneIsAnError) {
   EXPECT_NE(t.status().message().find("--data-plane must be aead or curve"), std::string::npos);
 }
 
-// A raw DEALER with an optional CURVE key pair.
-class RawSocket {
+// A raw DEALER with an optional CURVE key pair; replies within kTimeout.
+class RawSocket : public metaps::testing::RawDealer {
  public:
-  RawSocket(zmq::context_t& context, const std::string& endpoint, const CurveKeyPair* keys,
-            const std::string& server_key)
-      : socket_(context, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    if (keys != nullptr) {
-      socket_.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server_key.data(), 32));
-      socket_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys->public_key.data(), 32));
-      socket_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys->secret_key.data(), 32));
-    }
-    socket_.connect(endpoint);
-  }
-  void Send(Parts parts) { zmq::send_multipart(socket_, parts); }
-  StatusOr<Parts> Receive() {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, kTimeout) == 0) return DeadlineExceeded("no reply");
-    Parts parts;
-    if (!zmq::recv_multipart(socket_, std::back_inserter(parts))) return Unavailable("no reply");
-    return parts;
-  }
-  // Whether a message is queued now (after a reply that came later on the
-  // same connection, nothing else can still be on its way).
-  bool HasQueued() {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    return zmq::poll(&item, 1, milliseconds(0)) > 0;
-  }
-
- private:
-  zmq::socket_t socket_;
+  using RawDealer::RawDealer;
+  StatusOr<Parts> Receive() { return ReceiveParts(kTimeout); }
 };
 
 // Opens a session as rank `rank` over CURVE, as RpcClient does; returns the

@@ -11,17 +11,9 @@
 
 #include "common/data_seal.h"
 #include "common/wire.h"
+#include "tests/fuzz/multipart_input.h"
 
 namespace {
-
-uint32_t TakeU32(const uint8_t*& data, size_t& size) {
-  uint32_t v = 0;
-  const size_t n = size < 4 ? size : 4;
-  std::memcpy(&v, data, n);
-  data += n;
-  size -= n;
-  return v;
-}
 
 constexpr uint64_t kSession = 0x1234567890abcdefull;
 
@@ -34,20 +26,12 @@ metaps::DataKey FixedKey(uint8_t seed) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  const uint8_t flags = data[0];
-  const int num_parts = data[1] % (metaps::kMaxFrames + 4);
-  data += 2;
-  size -= 2;
-  std::vector<zmq::message_t> parts, plain;
-  for (int i = 0; i < num_parts; ++i) {
-    size_t len = TakeU32(data, size);
-    if (len > size) len = size;
-    parts.emplace_back(data, len);
-    plain.emplace_back(data, len);
-    data += len;
-    size -= len;
-  }
+  metaps::fuzz::MultipartInput input;
+  if (!metaps::fuzz::ParseMultipartInput(data, size, &input)) return 0;
+  const uint8_t flags = input.flags;
+  std::vector<zmq::message_t>& parts = input.parts;
+  std::vector<zmq::message_t> plain;
+  for (const zmq::message_t& p : parts) plain.emplace_back(p.data(), p.size());
   if ((flags & 1) && !parts.empty() && parts[0].size() >= metaps::kEnvelopeFixedBytes) {
     auto* env = static_cast<uint8_t*>(parts[0].data());
     for (int i = 0; i < 8; ++i) env[8 + i] = static_cast<uint8_t>(kSession >> (8 * i));

@@ -7,35 +7,13 @@
 #include <vector>
 
 #include "common/wire.h"
-
-namespace {
-
-uint32_t TakeU32(const uint8_t*& data, size_t& size) {
-  uint32_t v = 0;
-  const size_t n = size < 4 ? size : 4;
-  std::memcpy(&v, data, n);
-  data += n;
-  size -= n;
-  return v;
-}
-
-}  // namespace
+#include "tests/fuzz/multipart_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  const uint8_t flags = data[0];
-  const int num_parts = data[1] % (metaps::kMaxFrames + 4);
-  data += 2;
-  size -= 2;
-  std::vector<zmq::message_t> parts;
-  for (int i = 0; i < num_parts; ++i) {
-    size_t len = TakeU32(data, size);
-    if (len > size) len = size;
-    parts.emplace_back(data, len);
-    data += len;
-    size -= len;
-  }
-  metaps::StatusOr<metaps::Message> decoded = metaps::DecodeMessage(std::move(parts));
+  metaps::fuzz::MultipartInput input;
+  if (!metaps::fuzz::ParseMultipartInput(data, size, &input)) return 0;
+  const uint8_t flags = input.flags;
+  metaps::StatusOr<metaps::Message> decoded = metaps::DecodeMessage(std::move(input.parts));
   if (!decoded.ok()) return 0;
   metaps::Message& m = decoded.value();
   const int world_size = 1 + (flags & 7);

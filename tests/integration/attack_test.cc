@@ -14,6 +14,7 @@
 #include "common/scheduler_client.h"
 #include "ps/server.h"
 #include "scheduler/scheduler.h"
+#include "tests/common/raw_dealer.h"
 
 namespace metaps {
 namespace {
@@ -47,33 +48,19 @@ Message PushMessage(int sender, int64_t clock, const std::vector<uint64_t>& keys
   return m;
 }
 
-// A raw DEALER: the attacker's client.
-class RawPeer {
+// A raw DEALER: the attacker's client, speaking whole messages.
+class RawPeer : public metaps::testing::RawDealer {
  public:
   RawPeer(zmq::context_t& ctx, const std::string& endpoint, const std::string& server_key,
           const CurveKeyPair* keys)
-      : socket_(ctx, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    if (keys != nullptr) {
-      socket_.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server_key.data(), 32));
-      socket_.set(zmq::sockopt::curve_publickey, zmq::const_buffer(keys->public_key.data(), 32));
-      socket_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(keys->secret_key.data(), 32));
-    }
-    socket_.connect(endpoint);
-  }
-  void Send(std::vector<zmq::message_t> parts) { zmq::send_multipart(socket_, parts); }
+      : RawDealer(ctx, endpoint, keys, server_key) {}
+  using RawDealer::Send;
   void Send(Message m) { Send(EncodeMessage(std::move(m))); }
   // The next reply, or an error when none comes within `timeout`.
   StatusOr<Message> Receive(milliseconds timeout = milliseconds(10000)) {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) return DeadlineExceeded("no reply");
-    std::vector<zmq::message_t> parts;
-    if (!zmq::recv_multipart(socket_, std::back_inserter(parts))) return Unavailable("no reply");
+    ASSIGN_OR_RETURN(Parts parts, ReceiveParts(timeout));
     return DecodeMessage(std::move(parts));
   }
-
- private:
-  zmq::socket_t socket_;
 };
 
 // One ParameterServer (rank 1) on loopback tcp and two worker clients (ranks 2, 3).
